@@ -1,0 +1,78 @@
+# torchless — build, test and demo. `make help` lists the targets.
+CC      ?= cc
+PY      ?= .venv/bin/python
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -fopenmp -Iinclude -Isrc
+LDLIBS  := -lcjson -lutf8proc -lpcre2-8 -lopenblas -lm -lpthread -fopenmp
+
+LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/c/test_*.c))
+HDRS     := $(shell find include src -name '*.h')
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+
+.PHONY: all lib cli tests setup demo test test-c test-asan test-py clean help
+all: lib cli tests
+
+help:
+	@echo "make demo       install deps, build, embed a few sentences with all-MiniLM-L6-v2"
+	@echo "make test       install deps, build, run C tests (plain + ASan/UBSan) and pytest parity suite"
+	@echo "make            build libtorchless.so, libtorchless.a, the torchless CLI and C tests"
+	@echo "make test-c     run the C unit tests only;  make test-asan: same under ASan+UBSan"
+	@echo "make test-py    run the pytest suite only (needs make setup)"
+
+lib: $(BUILD)/libtorchless.so $(BUILD)/libtorchless.a
+cli: $(BUILD)/torchless
+tests: $(TESTS) $(BUILD)/tests/example_embed
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtorchless.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libtorchless.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/torchless: $(CLI_OBJ) $(BUILD)/libtorchless.a
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtorchless.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/c/%.c tests/c/tl_test.h $(BUILD)/libtorchless.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/c $< -o $@ $(BUILD)/libtorchless.a $(LDLIBS)
+
+# docs/c-api.md's example, built exactly as a user would (public header only).
+$(BUILD)/tests/example_embed: docs/examples/embed.c $(BUILD)/libtorchless.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Iinclude $< -o $@ $(BUILD)/libtorchless.a $(LDLIBS)
+
+setup:
+	bash scripts/setup.sh
+
+test-c: $(TESTS)
+	bash tests/c/run.sh $(BUILD)
+
+test-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	        LDLIBS="$(LDLIBS) -fsanitize=address,undefined" tests
+	ASAN_OPTIONS=detect_leaks=1 bash tests/c/run.sh build-asan
+
+test-py: all
+	$(PY) -m pytest -q tests/python
+
+demo: setup all
+	bash scripts/demo.sh
+
+test: setup all
+	$(MAKE) test-c
+	$(MAKE) test-asan
+	$(MAKE) test-py
+
+clean:
+	rm -rf build build-asan

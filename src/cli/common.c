@@ -1,0 +1,71 @@
+/* common.c — helpers shared by the subcommands: input lists, JSONL reading, errors. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tl_strlist_push(tl_strlist *l, const char *s) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **n = realloc(l->items, cap * sizeof *n);
+        if (!n) return 0;
+        l->items = n;
+        l->cap = cap;
+    }
+    size_t len = strlen(s) + 1;
+    char *c = malloc(len);
+    if (!c) return 0;
+    memcpy(c, s, len);
+    l->items[l->n++] = c;
+    return 1;
+}
+
+void tl_strlist_free(tl_strlist *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+int tl_read_jsonl_texts(const char *path, tl_strlist *out) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) { fprintf(stderr, "torchless: %s: cannot open\n", path); return 0; }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int ok = 1;
+    while (ok && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        size_t k = 0;
+        while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n')) k++;
+        if (k == (size_t)n) continue;
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
+        const cJSON *t = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "text") : j;
+        if (!cJSON_IsString(t)) {
+            fprintf(stderr, "torchless: %s:%zu: expected a JSON string or an object with a \"text\" string\n", path, lineno);
+            ok = 0;
+        } else if (!tl_strlist_push(out, t->valuestring)) {
+            fprintf(stderr, "torchless: out of memory\n");
+            ok = 0;
+        }
+        cJSON_Delete(j);
+    }
+    free(line);
+    if (f != stdin) fclose(f);
+    return ok;
+}
+
+int tl_cli_fail(const char *what) {
+    fprintf(stderr, "torchless: %s: %s\n", what, tl_last_error());
+    return 1;
+}
+
+const char *tl_cli_model_arg(const char *opt, const char *cmd) {
+    if (opt) return opt;
+    const char *env = getenv("TORCHLESS_MODEL");
+    if (env && *env) return env;
+    fprintf(stderr, "torchless %s: no model given: pass --model DIR_OR_HF_ID or set TORCHLESS_MODEL\n"
+                    "(see `torchless %s --help`)\n", cmd, cmd);
+    return NULL;
+}

@@ -1,0 +1,28 @@
+/* util.h — small helpers: overflow-checked sizes, whole-file reads, paths. */
+#ifndef TL_CORE_UTIL_H
+#define TL_CORE_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "torchless.h"
+
+/* Sets *out = a * b; returns 1 on overflow (then *out is unspecified), else 0. */
+static inline int tl_mul_overflow(size_t a, size_t b, size_t *out) { return __builtin_mul_overflow(a, b, out); }
+/* Sets *out = a + b; returns 1 on overflow, else 0. */
+static inline int tl_add_overflow(size_t a, size_t b, size_t *out) { return __builtin_add_overflow(a, b, out); }
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer (*len excludes the NUL).
+ * Returns TL_ERR_IO naming the path when it is missing or unreadable. Caller frees *out. */
+tl_status tl_read_file(const char *path, char **out, size_t *len);
+
+/* Returns 1 if path names an existing regular file, 0 otherwise. */
+int tl_file_exists(const char *path);
+/* Returns 1 if path names an existing directory, 0 otherwise. */
+int tl_dir_exists(const char *path);
+
+/* Returns malloc'd "dir/name" (NULL on OOM). */
+char *tl_path_join(const char *dir, const char *name);
+
+/* Returns a malloc'd copy of s (NULL on OOM or when s is NULL). */
+char *tl_strdup(const char *s);
+
+#endif

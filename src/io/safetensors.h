@@ -1,0 +1,57 @@
+/* safetensors.h — validated, memory-mapped, zero-copy safetensors reader (one file or
+ * a sharded checkpoint through model.safetensors.index.json). */
+#ifndef TL_IO_SAFETENSORS_H
+#define TL_IO_SAFETENSORS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "torchless.h"
+
+typedef enum tl_dtype {
+    TL_DTYPE_F32, TL_DTYPE_F16, TL_DTYPE_BF16, TL_DTYPE_F64,
+    TL_DTYPE_I64, TL_DTYPE_I32, TL_DTYPE_I16, TL_DTYPE_I8, TL_DTYPE_U8, TL_DTYPE_BOOL
+} tl_dtype;
+
+#define TL_ST_MAX_DIMS 8
+
+/* One tensor: data points into the read-only mapping (not aligned beyond 1 byte in
+ * general); nbytes == dtype size * product(shape), checked at open. */
+typedef struct tl_st_tensor {
+    char *name;
+    tl_dtype dtype;
+    int ndim;
+    int64_t shape[TL_ST_MAX_DIMS];
+    size_t numel;
+    const void *data;
+    size_t nbytes;
+    const char *file; /* the file it lives in, for error messages */
+} tl_st_tensor;
+
+typedef struct tl_safetensors tl_safetensors;
+
+/* Opens and validates one .safetensors file: header JSON well-formed, every tensor's
+ * offsets inside the data section, no overlaps, nbytes == dtype size * numel without
+ * overflow, known dtypes. Errors name the file and the tensor. Caller closes *out. */
+tl_status tl_st_open_file(const char *path, tl_safetensors **out);
+
+/* Opens dir/model.safetensors, or every shard listed by dir/model.safetensors.index.json.
+ * TL_ERR_IO naming dir when neither exists. Caller closes *out. */
+tl_status tl_st_open_dir(const char *dir, tl_safetensors **out);
+
+/* Unmaps and frees everything; NULL is a no-op. */
+void tl_st_close(tl_safetensors *st);
+
+/* Number of tensors, and tensor i in header order (NULL if out of range). */
+size_t tl_st_count(const tl_safetensors *st);
+const tl_st_tensor *tl_st_at(const tl_safetensors *st, size_t i);
+
+/* Tensor by exact name, NULL when absent. O(log n) or hashed. */
+const tl_st_tensor *tl_st_find(const tl_safetensors *st, const char *name);
+
+/* Size in bytes of one element; static names like "F32", "BF16". */
+size_t tl_dtype_size(tl_dtype dt);
+const char *tl_dtype_name(tl_dtype dt);
+
+/* Converts a float tensor (F32, F16, BF16, F64) to fp32 into dst (t->numel floats). */
+tl_status tl_st_copy_f32(const tl_st_tensor *t, float *dst);
+
+#endif

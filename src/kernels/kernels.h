@@ -1,0 +1,51 @@
+/* kernels.h — the compute kernels of an encoder forward pass. Shapes are written
+ * llm.c-style: x is (T, C) row-major, w is (OC, C) as PyTorch's nn.Linear stores it. */
+#ifndef TL_KERNELS_H
+#define TL_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "model/arch.h"
+
+/* out (T, OC) = x (T, C) @ w (OC, C)^T + b (OC); b may be NULL. */
+typedef void (*tl_linear_fn)(const float *x, const float *w, const float *b, float *out,
+                             size_t T, size_t C, size_t OC);
+
+/* A GEMM implementation behind the one linear interface. */
+typedef struct tl_gemm_backend {
+    const char *name;
+    tl_linear_fn linear;
+} tl_gemm_backend;
+
+/* Scalar reference (the oracle) and the BLAS-backed version. */
+void tl_linear_ref(const float *x, const float *w, const float *b, float *out, size_t T,
+                   size_t C, size_t OC);
+void tl_linear_blas(const float *x, const float *w, const float *b, float *out, size_t T,
+                    size_t C, size_t OC);
+
+/* Returns the backend named by $TORCHLESS_GEMM ("ref" or "blas"; default "blas"). */
+const tl_gemm_backend *tl_gemm_select(void);
+
+/* x (T, H) <- LayerNorm(x + residual) * g + b; residual (T, H) may be NULL. */
+void tl_add_layernorm(float *x, const float *residual, const float *g, const float *b,
+                      size_t T, size_t H, float eps);
+
+/* x (n) <- act(x), elementwise, as torch computes it (gelu = exact erf form). */
+void tl_activation_apply(float *x, size_t n, tl_activation act);
+
+/* Multi-head self-attention over a packed batch, one sequence at a time.
+ * qkv is (T, 3H) with Q | K | V per row; out is (T, H); cu_seqlens has n_seqs+1 entries;
+ * key_mask (T) may be NULL, 0 marks a key no query may attend to. scratch must hold
+ * tl_attention_scratch_floats(max_len) floats per thread, n_threads threads. */
+void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
+                  const int32_t *key_mask, size_t n_heads, size_t head_dim, float *scratch,
+                  int n_threads);
+/* Scratch floats one attention thread needs for sequences up to max_len tokens. */
+size_t tl_attention_scratch_floats(size_t max_len);
+
+/* out (T, H) = word[ids] + pos[pos_ids] + type[type_ids] (type may be NULL). Indices
+ * must already be validated by the caller. */
+void tl_embeddings_sum(const float *word, const float *pos, const float *type,
+                       const int32_t *ids, const int32_t *pos_ids, const int32_t *type_ids,
+                       float *out, size_t T, size_t H);
+
+#endif

@@ -1,0 +1,52 @@
+/* arch.h — the architecture description read from config.json, and the table of
+ * encoder families (one entry per model_type) that maps it to weight names. */
+#ifndef TL_MODEL_ARCH_H
+#define TL_MODEL_ARCH_H
+#include <stddef.h>
+#include "torchless.h"
+
+typedef enum tl_activation { TL_ACT_GELU, TL_ACT_GELU_TANH, TL_ACT_RELU, TL_ACT_SILU } tl_activation;
+
+typedef enum tl_position_scheme {
+    TL_POS_ABSOLUTE,        /* learned table indexed 0..len-1 (BERT) */
+    TL_POS_ABSOLUTE_PADDED  /* learned table indexed from pad_token_id+1 (RoBERTa family) */
+} tl_position_scheme;
+
+/* Tensor-name templates of one encoder family; "%d" stands for the layer index.
+ * Names are looked up with each of `prefixes` in front (e.g. "bert." then ""). */
+typedef struct tl_family {
+    const char *model_type;
+    const char *prefixes[4];
+    tl_position_scheme positions;
+    const char *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
+    const char *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
+    const char *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
+    const char *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
+} tl_family;
+
+typedef struct tl_arch {
+    char model_type[64];
+    const tl_family *family;
+    size_t vocab_size, hidden, n_layers, n_heads, head_dim, intermediate;
+    size_t max_positions, type_vocab_size;
+    double ln_eps;
+    tl_activation act;
+    char act_name[32];
+    int pad_token_id;
+} tl_arch;
+
+/* Parses dir/config.json into *arch. Errors name config.json and the field at fault:
+ * missing file (TL_ERR_IO), malformed JSON or bad values (TL_ERR_FORMAT), an unknown
+ * model_type or activation (TL_ERR_UNSUPPORTED, listing the supported ones). */
+tl_status tl_arch_from_config(const char *dir, tl_arch *arch);
+
+/* Returns the family entry for model_type, NULL when unsupported. */
+const tl_family *tl_family_find(const char *model_type);
+
+/* Writes the comma-separated supported model_type names into buf. */
+void tl_family_list(char *buf, size_t cap);
+
+/* Static name of an activation ("gelu", ...). */
+const char *tl_activation_name(tl_activation a);
+
+#endif

@@ -1,0 +1,69 @@
+/* describe.c — tl_model_describe: architecture, parameters, dtypes and the kernel
+ * sequence of one forward pass, as text (the `torchless inspect` output). */
+#include "model/model.h"
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct strbuf { char *p; size_t len, cap; int oom; } strbuf;
+
+/* Appends printf-formatted text; sets oom on allocation failure. */
+__attribute__((format(printf, 2, 3))) static void sb_printf(strbuf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) { b->oom = 1; return; }
+        if ((size_t)n < b->cap - b->len) { b->len += (size_t)n; return; }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np) { b->oom = 1; return; }
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+char *tl_model_describe(const tl_model *m) {
+    if (!m) { tl_set_error(TL_ERR_INVALID_ARG, "tl_model_describe: model is NULL"); return NULL; }
+    const tl_arch *a = &m->arch;
+    strbuf b = {malloc(1024), 0, 1024, 0};
+    if (!b.p) { tl_set_error(TL_ERR_OOM, "out of memory"); return NULL; }
+    char pool[128];
+    tl_st_pooling_describe(&m->st_cfg, pool, sizeof pool);
+    sb_printf(&b, "model:        %s\n", m->dir);
+    sb_printf(&b, "model_type:   %s (weights prefix '%s')\n", a->model_type, m->w.prefix);
+    sb_printf(&b, "layers:       %zu\nhidden:       %zu\nheads:        %zu x %zu\n", a->n_layers,
+              a->hidden, a->n_heads, a->head_dim);
+    sb_printf(&b, "ffn:          %zu, activation %s\n", a->intermediate, a->act_name);
+    sb_printf(&b, "vocab:        %zu, max positions %zu, token types %zu\n", a->vocab_size,
+              a->max_positions, a->type_vocab_size);
+    sb_printf(&b, "parameters:   %zu (%.1f M)\n", m->w.n_params, m->w.n_params / 1e6);
+    sb_printf(&b, "dtypes:       checkpoint %s; compute fp32 (%zu tensors converted or fused at load)\n",
+              m->w.dtypes, m->w.n_converted);
+    sb_printf(&b, "gemm:         %s, %d threads\n", m->gemm->name, m->n_threads);
+    sb_printf(&b, "tokenizer:    %s\n", m->tok ? "loaded" : "none");
+    sb_printf(&b, "sentence-embedding: pooling %s%s%s\n", pool, m->st_cfg.normalize ? ", normalize" : "",
+              m->st_cfg.present ? "" : " (no modules.json: defaults)");
+    if (m->st_cfg.max_seq_length) sb_printf(&b, "max_seq_length: %zu\n", m->st_cfg.max_seq_length);
+    const size_t H = a->hidden, I = a->intermediate;
+    sb_printf(&b, "\nforward (x is (T, %zu) over T packed tokens, no padding):\n", H);
+    sb_printf(&b, "  x = embeddings_sum(word[ids] + type[tt] + pos[p])        -> (T, %zu)\n", H);
+    sb_printf(&b, "  x = layernorm(x)\n");
+    sb_printf(&b, "  repeat %zu layers:\n", a->n_layers);
+    sb_printf(&b, "    qkv = linear_%s(x, Wqkv (%zu, %zu)) + b            -> (T, %zu)\n", m->gemm->name, 3 * H, H, 3 * H);
+    sb_printf(&b, "    ctx = attention(qkv, per sequence, %zu heads, softmax fused) -> (T, %zu)\n", a->n_heads, H);
+    sb_printf(&b, "    t   = linear_%s(ctx, Wo (%zu, %zu)) + b\n", m->gemm->name, H, H);
+    sb_printf(&b, "    x   = add_layernorm(x + t)\n");
+    sb_printf(&b, "    f   = linear_%s(x, W1 (%zu, %zu)) + b              -> (T, %zu)\n", m->gemm->name, I, H, I);
+    sb_printf(&b, "    f   = %s(f)\n", tl_activation_name(a->act));
+    sb_printf(&b, "    t   = linear_%s(f, W2 (%zu, %zu)) + b\n", m->gemm->name, H, I);
+    sb_printf(&b, "    x   = add_layernorm(x + t)\n");
+    sb_printf(&b, "  sentence-embedding: pool(%s)%s\n", pool, m->st_cfg.normalize ? " -> l2_normalize" : "");
+    if (b.oom) { free(b.p); tl_set_error(TL_ERR_OOM, "out of memory"); return NULL; }
+    return b.p;
+}

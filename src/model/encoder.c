@@ -1,0 +1,125 @@
+/* encoder.c — the BERT-family encoder forward pass over a packed batch:
+ * embeddings+LN, then per layer QKV GEMM → attention → out GEMM + residual + LN →
+ * FFN GEMM + act → GEMM + residual + LN. */
+#include "model/model.h"
+#include "core/error.h"
+#include "core/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total) {
+    const tl_arch *a = &m->arch;
+    if (!b || (b->n_seqs && (!b->seq_lens || !b->input_ids)))
+        return tl_set_error(TL_ERR_INVALID_ARG, "batch: NULL seq_lens or input_ids");
+    size_t T = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        size_t len = b->seq_lens[s];
+        if (len > a->max_positions)
+            return tl_set_error(TL_ERR_INVALID_ARG,
+                                "batch: sequence %zu has %zu tokens, the model allows at most %zu "
+                                "(max_position_embeddings)", s, len, a->max_positions);
+        if (tl_add_overflow(T, len, &T))
+            return tl_set_error(TL_ERR_INVALID_ARG, "batch: total token count overflows");
+    }
+    for (size_t s = 0, t = 0; s < b->n_seqs; s++) {
+        for (size_t i = 0; i < b->seq_lens[s]; i++, t++) {
+            int32_t id = b->input_ids[t];
+            if (id < 0 || (size_t)id >= a->vocab_size)
+                return tl_set_error(TL_ERR_INVALID_ARG,
+                                    "batch: sequence %zu token %zu: input id %d outside [0, %zu)",
+                                    s, i, id, a->vocab_size);
+            if (b->token_type_ids) {
+                int32_t tt = b->token_type_ids[t];
+                if (tt < 0 || (size_t)tt >= (a->type_vocab_size ? a->type_vocab_size : 1))
+                    return tl_set_error(TL_ERR_INVALID_ARG,
+                                        "batch: sequence %zu token %zu: token type id %d outside [0, %zu)",
+                                        s, i, tt, a->type_vocab_size ? a->type_vocab_size : 1);
+            }
+            if (b->position_ids) {
+                int32_t p = b->position_ids[t];
+                if (p < 0 || (size_t)p >= a->max_positions)
+                    return tl_set_error(TL_ERR_INVALID_ARG,
+                                        "batch: sequence %zu token %zu: position id %d outside [0, %zu)",
+                                        s, i, p, a->max_positions);
+            }
+        }
+    }
+    *total = T;
+    return TL_OK;
+}
+
+/* Byte sizes of the arena's parts for T tokens; returns 0 on overflow. */
+typedef struct arena_plan {
+    size_t qkv, ctx, tmp, ffn, pos, cu, scratch, total;
+} arena_plan;
+
+/* Rounds a float count up to a multiple of 16 (64-byte aligned parts); n < SIZE_MAX/2. */
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Plans the per-call arena (all sizes in floats or ints, overflow-checked). */
+static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, arena_plan *p) {
+    size_t max_len = 0;
+    for (size_t s = 0; s < b->n_seqs; s++)
+        if (b->seq_lens[s] > max_len) max_len = b->seq_lens[s];
+    memset(p, 0, sizeof *p);
+    if (tl_mul_overflow(T, 3 * a->hidden, &p->qkv) || tl_mul_overflow(T, a->hidden, &p->ctx) ||
+        tl_mul_overflow(T, a->intermediate, &p->ffn) ||
+        tl_mul_overflow(tl_attention_scratch_floats(max_len), (size_t)nt, &p->scratch))
+        return 0;
+    p->tmp = p->ctx;
+    p->pos = T;
+    p->cu = b->n_seqs + 1;
+    size_t n = 0;
+    size_t parts[] = {p->qkv, p->ctx, p->tmp, p->ffn, p->pos, p->cu * 2, p->scratch};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (tl_add_overflow(n, round16(parts[i]), &n)) return 0;
+    return !tl_mul_overflow(n, sizeof(float), &p->total);
+}
+
+tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, float *x) {
+    const tl_arch *a = &m->arch;
+    const tl_weights *w = &m->w;
+    const size_t H = a->hidden, I = a->intermediate;
+    const int nt = m->n_threads;
+    if (T == 0) return TL_OK;
+    arena_plan p;
+    if (!plan_arena(a, b, T, nt, &p))
+        return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
+    float *arena = malloc(p.total);
+    if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", p.total);
+    float *qkv = arena, *ctx = qkv + round16(p.qkv), *tmp = ctx + round16(p.ctx);
+    float *ffn = tmp + round16(p.tmp);
+    int32_t *pos = (int32_t *)(ffn + round16(p.ffn));
+    size_t *cu = (size_t *)((float *)pos + round16(p.pos));
+    float *scratch = (float *)cu + round16(p.cu * 2);
+
+    cu[0] = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) cu[s + 1] = cu[s] + b->seq_lens[s];
+    const int32_t *pos_ids = b->position_ids;
+    if (!pos_ids) {
+        for (size_t s = 0; s < b->n_seqs; s++)
+            for (size_t i = 0; i < b->seq_lens[s]; i++) pos[cu[s] + i] = (int32_t)i;
+        pos_ids = pos;
+    }
+
+    // x (T, H) = LN(word[ids] + type[tt] + pos[p])
+    tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
+                      b->token_type_ids, x, T, H);
+    tl_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, T, H, (float)a->ln_eps);
+
+    for (size_t l = 0; l < a->n_layers; l++) {
+        const tl_layer_weights *L = &w->layers[l];
+        m->gemm->linear(x, L->qkv_w, L->qkv_b, qkv, T, H, 3 * H);       // qkv (T, 3H)
+        tl_attention(qkv, ctx, cu, b->n_seqs, b->attention_mask, a->n_heads, a->head_dim,
+                     scratch, nt);                                       // ctx (T, H)
+        m->gemm->linear(ctx, L->attn_out_w, L->attn_out_b, tmp, T, H, H); // tmp (T, H)
+        tl_add_layernorm(x, tmp, L->attn_ln_w, L->attn_ln_b, T, H, (float)a->ln_eps);
+        m->gemm->linear(x, L->ffn_in_w, L->ffn_in_b, ffn, T, H, I);      // ffn (T, I)
+        tl_activation_apply(ffn, T * I, a->act);
+        m->gemm->linear(ffn, L->ffn_out_w, L->ffn_out_b, tmp, T, I, H);  // tmp (T, H)
+        tl_add_layernorm(x, tmp, L->ffn_ln_w, L->ffn_ln_b, T, H, (float)a->ln_eps);
+    }
+    free(arena);
+    return TL_OK;
+}

@@ -1,0 +1,92 @@
+/* model.c — tl_model: load (resolve dir, config, weights, tokenizer, sentence-
+ * transformers modules), free, accessors and the packed-batch forward entry point. */
+#include "model/model.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "io/hub.h"
+#include "runtime/threads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tl_model_params tl_model_default_params(void) {
+    tl_model_params p = {.num_threads = 0, .load_tokenizer = 1};
+    return p;
+}
+
+/* Loads the tokenizer beside the weights; its absence is remembered, not fatal. */
+static tl_status load_tokenizer(tl_model *m) {
+    char *tj = tl_path_join(m->dir, "tokenizer.json"), *vt = tl_path_join(m->dir, "vocab.txt");
+    if (!tj || !vt) { free(tj); free(vt); return tl_set_error(TL_ERR_OOM, "out of memory"); }
+    int present = tl_file_exists(tj) || tl_file_exists(vt);
+    free(tj);
+    free(vt);
+    if (!present) {
+        size_t n = strlen(m->dir) + 96;
+        m->tok_error = malloc(n);
+        if (!m->tok_error) return tl_set_error(TL_ERR_OOM, "out of memory");
+        snprintf(m->tok_error, n, "%s: no tokenizer.json or vocab.txt; text input needs a tokenizer", m->dir);
+        return TL_OK;
+    }
+    return tl_tokenizer_load(m->dir, &m->tok);
+}
+
+tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, tl_model **out) {
+    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_model_load: out is NULL");
+    *out = NULL;
+    if (!path_or_id || !*path_or_id)
+        return tl_set_error(TL_ERR_INVALID_ARG, "tl_model_load: empty model path or id");
+    tl_model_params p = params ? *params : tl_model_default_params();
+    tl_model *m = calloc(1, sizeof *m);
+    if (!m) return tl_set_error(TL_ERR_OOM, "out of memory");
+    tl_status s = tl_resolve_model_dir(path_or_id, &m->dir);
+    if (s == TL_OK) s = tl_arch_from_config(m->dir, &m->arch);
+    if (s == TL_OK) s = tl_st_open_dir(m->dir, &m->st);
+    if (s == TL_OK) s = tl_weights_bind(&m->w, &m->arch, m->st);
+    if (s == TL_OK) s = tl_st_config_load(m->dir, &m->st_cfg);
+    if (s == TL_OK && p.load_tokenizer) s = load_tokenizer(m);
+    if (s != TL_OK) {
+        tl_model_free(m);
+        return s;
+    }
+    m->gemm = tl_gemm_select();
+    m->n_threads = tl_threads_resolve(p.num_threads);
+    tl_threads_set(m->n_threads);
+    *out = m;
+    return TL_OK;
+}
+
+void tl_model_free(tl_model *m) {
+    if (!m) return;
+    tl_tokenizer_free(m->tok);
+    tl_weights_free(&m->w);
+    tl_st_close(m->st);
+    free(m->tok_error);
+    free(m->dir);
+    free(m);
+}
+
+size_t tl_model_hidden_size(const tl_model *m) { return m ? m->arch.hidden : 0; }
+size_t tl_model_max_positions(const tl_model *m) { return m ? m->arch.max_positions : 0; }
+const char *tl_model_type(const tl_model *m) { return m ? m->arch.model_type : NULL; }
+const tl_tokenizer *tl_model_tokenizer(const tl_model *m) { return m ? m->tok : NULL; }
+
+tl_status tl_model_require_tokenizer(const tl_model *m) {
+    if (m->tok) return TL_OK;
+    return tl_set_error(TL_ERR_INVALID_ARG, "%s",
+                        m->tok_error ? m->tok_error : "the model was loaded without its tokenizer");
+}
+
+tl_status tl_model_forward(tl_model *m, const tl_batch *b, float *out, size_t out_len) {
+    if (!m || !b || !out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_model_forward: NULL argument");
+    size_t total, need;
+    tl_status s = tl_batch_validate(m, b, &total);
+    if (s != TL_OK) return s;
+    if (tl_mul_overflow(total, m->arch.hidden, &need) || need > out_len)
+        return tl_set_error(TL_ERR_INVALID_ARG,
+                            "tl_model_forward: out holds %zu floats, %zu tokens x hidden %zu need more",
+                            out_len, total, m->arch.hidden);
+    tl_threads_set(m->n_threads);
+    return tl_encoder_forward(m, b, total, out);
+}

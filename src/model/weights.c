@@ -1,0 +1,173 @@
+/* weights.c — tensor lookup with prefixes, shape checks, fp32 conversion, QKV fusion. */
+#include "model/weights.h"
+#include "core/error.h"
+#include "core/util.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Remembers p for tl_weights_free; frees p and returns 0 on OOM. */
+static int keep(tl_weights *w, void *p) {
+    if (w->n_owned == w->cap_owned) {
+        size_t cap = w->cap_owned ? w->cap_owned * 2 : 64;
+        void **n = realloc(w->owned, cap * sizeof *n);
+        if (!n) { free(p); return 0; }
+        w->owned = n;
+        w->cap_owned = cap;
+    }
+    w->owned[w->n_owned++] = p;
+    return 1;
+}
+
+/* Notes dtype dt in w->dtypes (a short comma-separated set). */
+static void note_dtype(tl_weights *w, tl_dtype dt) {
+    const char *name = tl_dtype_name(dt);
+    if (strstr(w->dtypes, name)) return;
+    size_t k = strlen(w->dtypes);
+    snprintf(w->dtypes + k, sizeof w->dtypes - k, "%s%s", k ? ", " : "", name);
+}
+
+/* Formats a shape as "[a,b]" into buf. */
+static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t k = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (k < cap) snprintf(buf + k, cap - k, "]");
+}
+
+/* Finds prefix+name (name may hold one %d for layer); sets *t or an error. */
+static tl_status find(const tl_weights *w, const tl_safetensors *st, const char *tmpl, int layer,
+                      const tl_st_tensor **t) {
+    char name[256], full[320];
+    snprintf(name, sizeof name, tmpl, layer);
+    snprintf(full, sizeof full, "%s%s", w->prefix, name);
+    *t = tl_st_find(st, full);
+    if (!*t) {
+        const char *file = tl_st_count(st) ? tl_st_at(st, 0)->file : "checkpoint";
+        return tl_set_error(TL_ERR_FORMAT, "%s: missing tensor '%s'", file, full);
+    }
+    return TL_OK;
+}
+
+/* Checks t has shape (d0) or (d0, d1) (d1 == 0 means 1-D). */
+static tl_status check_shape(const tl_st_tensor *t, size_t d0, size_t d1) {
+    int want_nd = d1 ? 2 : 1;
+    int64_t want[2] = {(int64_t)d0, (int64_t)d1};
+    int ok = t->ndim == want_nd && t->shape[0] == want[0] && (want_nd == 1 || t->shape[1] == want[1]);
+    if (ok) return TL_OK;
+    char got[96], exp[96];
+    fmt_shape(got, sizeof got, t->ndim, t->shape);
+    fmt_shape(exp, sizeof exp, want_nd, want);
+    return tl_set_error(TL_ERR_FORMAT, "%s: tensor '%s' has shape %s, config.json says %s",
+                        t->file, t->name, got, exp);
+}
+
+/* Returns an fp32 view of t: the mapped data when F32 and 4-byte aligned, else a
+ * converted copy owned by w. */
+static tl_status as_f32(tl_weights *w, const tl_st_tensor *t, const float **out) {
+    note_dtype(w, t->dtype);
+    w->n_params += t->numel;
+    if (t->dtype == TL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return TL_OK;
+    }
+    float *buf = malloc(t->numel ? t->numel * sizeof(float) : 1);
+    if (!buf) return tl_set_error(TL_ERR_OOM, "out of memory converting tensor '%s'", t->name);
+    tl_status s = tl_st_copy_f32(t, buf);
+    if (s != TL_OK) { free(buf); return s; }
+    if (!keep(w, buf)) return tl_set_error(TL_ERR_OOM, "out of memory");
+    w->n_converted++;
+    *out = buf;
+    return TL_OK;
+}
+
+/* Binds one tensor by template with shape (d0[, d1]) to *out. */
+static tl_status bind(tl_weights *w, const tl_safetensors *st, const char *tmpl, int layer,
+                      size_t d0, size_t d1, const float **out) {
+    const tl_st_tensor *t;
+    tl_status s = find(w, st, tmpl, layer, &t);
+    if (s == TL_OK) s = check_shape(t, d0, d1);
+    if (s == TL_OK) s = as_f32(w, t, out);
+    return s;
+}
+
+/* Concatenates Q, K, V weights (H, H) and biases (H) of one layer into owned buffers. */
+static tl_status bind_qkv(tl_weights *w, const tl_safetensors *st, const tl_family *f,
+                          int layer, size_t H, tl_layer_weights *L) {
+    const char *wn[3] = {f->q_w, f->k_w, f->v_w}, *bn[3] = {f->q_b, f->k_b, f->v_b};
+    L->qkv_w = malloc(3 * H * H * sizeof(float));
+    if (!L->qkv_w || !keep(w, L->qkv_w))
+        return tl_set_error(TL_ERR_OOM, "out of memory fusing QKV of layer %d", layer);
+    L->qkv_b = malloc(3 * H * sizeof(float));
+    if (!L->qkv_b || !keep(w, L->qkv_b))
+        return tl_set_error(TL_ERR_OOM, "out of memory fusing QKV of layer %d", layer);
+    for (int i = 0; i < 3; i++) {
+        const tl_st_tensor *tw, *tb;
+        tl_status s;
+        if ((s = find(w, st, wn[i], layer, &tw)) || (s = check_shape(tw, H, H)) ||
+            (s = find(w, st, bn[i], layer, &tb)) || (s = check_shape(tb, H, 0)) ||
+            (s = tl_st_copy_f32(tw, L->qkv_w + (size_t)i * H * H)) ||
+            (s = tl_st_copy_f32(tb, L->qkv_b + (size_t)i * H)))
+            return s;
+        note_dtype(w, tw->dtype);
+        w->n_params += tw->numel + tb->numel;
+    }
+    return TL_OK;
+}
+
+/* Picks the first prefix under which the word embeddings exist. */
+static tl_status pick_prefix(tl_weights *w, const tl_family *f, const tl_safetensors *st) {
+    char full[320];
+    for (int i = 0; i < 4 && f->prefixes[i]; i++) {
+        snprintf(full, sizeof full, "%s%s", f->prefixes[i], f->word_emb);
+        if (tl_st_find(st, full)) { w->prefix = f->prefixes[i]; return TL_OK; }
+    }
+    const char *file = tl_st_count(st) ? tl_st_at(st, 0)->file : "checkpoint";
+    return tl_set_error(TL_ERR_FORMAT, "%s: missing tensor '%s%s' (also looked for it without the prefix)",
+                        file, f->prefixes[0], f->word_emb);
+}
+
+tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors *st) {
+    memset(w, 0, sizeof *w);
+    const tl_family *f = a->family;
+    const size_t H = a->hidden, I = a->intermediate;
+    tl_status s = pick_prefix(w, f, st);
+    if (s) goto fail;
+    if ((s = bind(w, st, f->word_emb, 0, a->vocab_size, H, &w->word_emb)) ||
+        (s = bind(w, st, f->pos_emb, 0, a->max_positions, H, &w->pos_emb)) ||
+        (s = bind(w, st, f->emb_ln_w, 0, H, 0, &w->emb_ln_w)) ||
+        (s = bind(w, st, f->emb_ln_b, 0, H, 0, &w->emb_ln_b)))
+        goto fail;
+    if (a->type_vocab_size && (s = bind(w, st, f->type_emb, 0, a->type_vocab_size, H, &w->type_emb)))
+        goto fail;
+    w->layers = calloc(a->n_layers, sizeof *w->layers);
+    if (!w->layers) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
+    for (int l = 0; l < (int)a->n_layers; l++) {
+        tl_layer_weights *L = &w->layers[l];
+        if ((s = bind_qkv(w, st, f, l, H, L)) ||
+            (s = bind(w, st, f->attn_out_w, l, H, H, &L->attn_out_w)) ||
+            (s = bind(w, st, f->attn_out_b, l, H, 0, &L->attn_out_b)) ||
+            (s = bind(w, st, f->attn_ln_w, l, H, 0, &L->attn_ln_w)) ||
+            (s = bind(w, st, f->attn_ln_b, l, H, 0, &L->attn_ln_b)) ||
+            (s = bind(w, st, f->ffn_in_w, l, I, H, &L->ffn_in_w)) ||
+            (s = bind(w, st, f->ffn_in_b, l, I, 0, &L->ffn_in_b)) ||
+            (s = bind(w, st, f->ffn_out_w, l, H, I, &L->ffn_out_w)) ||
+            (s = bind(w, st, f->ffn_out_b, l, H, 0, &L->ffn_out_b)) ||
+            (s = bind(w, st, f->ffn_ln_w, l, H, 0, &L->ffn_ln_w)) ||
+            (s = bind(w, st, f->ffn_ln_b, l, H, 0, &L->ffn_ln_b)))
+            goto fail;
+    }
+    return TL_OK;
+fail:
+    tl_weights_free(w);
+    return s;
+}
+
+void tl_weights_free(tl_weights *w) {
+    for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
+    free(w->owned);
+    free(w->layers);
+    memset(w, 0, sizeof *w);
+}

@@ -1,0 +1,33 @@
+/* weights.h — an encoder's weights bound from safetensors to fp32 pointers, checked
+ * against the architecture's shapes. */
+#ifndef TL_MODEL_WEIGHTS_H
+#define TL_MODEL_WEIGHTS_H
+#include "io/safetensors.h"
+#include "model/arch.h"
+
+typedef struct tl_layer_weights {
+    float *qkv_w, *qkv_b; /* (3H, H) and (3H): Q, K, V concatenated at load (owned) */
+    const float *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
+    const float *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
+} tl_layer_weights;
+
+typedef struct tl_weights {
+    const float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b; /* type_emb may be NULL */
+    tl_layer_weights *layers;                                         /* n_layers */
+    const char *prefix;   /* the name prefix the checkpoint uses ("bert." or "") */
+    size_t n_params;      /* parameters bound */
+    size_t n_converted;   /* tensors copied to fp32 (not F32, or unaligned) */
+    char dtypes[64];      /* the checkpoint dtypes seen, e.g. "F32" or "F16, F32" */
+    void **owned;         /* buffers to free */
+    size_t n_owned, cap_owned;
+} tl_weights;
+
+/* Binds every tensor the arch needs from st into w. Pointers to F32 tensors point into
+ * the mapping (zero copy) when aligned; others are converted once. Errors name the
+ * tensor and the expected vs. found shape. On error w is left empty. */
+tl_status tl_weights_bind(tl_weights *w, const tl_arch *arch, const tl_safetensors *st);
+
+/* Frees what tl_weights_bind allocated; safe on a zeroed struct. */
+void tl_weights_free(tl_weights *w);
+
+#endif

@@ -1,0 +1,119 @@
+/* test_kernels.c — fast kernels against scalar references on random odd-sized inputs. */
+#include "kernels/kernels.h"
+#include "runtime/threads.h"
+#include "tl_test.h"
+
+#include <stdint.h>
+
+/* Fills x with uniform values in [-1, 1) from a fixed LCG seed. */
+static void fill(float *x, size_t n, uint32_t seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)((seed >> 8) / 16777216.0 * 2.0 - 1.0);
+    }
+}
+
+TL_TEST(linear_blas_matches_ref_on_odd_sizes) {
+    const size_t Ts[] = {1, 7, 129}, Cs[] = {1, 37, 96}, OCs[] = {1, 13, 200};
+    for (size_t a = 0; a < 3; a++)
+        for (size_t b = 0; b < 3; b++)
+            for (size_t c = 0; c < 3; c++) {
+                size_t T = Ts[a], C = Cs[b], OC = OCs[c];
+                float *x = malloc(T * C * 4), *w = malloc(OC * C * 4), *bias = malloc(OC * 4);
+                float *o1 = malloc(T * OC * 4), *o2 = malloc(T * OC * 4);
+                fill(x, T * C, 1); fill(w, OC * C, 2); fill(bias, OC, 3);
+                tl_linear_ref(x, w, bias, o1, T, C, OC);
+                tl_linear_blas(x, w, bias, o2, T, C, OC);
+                double worst = 0;
+                for (size_t i = 0; i < T * OC; i++) worst = fmax(worst, fabs(o1[i] - o2[i]));
+                CHECK_NEAR(worst, 0.0, 1e-4);
+                tl_linear_blas(x, w, NULL, o2, T, C, OC); /* no bias */
+                double worst_nb = 0;
+                for (size_t i = 0; i < T * OC; i++) worst_nb = fmax(worst_nb, fabs(o1[i] - bias[i % OC] - o2[i]));
+                CHECK_NEAR(worst_nb, 0.0, 1e-4);
+                free(x); free(w); free(bias); free(o1); free(o2);
+            }
+}
+
+/* Naive double-precision attention of one packed batch (the oracle). */
+static void attention_oracle(const float *qkv, double *out, const size_t *cu, size_t n_seqs,
+                             const int32_t *mask, size_t nh, size_t d) {
+    size_t H = nh * d;
+    for (size_t s = 0; s < n_seqs; s++)
+        for (size_t h = 0; h < nh; h++)
+            for (size_t i = cu[s]; i < cu[s + 1]; i++) {
+                double sc[300], mx = -1e300, sum = 0;
+                for (size_t j = cu[s]; j < cu[s + 1]; j++) {
+                    double dot = 0;
+                    for (size_t c = 0; c < d; c++) dot += (double)qkv[i * 3 * H + h * d + c] * qkv[j * 3 * H + H + h * d + c];
+                    sc[j - cu[s]] = dot / sqrt((double)d) + ((mask && !mask[j]) ? -1e30 : 0.0);
+                    if (sc[j - cu[s]] > mx) mx = sc[j - cu[s]];
+                }
+                for (size_t j = 0; j < cu[s + 1] - cu[s]; j++) { sc[j] = exp(sc[j] - mx); sum += sc[j]; }
+                for (size_t c = 0; c < d; c++) {
+                    double acc = 0;
+                    for (size_t j = cu[s]; j < cu[s + 1]; j++) acc += sc[j - cu[s]] / sum * qkv[j * 3 * H + 2 * H + h * d + c];
+                    out[i * H + h * d + c] = acc;
+                }
+            }
+}
+
+TL_TEST(attention_matches_oracle_with_masks_and_odd_lengths) {
+    const size_t lens[] = {1, 7, 129, 2, 33};
+    const size_t n_seqs = 5, nh = 3, d = 19, H = nh * d;
+    size_t cu[6] = {0};
+    for (size_t s = 0; s < n_seqs; s++) cu[s + 1] = cu[s] + lens[s];
+    size_t T = cu[n_seqs];
+    float *qkv = malloc(T * 3 * H * 4), *out = malloc(T * H * 4);
+    double *want = malloc(T * H * 8);
+    int32_t *mask = malloc(T * 4);
+    fill(qkv, T * 3 * H, 7);
+    for (size_t t = 0; t < T; t++) qkv[t] *= 3.0f; /* sharper softmax */
+    for (size_t t = 0; t < T; t++) mask[t] = (t % 5) != 3;
+    int nt = tl_threads_get();
+    float *scratch = malloc(tl_attention_scratch_floats(129) * (size_t)nt * 4);
+    for (int with_mask = 0; with_mask < 2; with_mask++) {
+        tl_attention(qkv, out, cu, n_seqs, with_mask ? mask : NULL, nh, d, scratch, nt);
+        attention_oracle(qkv, want, cu, n_seqs, with_mask ? mask : NULL, nh, d);
+        double worst = 0;
+        for (size_t i = 0; i < T * H; i++) worst = fmax(worst, fabs(out[i] - want[i]));
+        CHECK_NEAR(worst, 0.0, 1e-5);
+    }
+    free(qkv); free(out); free(want); free(mask); free(scratch);
+}
+
+TL_TEST(add_layernorm_matches_definition) {
+    const size_t T = 7, H = 37;
+    float x[7 * 37], r[7 * 37], g[37], b[37], y[7 * 37];
+    fill(x, T * H, 11); fill(r, T * H, 12); fill(g, H, 13); fill(b, H, 14);
+    memcpy(y, x, sizeof x);
+    tl_add_layernorm(y, r, g, b, T, H, 1e-5f);
+    for (size_t t = 0; t < T; t++) {
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < H; i++) mean += x[t * H + i] + r[t * H + i];
+        mean /= H;
+        for (size_t i = 0; i < H; i++) { double d = x[t * H + i] + r[t * H + i] - mean; var += d * d; }
+        var /= H;
+        for (size_t i = 0; i < H; i++) {
+            double want = (x[t * H + i] + r[t * H + i] - mean) / sqrt(var + 1e-5) * g[i] + b[i];
+            CHECK_NEAR(y[t * H + i], want, 1e-5);
+        }
+    }
+}
+
+TL_TEST(activations_match_torch_values) {
+    /* values from torch.nn.functional: gelu(1), gelu(-2), gelu_tanh(1), silu(1) */
+    float v[4] = {1.0f, -2.0f, 0.5f, -0.5f};
+    tl_activation_apply(v, 2, TL_ACT_GELU);
+    CHECK_NEAR(v[0], 0.8413447, 1e-6);
+    CHECK_NEAR(v[1], -0.0455003, 1e-6);
+    float t[1] = {1.0f};
+    tl_activation_apply(t, 1, TL_ACT_GELU_TANH);
+    CHECK_NEAR(t[0], 0.8411920, 1e-6);
+    float s[1] = {1.0f};
+    tl_activation_apply(s, 1, TL_ACT_SILU);
+    CHECK_NEAR(s[0], 0.7310586, 1e-6);
+    tl_activation_apply(v + 2, 2, TL_ACT_RELU);
+    CHECK_NEAR(v[2], 0.5, 0);
+    CHECK_NEAR(v[3], 0.0, 0);
+}
