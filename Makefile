@@ -2,9 +2,13 @@
 CC      ?= cc
 PY      ?= .venv/bin/python
 BUILD   ?= build
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fPIC -fopenmp -Iinclude -Isrc
-LDLIBS  := -lcjson -lutf8proc -lpcre2-8 -lopenblas -lm -lpthread -fopenmp
+CFLAGS  ?= -O3 -g
+# -Wno-psabi: kernels pass GCC vector types only between always-inlined helpers.
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -fPIC -fopenmp -Iinclude -Isrc
+# OpenBLAS built on OpenMP, so BLAS and our kernels share one thread pool (the pthread
+# build's threads and OpenMP's spin against each other on few cores).
+BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+LDLIBS  := -lcjson -lutf8proc -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm -lpthread -fopenmp
 
 LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))

@@ -1,57 +1,85 @@
-/* attention.c — multi-head self-attention over a packed batch: per sequence and head,
- * scores of one query row at a time (no (T, T) matrix), softmax fused, then P @ V. */
+/* attention.c — multi-head self-attention over a packed batch. Per (sequence, head),
+ * query rows are processed in tiles of TL_ATTN_TILE: S = Q_tile K^T (sgemm), scale, mask
+ * and softmax fused in one pass over S, then O_tile = P V (sgemm). The largest buffer is
+ * one (TL_ATTN_TILE, len) score tile per thread: no (T, T) matrix for long sequences. */
+#include "kernels/fastmath.h"
 #include "kernels/kernels.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
-size_t tl_attention_scratch_floats(size_t max_len) { return max_len + 16; }
+#define TL_ATTN_TILE 64
 
-/* Dot product of two length-n vectors with several accumulators (vectorizes). */
-static inline float dot(const float *a, const float *b, size_t n) {
-    float acc[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = 0.0f;
-    for (; i < n; i++) s += a[i] * b[i];
-    for (int k = 0; k < 8; k++) s += acc[k];
-    return s;
+size_t tl_attention_scratch_floats(size_t max_len) {
+    /* one score tile + the mask bias row */
+    return (size_t)TL_ATTN_TILE * max_len + max_len + 32;
 }
 
-/* Attention of one head of one sequence of len tokens starting at packed row r0. */
+/* Softmax of one score row in place after scaling and adding the mask bias; with every
+ * key masked, torch's additive mask gives equal weights, and so does this. */
+__attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+static void softmax_row(float *restrict s, const float *restrict bias, size_t len, float scale,
+                        int any_key) {
+    if (!any_key) {
+        for (size_t j = 0; j < len; j++) s[j] = 1.0f / (float)len;
+        return;
+    }
+    float lanes[16];
+    for (size_t k = 0; k < 16; k++) lanes[k] = -INFINITY;
+    size_t j = 0;
+    for (; j + 16 <= len; j += 16)
+        for (size_t k = 0; k < 16; k++) {
+            float v = s[j + k] * scale + bias[j + k];
+            s[j + k] = v;
+            lanes[k] = v > lanes[k] ? v : lanes[k];
+        }
+    for (; j < len; j++) {
+        s[j] = s[j] * scale + bias[j];
+        lanes[0] = s[j] > lanes[0] ? s[j] : lanes[0];
+    }
+    float mx = lanes[0];
+    for (size_t k = 1; k < 16; k++) mx = lanes[k] > mx ? lanes[k] : mx;
+    tl_v16f vsum = {0};
+    for (j = 0; j + 16 <= len; j += 16) {
+        tl_v16f p = tl_exp_nonpos_v16(tl_v16_load(s + j) - mx);
+        tl_v16_store(s + j, p);
+        vsum += p;
+    }
+    float sum = 0.0f;
+    for (int k = 0; k < 16; k++) sum += vsum[k];
+    for (; j < len; j++) {
+        s[j] = tl_exp_nonpos(s[j] - mx);
+        sum += s[j];
+    }
+    const float inv = 1.0f / sum;
+    for (j = 0; j < len; j++) s[j] *= inv;
+}
+
+/* Attention of head h of one sequence (len tokens from packed row r0). */
 static void attend_head(const float *qkv, float *out, size_t r0, size_t len, size_t h,
-                        size_t n_heads, size_t d, const int32_t *key_mask, float *scores) {
+                        size_t n_heads, size_t d, const int32_t *key_mask, float *scratch) {
     const size_t H = n_heads * d, stride = 3 * H;
     const float scale = 1.0f / sqrtf((float)d);
+    float *bias = scratch, *tile = scratch + len + 16;
     int any_key = 0;
-    for (size_t j = 0; j < len && !any_key; j++) any_key = !key_mask || key_mask[r0 + j];
-    for (size_t i = 0; i < len; i++) {
-        const float *q = qkv + (r0 + i) * stride + h * d;
-        float mx = -INFINITY;
-        for (size_t j = 0; j < len; j++) {
-            if (any_key && key_mask && !key_mask[r0 + j]) { scores[j] = -INFINITY; continue; }
-            const float *k = qkv + (r0 + j) * stride + H + h * d;
-            scores[j] = dot(q, k, d) * scale;
-            if (scores[j] > mx) mx = scores[j];
-        }
-        float sum = 0.0f;
-        for (size_t j = 0; j < len; j++) {
-            // With every key masked, torch's additive mask gives equal weights: match it.
-            float p = any_key ? expf(scores[j] - mx) : 1.0f;
-            scores[j] = p;
-            sum += p;
-        }
-        float inv = 1.0f / sum;
-        float *o = out + (r0 + i) * H + h * d;
-        memset(o, 0, d * sizeof(float));
-        for (size_t j = 0; j < len; j++) {
-            float p = scores[j] * inv;
-            if (p == 0.0f) continue;
-            const float *v = qkv + (r0 + j) * stride + 2 * H + h * d;
-            for (size_t c = 0; c < d; c++) o[c] += p * v[c];
-        }
+    for (size_t j = 0; j < len; j++) {
+        int on = !key_mask || key_mask[r0 + j];
+        bias[j] = on ? 0.0f : -INFINITY;
+        any_key |= on;
+    }
+    const float *K = qkv + r0 * stride + H + h * d, *V = qkv + r0 * stride + 2 * H + h * d;
+    for (size_t i0 = 0; i0 < len; i0 += TL_ATTN_TILE) {
+        size_t rows = len - i0 < TL_ATTN_TILE ? len - i0 : TL_ATTN_TILE;
+        const float *Q = qkv + (r0 + i0) * stride + h * d;
+        // tile (rows, len) = Q (rows, d) @ K (len, d)^T
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)len, (int)d, 1.0f,
+                    Q, (int)stride, K, (int)stride, 0.0f, tile, (int)len);
+        for (size_t r = 0; r < rows; r++) softmax_row(tile + r * len, bias, len, scale, any_key);
+        // out rows (rows, d) = P (rows, len) @ V (len, d)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)len, 1.0f,
+                    tile, (int)len, V, (int)stride, 0.0f, out + (r0 + i0) * H + h * d, (int)H);
     }
 }
 
@@ -66,8 +94,7 @@ void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
     for (long task = 0; task < n_tasks; task++) {
         size_t s = (size_t)task / n_heads, h = (size_t)task % n_heads;
-        float *scores = scratch + (size_t)omp_get_thread_num() * per_thread;
         attend_head(qkv, out, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, n_heads,
-                    head_dim, key_mask, scores);
+                    head_dim, key_mask, scratch + (size_t)omp_get_thread_num() * per_thread);
     }
 }

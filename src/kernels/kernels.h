@@ -42,6 +42,9 @@ void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t
 /* Scratch floats one attention thread needs for sequences up to max_len tokens. */
 size_t tl_attention_scratch_floats(size_t max_len);
 
+/* Largest head dimension tl_attention supports (checked at model load). */
+#define TL_ATTN_MAX_HEAD_DIM 256
+
 /* out (T, H) = word[ids] + pos[pos_ids] + type[type_ids] (type may be NULL). Indices
  * must already be validated by the caller. */
 void tl_embeddings_sum(const float *word, const float *pos, const float *type,

@@ -4,6 +4,7 @@
 #include "model/model.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "runtime/profile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -103,23 +104,38 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
         pos_ids = pos;
     }
 
+    const int prof = tl_prof_enabled();
+    double t0 = prof ? tl_prof_now() : 0.0;
+/* Closes the timing of one kernel step when TORCHLESS_PROFILE is on. */
+#define STEP(k) do { if (prof) { double t1 = tl_prof_now(); tl_prof_add((k), t1 - t0); t0 = t1; } } while (0)
     // x (T, H) = LN(word[ids] + type[tt] + pos[p])
     tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
                       b->token_type_ids, x, T, H);
     tl_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, T, H, (float)a->ln_eps);
+    STEP(TL_PROF_EMBED);
 
     for (size_t l = 0; l < a->n_layers; l++) {
         const tl_layer_weights *L = &w->layers[l];
         m->gemm->linear(x, L->qkv_w, L->qkv_b, qkv, T, H, 3 * H);       // qkv (T, 3H)
+        STEP(TL_PROF_QKV);
         tl_attention(qkv, ctx, cu, b->n_seqs, b->attention_mask, a->n_heads, a->head_dim,
                      scratch, nt);                                       // ctx (T, H)
+        STEP(TL_PROF_ATTN);
         m->gemm->linear(ctx, L->attn_out_w, L->attn_out_b, tmp, T, H, H); // tmp (T, H)
+        STEP(TL_PROF_ATTN_OUT);
         tl_add_layernorm(x, tmp, L->attn_ln_w, L->attn_ln_b, T, H, (float)a->ln_eps);
+        STEP(TL_PROF_LN);
         m->gemm->linear(x, L->ffn_in_w, L->ffn_in_b, ffn, T, H, I);      // ffn (T, I)
+        STEP(TL_PROF_FFN_IN);
         tl_activation_apply(ffn, T * I, a->act);
+        STEP(TL_PROF_ACT);
         m->gemm->linear(ffn, L->ffn_out_w, L->ffn_out_b, tmp, T, I, H);  // tmp (T, H)
+        STEP(TL_PROF_FFN_OUT);
         tl_add_layernorm(x, tmp, L->ffn_ln_w, L->ffn_ln_b, T, H, (float)a->ln_eps);
+        STEP(TL_PROF_LN);
     }
+#undef STEP
+    tl_prof_report("encoder forward");
     free(arena);
     return TL_OK;
 }

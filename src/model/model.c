@@ -42,6 +42,10 @@ tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, t
     if (!m) return tl_set_error(TL_ERR_OOM, "out of memory");
     tl_status s = tl_resolve_model_dir(path_or_id, &m->dir);
     if (s == TL_OK) s = tl_arch_from_config(m->dir, &m->arch);
+    if (s == TL_OK && m->arch.head_dim > TL_ATTN_MAX_HEAD_DIM)
+        s = tl_set_error(TL_ERR_UNSUPPORTED, "%s/config.json: head size %zu (hidden_size / "
+                         "num_attention_heads) exceeds the supported %d", m->dir,
+                         m->arch.head_dim, TL_ATTN_MAX_HEAD_DIM);
     if (s == TL_OK) s = tl_st_open_dir(m->dir, &m->st);
     if (s == TL_OK) s = tl_weights_bind(&m->w, &m->arch, m->st);
     if (s == TL_OK) s = tl_st_config_load(m->dir, &m->st_cfg);

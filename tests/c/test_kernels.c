@@ -1,4 +1,5 @@
 /* test_kernels.c — fast kernels against scalar references on random odd-sized inputs. */
+#include "kernels/fastmath.h"
 #include "kernels/kernels.h"
 #include "runtime/threads.h"
 #include "tl_test.h"
@@ -58,9 +59,10 @@ static void attention_oracle(const float *qkv, double *out, const size_t *cu, si
             }
 }
 
-TL_TEST(attention_matches_oracle_with_masks_and_odd_lengths) {
+/* Checks tl_attention for head size d (19: generic path; 32, 64: specialized). */
+static void check_attention(size_t d) {
     const size_t lens[] = {1, 7, 129, 2, 33};
-    const size_t n_seqs = 5, nh = 3, d = 19, H = nh * d;
+    const size_t n_seqs = 5, nh = 3, H = nh * d;
     size_t cu[6] = {0};
     for (size_t s = 0; s < n_seqs; s++) cu[s + 1] = cu[s] + lens[s];
     size_t T = cu[n_seqs];
@@ -80,6 +82,12 @@ TL_TEST(attention_matches_oracle_with_masks_and_odd_lengths) {
         CHECK_NEAR(worst, 0.0, 1e-5);
     }
     free(qkv); free(out); free(want); free(mask); free(scratch);
+}
+
+TL_TEST(attention_matches_oracle_with_masks_and_odd_lengths) {
+    check_attention(19);
+    check_attention(32);
+    check_attention(64);
 }
 
 TL_TEST(add_layernorm_matches_definition) {
@@ -116,4 +124,21 @@ TL_TEST(activations_match_torch_values) {
     tl_activation_apply(v + 2, 2, TL_ACT_RELU);
     CHECK_NEAR(v[2], 0.5, 0);
     CHECK_NEAR(v[3], 0.0, 0);
+}
+
+TL_TEST(fast_exp_and_erf_match_libm) {
+    double worst_exp = 0, worst_erf = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -90.0f + 90.0f * (float)i / 200000.0f;
+        double want = exp((double)x), got = tl_exp_nonpos(x);
+        if (x > -80.0f) worst_exp = fmax(worst_exp, fabs(got - want) / want);
+        float y = -6.0f + 12.0f * (float)i / 200000.0f;
+        worst_erf = fmax(worst_erf, fabs(tl_erf(y) - erf((double)y)));
+    }
+    CHECK(worst_exp < 3e-7);
+    CHECK(worst_erf < 1e-6);
+    CHECK(tl_exp_nonpos(-INFINITY) == 0.0f);
+    CHECK(tl_exp_nonpos(-100.0f) == 0.0f);
+    CHECK(tl_exp_nonpos(0.0f) == 1.0f);
+    printf("  fast exp max rel err %.3g, erf max abs err %.3g\n", worst_exp, worst_erf);
 }

@@ -1,0 +1,233 @@
+/* postprocess.c — post-processors (TemplateProcessing; BertProcessing mapped to the
+ * equivalent template) and tokenizers' longest_first truncation. */
+#include "tokenizer/tok_internal.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "io/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void tl_postproc_free(tl_postproc *p) {
+    for (size_t i = 0; i < p->n_single; i++) free(p->single[i].name);
+    for (size_t i = 0; i < p->n_pair; i++) free(p->pair[i].name);
+    free(p->single);
+    free(p->pair);
+    for (size_t i = 0; i < p->n_specials; i++) {
+        tl_tpl_special *s = &p->specials[i];
+        for (size_t k = 0; k < s->n; k++) free(s->tokens[k]);
+        free(s->tokens);
+        free(s->ids);
+        free(s->name);
+    }
+    free(p->specials);
+    memset(p, 0, sizeof *p);
+}
+
+/* Parses a template array ("single" or "pair") into pieces. */
+static tl_status parse_template(const cJSON *arr, const char *path, const char *field,
+                                tl_tpl_piece **out, size_t *n) {
+    if (!cJSON_IsArray(arr))
+        return tl_set_error(TL_ERR_FORMAT, "%s: post_processor.%s is not an array", path, field);
+    size_t cnt = (size_t)cJSON_GetArraySize(arr);
+    *out = calloc(cnt ? cnt : 1, sizeof **out);
+    if (!*out) return tl_set_error(TL_ERR_OOM, "%s: out of memory", path);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) {
+        tl_tpl_piece *pc = &(*out)[*n];
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(it, "SpecialToken");
+        const cJSON *sq = cJSON_GetObjectItemCaseSensitive(it, "Sequence");
+        int ok = 1;
+        if (cJSON_IsObject(sp)) {
+            const char *id = tl_json_str(sp, "id");
+            if (!id) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor.%s: SpecialToken without \"id\"", path, field);
+            pc->special = 1;
+            pc->name = tl_strdup(id);
+            if (!pc->name) return tl_set_error(TL_ERR_OOM, "%s: out of memory", path);
+            pc->type_id = (int32_t)tl_json_int(sp, "type_id", 0, &ok);
+        } else if (cJSON_IsObject(sq)) {
+            const char *id = tl_json_str(sq, "id");
+            if (!id || (strcmp(id, "A") && strcmp(id, "B")))
+                return tl_set_error(TL_ERR_FORMAT, "%s: post_processor.%s: Sequence id must be \"A\" or \"B\"", path, field);
+            pc->seq = id[0] == 'B';
+            pc->type_id = (int32_t)tl_json_int(sq, "type_id", 0, &ok);
+        } else {
+            return tl_set_error(TL_ERR_FORMAT, "%s: post_processor.%s: a piece is neither SpecialToken nor Sequence", path, field);
+        }
+        if (!ok || pc->type_id < 0) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor.%s: bad type_id", path, field);
+        (*n)++;
+    }
+    return TL_OK;
+}
+
+/* Returns the special-token entry called name, or NULL. */
+static const tl_tpl_special *find_special(const tl_postproc *p, const char *name) {
+    for (size_t i = 0; i < p->n_specials; i++)
+        if (!strcmp(p->specials[i].name, name)) return &p->specials[i];
+    return NULL;
+}
+
+/* Checks that every special piece of a template names a known special token. */
+static tl_status check_template(const tl_postproc *p, const tl_tpl_piece *t, size_t n, const char *path) {
+    for (size_t i = 0; i < n; i++)
+        if (t[i].special && !find_special(p, t[i].name))
+            return tl_set_error(TL_ERR_FORMAT, "%s: post_processor: special token \"%s\" is missing from special_tokens", path, t[i].name);
+    return TL_OK;
+}
+
+/* Adds a special-token entry name -> (ids, tokens). */
+static tl_status add_special(tl_postproc *p, const char *name, size_t n, const int32_t *ids, const char *const *toks) {
+    tl_tpl_special *v = realloc(p->specials, (p->n_specials + 1) * sizeof *v);
+    if (!v) return tl_set_error(TL_ERR_OOM, "post_processor: out of memory");
+    p->specials = v;
+    tl_tpl_special *s = &v[p->n_specials++];
+    memset(s, 0, sizeof *s);
+    s->name = tl_strdup(name);
+    s->ids = malloc((n ? n : 1) * sizeof *s->ids);
+    s->tokens = calloc(n ? n : 1, sizeof *s->tokens);
+    if (!s->name || !s->ids || !s->tokens) return tl_set_error(TL_ERR_OOM, "post_processor: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        s->ids[i] = ids[i];
+        s->tokens[i] = tl_strdup(toks[i]);
+        s->n = i + 1;
+        if (!s->tokens[i]) return tl_set_error(TL_ERR_OOM, "post_processor: out of memory");
+    }
+    return TL_OK;
+}
+
+tl_status tl_postproc_bert(tl_postproc *out, const char *cls, int32_t cls_id, const char *sep, int32_t sep_id) {
+    memset(out, 0, sizeof *out);
+    out->kind = 1;
+    tl_status s = add_special(out, cls, 1, &cls_id, &cls);
+    if (s == TL_OK) s = add_special(out, sep, 1, &sep_id, &sep);
+    out->single = calloc(3, sizeof *out->single);
+    out->pair = calloc(5, sizeof *out->pair);
+    if (s == TL_OK && (!out->single || !out->pair)) s = tl_set_error(TL_ERR_OOM, "post_processor: out of memory");
+    if (s != TL_OK) { tl_postproc_free(out); return s; }
+    const char *names[5] = {cls, NULL, sep, NULL, sep};
+    const int seqs[5] = {0, 0, 0, 1, 0}, types[5] = {0, 0, 0, 1, 1};
+    for (int i = 0; i < 5; i++) {
+        tl_tpl_piece pc = {names[i] != NULL, seqs[i], types[i], NULL};
+        if (names[i] && !(pc.name = tl_strdup(names[i]))) { tl_postproc_free(out); return tl_set_error(TL_ERR_OOM, "post_processor: out of memory"); }
+        out->pair[out->n_pair++] = pc;
+        if (i < 3) {
+            pc.name = names[i] ? tl_strdup(names[i]) : NULL;
+            if (names[i] && !pc.name) { tl_postproc_free(out); return tl_set_error(TL_ERR_OOM, "post_processor: out of memory"); }
+            out->single[out->n_single++] = pc;
+        }
+    }
+    return TL_OK;
+}
+
+/* Reads a ["token", id] pair of BertProcessing. */
+static int token_pair(const cJSON *j, const char **tok, int32_t *id) {
+    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2) return 0;
+    const cJSON *t = cJSON_GetArrayItem(j, 0), *i = cJSON_GetArrayItem(j, 1);
+    if (!cJSON_IsString(t) || !cJSON_IsNumber(i) || i->valuedouble < 0 || i->valuedouble > INT32_MAX) return 0;
+    *tok = t->valuestring;
+    *id = (int32_t)i->valuedouble;
+    return 1;
+}
+
+tl_status tl_postproc_parse(const cJSON *j, const char *path, tl_postproc *out) {
+    memset(out, 0, sizeof *out);
+    if (!j || cJSON_IsNull(j)) return TL_OK;
+    const char *type = tl_json_str(j, "type");
+    if (!type) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor: missing \"type\"", path);
+    if (!strcmp(type, "BertProcessing")) {
+        const char *cls, *sep;
+        int32_t cls_id, sep_id;
+        if (!token_pair(cJSON_GetObjectItemCaseSensitive(j, "cls"), &cls, &cls_id) ||
+            !token_pair(cJSON_GetObjectItemCaseSensitive(j, "sep"), &sep, &sep_id))
+            return tl_set_error(TL_ERR_FORMAT, "%s: post_processor BertProcessing: bad cls/sep", path);
+        return tl_postproc_bert(out, cls, cls_id, sep, sep_id);
+    }
+    if (strcmp(type, "TemplateProcessing"))
+        return tl_set_error(TL_ERR_UNSUPPORTED, "%s: post_processor type \"%s\" is not supported", path, type);
+    out->kind = 1;
+    tl_status s = parse_template(cJSON_GetObjectItemCaseSensitive(j, "single"), path, "single", &out->single, &out->n_single);
+    if (s == TL_OK) s = parse_template(cJSON_GetObjectItemCaseSensitive(j, "pair"), path, "pair", &out->pair, &out->n_pair);
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "special_tokens");
+    if (s == TL_OK && sp && !cJSON_IsObject(sp)) s = tl_set_error(TL_ERR_FORMAT, "%s: post_processor.special_tokens is not an object", path);
+    const cJSON *it;
+    if (s == TL_OK) cJSON_ArrayForEach(it, sp) {
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(it, "ids");
+        const cJSON *toks = cJSON_GetObjectItemCaseSensitive(it, "tokens");
+        if (!cJSON_IsArray(ids) || !cJSON_IsArray(toks) || cJSON_GetArraySize(ids) != cJSON_GetArraySize(toks)) {
+            s = tl_set_error(TL_ERR_FORMAT, "%s: post_processor.special_tokens[\"%s\"]: ids/tokens missing or of different lengths", path, it->string);
+            break;
+        }
+        size_t n = (size_t)cJSON_GetArraySize(ids);
+        int32_t *idv = malloc((n ? n : 1) * sizeof *idv);
+        const char **tv = malloc((n ? n : 1) * sizeof *tv);
+        if (!idv || !tv) { free(idv); free(tv); s = tl_set_error(TL_ERR_OOM, "%s: out of memory", path); break; }
+        for (size_t k = 0; k < n && s == TL_OK; k++) {
+            const cJSON *a = cJSON_GetArrayItem(ids, (int)k), *b = cJSON_GetArrayItem(toks, (int)k);
+            if (!cJSON_IsNumber(a) || a->valuedouble < 0 || a->valuedouble > INT32_MAX || !cJSON_IsString(b))
+                s = tl_set_error(TL_ERR_FORMAT, "%s: post_processor.special_tokens[\"%s\"]: bad id or token", path, it->string);
+            else { idv[k] = (int32_t)a->valuedouble; tv[k] = b->valuestring; }
+        }
+        if (s == TL_OK) s = add_special(out, it->string, n, idv, tv);
+        free(idv);
+        free(tv);
+        if (s != TL_OK) break;
+    }
+    if (s == TL_OK) s = check_template(out, out->single, out->n_single, path);
+    if (s == TL_OK) s = check_template(out, out->pair, out->n_pair, path);
+    if (s != TL_OK) tl_postproc_free(out);
+    return s;
+}
+
+size_t tl_postproc_added(const tl_postproc *p, int is_pair) {
+    if (!p->kind) return 0;
+    const tl_tpl_piece *t = is_pair ? p->pair : p->single;
+    size_t n = is_pair ? p->n_pair : p->n_single, total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (t[i].special) {
+            const tl_tpl_special *s = find_special(p, t[i].name);
+            total += s ? s->n : 0;
+        }
+    return total;
+}
+
+void tl_truncate_longest_first(tl_encoding *a, tl_encoding *b, size_t max_len) {
+    if (!b) { tl_enc_truncate(a, max_len); return; }
+    size_t n1 = a->len, n2 = b->len;
+    if (n1 + n2 <= max_len) return;
+    int swap = n1 > n2;
+    if (swap) { size_t t = n1; n1 = n2; n2 = t; }
+    /* n1 is the shorter: keep it whole when the longer can absorb the cut */
+    if (n1 > max_len) n2 = n1;
+    else n2 = n1 > max_len - n1 ? n1 : max_len - n1;
+    if (n1 + n2 > max_len) {
+        n1 = max_len / 2;
+        n2 = n1 + max_len % 2;
+    }
+    if (swap) { size_t t = n1; n1 = n2; n2 = t; }
+    tl_enc_truncate(a, n1);
+    tl_enc_truncate(b, n2);
+}
+
+tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl_encoding *b,
+                            int add_special, tl_encoding *out) {
+    if (!p->kind) {
+        tl_status s = tl_enc_append(out, a, -1);
+        return s == TL_OK && b ? tl_enc_append(out, b, -1) : s;
+    }
+    const tl_tpl_piece *t = b ? p->pair : p->single;
+    size_t n = b ? p->n_pair : p->n_single;
+    for (size_t i = 0; i < n; i++) {
+        tl_status s = TL_OK;
+        if (t[i].special) {
+            if (!add_special) continue;
+            const tl_tpl_special *sp = find_special(p, t[i].name);
+            for (size_t k = 0; sp && k < sp->n && s == TL_OK; k++)
+                s = tl_enc_push(out, sp->ids[k], sp->tokens[k], strlen(sp->tokens[k]), t[i].type_id, 1, 0, 0, -1);
+        } else {
+            const tl_encoding *src = t[i].seq ? b : a;
+            if (src) s = tl_enc_append(out, src, t[i].type_id);
+        }
+        if (s != TL_OK) return s;
+    }
+    return TL_OK;
+}

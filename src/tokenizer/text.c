@@ -1,0 +1,115 @@
+/* text.c — UTF-8 decoding and the aligned normalized-string buffer. */
+#include "tokenizer/tok_internal.h"
+#include "core/error.h"
+#include "core/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Grows *p (elem bytes each) from *cap to at least n entries; 0 or -1. */
+static int grow(void **p, size_t elem, size_t n) {
+    size_t bytes;
+    if (tl_mul_overflow(n, elem, &bytes)) return -1;
+    void *q = realloc(*p, bytes ? bytes : 1);
+    if (!q) return -1;
+    *p = q;
+    return 0;
+}
+
+int tl_nstr_reserve(tl_nstr *s, size_t n) {
+    if (n <= s->cap) return 0;
+    size_t c = s->cap ? s->cap : 16;
+    while (c < n) {
+        if (c > SIZE_MAX / 2) return -1;
+        c *= 2;
+    }
+    if (grow((void **)&s->cp, sizeof *s->cp, c) || grow((void **)&s->os, sizeof *s->os, c) ||
+        grow((void **)&s->oe, sizeof *s->oe, c))
+        return -1;
+    s->cap = c;
+    return 0;
+}
+
+int tl_nstr_push(tl_nstr *s, uint32_t cp, int32_t os, int32_t oe) {
+    if (s->len == s->cap && tl_nstr_reserve(s, s->len + 1)) return -1;
+    s->cp[s->len] = cp;
+    s->os[s->len] = os;
+    s->oe[s->len] = oe;
+    s->len++;
+    return 0;
+}
+
+void tl_nstr_free(tl_nstr *s) {
+    free(s->cp);
+    free(s->os);
+    free(s->oe);
+    memset(s, 0, sizeof *s);
+}
+
+int tl_spans_push(tl_spans *sp, size_t s, size_t e) {
+    if (sp->len == sp->cap) {
+        size_t c = sp->cap ? sp->cap * 2 : 16;
+        if (c < sp->cap || grow((void **)&sp->v, sizeof *sp->v, c)) return -1;
+        sp->cap = c;
+    }
+    sp->v[sp->len].s = s;
+    sp->v[sp->len].e = e;
+    sp->len++;
+    return 0;
+}
+
+tl_status tl_utf8_decode(const char *str, size_t len, const char *what, uint32_t **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (len > (size_t)INT32_MAX - 1)
+        return tl_set_error(TL_ERR_INVALID_ARG, "%s: input of %zu bytes is too long", what, len);
+    uint32_t *cps = malloc((len ? len : 1) * sizeof *cps);
+    if (!cps) return tl_set_error(TL_ERR_OOM, "%s: cannot allocate %zu code points", what, len);
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, k = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        uint32_t cp;
+        size_t need;
+        if (c < 0x80) { cps[k++] = c; i++; continue; }
+        else if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
+        else goto bad;
+        if (len - i <= need) goto bad;
+        for (size_t j = 1; j <= need; j++) {
+            unsigned d = s[i + j];
+            if ((d & 0xC0) != 0x80) goto bad;
+            /* second-byte limits rule out overlongs, surrogates and > U+10FFFF */
+            if (j == 1) {
+                if (c == 0xE0 && d < 0xA0) goto bad;
+                if (c == 0xED && d > 0x9F) goto bad;
+                if (c == 0xF0 && d < 0x90) goto bad;
+                if (c == 0xF4 && d > 0x8F) goto bad;
+            }
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        cps[k++] = cp;
+        i += need + 1;
+        continue;
+    bad:
+        free(cps);
+        return tl_set_error(TL_ERR_INVALID_ARG, "%s: invalid UTF-8 at byte offset %zu", what, i);
+    }
+    *out = cps;
+    *n = k;
+    return TL_OK;
+}
+
+size_t tl_utf8_put(uint32_t c, char *b) {
+    if (c < 0x80) { b[0] = (char)c; return 1; }
+    if (c < 0x800) { b[0] = (char)(0xC0 | (c >> 6)); b[1] = (char)(0x80 | (c & 0x3F)); return 2; }
+    if (c < 0x10000) {
+        b[0] = (char)(0xE0 | (c >> 12)); b[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        b[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    b[0] = (char)(0xF0 | (c >> 18)); b[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    b[2] = (char)(0x80 | ((c >> 6) & 0x3F)); b[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
