@@ -2,13 +2,16 @@
 CC      ?= cc
 PY      ?= .venv/bin/python
 BUILD   ?= build
-CFLAGS  ?= -O3 -g
+# OPT: optimization/debug flags; SAN: sanitizer flags (set by test-asan). Both are
+# added to the fixed flags below, so overriding them never drops include paths.
+OPT     ?= -O3 -g
+SAN     ?=
 # -Wno-psabi: kernels pass GCC vector types only between always-inlined helpers.
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -fPIC -fopenmp -Iinclude -Isrc
+override CFLAGS += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -fPIC -fopenmp -Iinclude -Isrc
 # OpenBLAS built on OpenMP, so BLAS and our kernels share one thread pool (the pthread
 # build's threads and OpenMP's spin against each other on few cores).
 BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
-LDLIBS  := -lcjson -lutf8proc -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm -lpthread -fopenmp
+LDLIBS  := $(SAN) -lcjson -lutf8proc -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lm -lpthread -fopenmp
 
 LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -54,7 +57,7 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/tl_test.h $(BUILD)/libtorchless.a
 # docs/c-api.md's example, built exactly as a user would (public header only).
 $(BUILD)/tests/example_embed: docs/examples/embed.c $(BUILD)/libtorchless.a
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -Wall -Wextra -Iinclude $< -o $@ $(BUILD)/libtorchless.a $(LDLIBS)
+	$(CC) $(OPT) $(SAN) -std=c11 -Wall -Wextra -Iinclude $< -o $@ $(BUILD)/libtorchless.a $(LDLIBS)
 
 setup:
 	bash scripts/setup.sh
@@ -63,8 +66,8 @@ test-c: $(TESTS)
 	bash tests/c/run.sh $(BUILD)
 
 test-asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	        LDLIBS="$(LDLIBS) -fsanitize=address,undefined" tests
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	        SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" tests
 	ASAN_OPTIONS=detect_leaks=1 bash tests/c/run.sh build-asan
 
 test-py: all

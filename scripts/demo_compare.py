@@ -1,7 +1,11 @@
 """Compares torchless's embeddings (JSON lines from `torchless run`) with
 SentenceTransformer.encode on the same sentences; prints the largest difference."""
 import json
+import os
 import sys
+
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import numpy as np
 from sentence_transformers import SentenceTransformer

@@ -26,7 +26,12 @@ tl_status tl_json_load_file(const char *path, cJSON **out) {
 long tl_json_int(const cJSON *obj, const char *key, long def, int *ok) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) return def;
-    if (!cJSON_IsNumber(v)) { if (ok) *ok = 0; return def; }
+    /* an integer that fits in long (and is exact in a double): anything else is wrong */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9007199254740992.0 && v->valuedouble <= 9007199254740992.0) ||
+        v->valuedouble != (double)(long)v->valuedouble) {
+        if (ok) *ok = 0;
+        return def;
+    }
     return (long)v->valuedouble;
 }
 

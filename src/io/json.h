@@ -9,7 +9,8 @@
 tl_status tl_json_load_file(const char *path, cJSON **out);
 
 /* Looks up key in obj: returns its number as long/double/bool, or def when absent or null.
- * *ok is set to 0 when the key exists with a wrong type (untouched otherwise). */
+ * *ok is set to 0 when the key exists with a wrong type, or (tl_json_int) is not an
+ * integer within +-2^53 (untouched otherwise). */
 long tl_json_int(const cJSON *obj, const char *key, long def, int *ok);
 double tl_json_num(const cJSON *obj, const char *key, double def, int *ok);
 int tl_json_bool(const cJSON *obj, const char *key, int def, int *ok);

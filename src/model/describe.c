@@ -42,9 +42,10 @@ char *tl_model_describe(const tl_model *m) {
     sb_printf(&b, "ffn:          %zu, activation %s\n", a->intermediate, a->act_name);
     sb_printf(&b, "vocab:        %zu, max positions %zu, token types %zu\n", a->vocab_size,
               a->max_positions, a->type_vocab_size);
-    sb_printf(&b, "parameters:   %zu (%.1f M)\n", m->w.n_params, m->w.n_params / 1e6);
-    sb_printf(&b, "dtypes:       checkpoint %s; compute fp32 (%zu tensors converted or fused at load)\n",
-              m->w.dtypes, m->w.n_converted);
+    sb_printf(&b, "parameters:   %zu (%.1f M, encoder weights used; heads and pooler not loaded)\n", m->w.n_params, m->w.n_params / 1e6);
+    sb_printf(&b, "dtypes:       checkpoint %s; compute fp32 (%zu tensors converted at load, "
+              "Q/K/V of %zu layers fused into one matrix each)\n",
+              m->w.dtypes, m->w.n_converted, a->n_layers);
     sb_printf(&b, "gemm:         %s, %d threads\n", m->gemm->name, m->n_threads);
     sb_printf(&b, "tokenizer:    %s\n", m->tok ? "loaded" : "none");
     sb_printf(&b, "sentence-embedding: pooling %s%s%s\n", pool, m->st_cfg.normalize ? ", normalize" : "",

@@ -62,7 +62,10 @@ low = normalizers.Lowercase()
 nfd = normalizers.NFD()
 bpt = pre_tokenizers.BertPreTokenizer()
 
-other, punct, mn, nodecomp, lower_exc = [], [], [], [], []
+other, punct, mn, marks, nodecomp, lower_exc = [], [], [], [], [], []
+sa = normalizers.StripAccents()
+ws = pre_tokenizers.Whitespace()
+word = []
 for c in range(0x110000):
     if 0xD800 <= c <= 0xDFFF:
         continue
@@ -74,6 +77,10 @@ for c in range(0x110000):
     d = nfd.normalize_str(s) if c else s
     if d == s and strip.normalize_str(s) == "":
         mn.append(c)
+    if not s.isspace() and len(ws.pre_tokenize_str(s + "a")) == 1 and len(ws.pre_tokenize_str(s)) == 1:
+        word.append(c)
+    if sa.normalize_str(s) == "":
+        marks.append(c)
     if c and d == s and u_nfd(s) != s:
         nodecomp.append(c)
     lo = low.normalize_str(s)
@@ -86,6 +93,8 @@ print('#include "tokenizer/unicode.h"\n')
 emit_ranges("tl_uc_other", other, "Removed by BertNormalizer clean_text (Cc/Cf/Co of the old tables, U+0000, U+FFFD), minus \\t\\n\\r.")
 emit_ranges("tl_uc_punct", punct, "Isolated by BertPreTokenizer: ASCII punctuation plus P* of the old tables.")
 emit_ranges("tl_uc_mn", mn, "Nonspacing marks (Mn) of the old tables, among NFD-stable chars: removed by strip_accents.")
+emit_ranges("tl_uc_word", word, "The regex class \\w as tokenizers' Rust regex sees it (Whitespace pre-tokenizer, single_word).")
+emit_ranges("tl_uc_mark", marks, "Combining marks (M*) of tokenizers' tables: removed by the StripAccents normalizer.")
 emit_ranges("tl_uc_nodecomp", nodecomp, "Chars utf8proc decomposes but tokenizers' NFD leaves alone (newer than its tables).")
 print("/* Lowercase mappings where Rust's char::to_lowercase differs from utf8proc_tolower. */")
 print("const tl_uc_lower_exc tl_uc_lower_tab[] = {")
@@ -94,5 +103,5 @@ for c, lo in lower_exc:
     print(f"    {{0x{c:X}, {len(lo)}, {{0x{lo3[0]:X}, 0x{lo3[1]:X}, 0x{lo3[2]:X}}}}},")
 print("};")
 print(f"const size_t tl_uc_lower_tab_n = {len(lower_exc)};")
-for name, v in (("other", other), ("punct", punct), ("mn", mn), ("nodecomp", nodecomp), ("lower", lower_exc)):
+for name, v in (("other", other), ("punct", punct), ("mn", mn), ("mark", marks), ("word", word), ("nodecomp", nodecomp), ("lower", lower_exc)):
     print(f"{name}: {len(v)}", file=sys.stderr)

@@ -136,8 +136,12 @@ static uint32_t compose_pair(uint32_t a, uint32_t b) {
     return n == 1 ? (uint32_t)buf[0] : 0;
 }
 
-/* Canonical composition of a decomposed string; a composite keeps its starter's span. */
+/* Canonical composition of a decomposed string. Spans follow tokenizers' positional
+ * rule: output char k takes the span of the next unconsumed input char, and a composite
+ * also consumes the chars it absorbed. */
 static tl_status compose(tl_nstr *s) {
+    uint32_t *absorbed = calloc(s->len ? s->len : 1, sizeof *absorbed);
+    if (!absorbed) return tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
     size_t k = 0;
     long starter = -1;
     int last_ccc = -1;
@@ -147,13 +151,21 @@ static tl_status compose(tl_nstr *s) {
         if (starter >= 0) {
             int blocked = (size_t)starter + 1 != k && (last_ccc == 0 || last_ccc >= ccc);
             uint32_t comp = blocked ? 0 : compose_pair(s->cp[starter], c);
-            if (comp) { s->cp[starter] = comp; continue; }
+            if (comp) { s->cp[starter] = comp; absorbed[starter]++; continue; }
         }
-        s->cp[k] = c; s->os[k] = s->os[i]; s->oe[k] = s->oe[i];
+        s->cp[k] = c;
         if (ccc == 0) starter = (long)k;
         last_ccc = ccc;
         k++;
     }
+    /* positional spans: k <= slot always, so in-place is safe */
+    size_t slot = 0;
+    for (size_t j = 0; j < k; j++) {
+        s->os[j] = s->os[slot];
+        s->oe[j] = s->oe[slot];
+        slot += 1 + absorbed[j];
+    }
+    free(absorbed);
     s->len = k;
     return TL_OK;
 }
@@ -172,7 +184,7 @@ tl_status tl_normalizer_apply(const tl_normalizer *n, tl_nstr *s) {
         if (st == TL_OK && n->lowercase) st = lowercase(s);
         return st;
     case TL_NORM_LOWERCASE: return lowercase(s);
-    case TL_NORM_STRIP_ACCENTS: return filter(s, tl_uc_is_mn);
+    case TL_NORM_STRIP_ACCENTS: return filter(s, tl_uc_is_mark);
     case TL_NORM_NFD: return decompose(s, 0);
     case TL_NORM_NFKD: return decompose(s, 1);
     case TL_NORM_NFC:

@@ -44,13 +44,17 @@ static tl_status parse_template(const cJSON *arr, const char *path, const char *
             pc->special = 1;
             pc->name = tl_strdup(id);
             if (!pc->name) return tl_set_error(TL_ERR_OOM, "%s: out of memory", path);
-            pc->type_id = (int32_t)tl_json_int(sp, "type_id", 0, &ok);
+            long ty;
+            ok = tl_tok_json_index(sp, "type_id", 0, INT32_MAX, &ty);
+            pc->type_id = (int32_t)ty;
         } else if (cJSON_IsObject(sq)) {
             const char *id = tl_json_str(sq, "id");
             if (!id || (strcmp(id, "A") && strcmp(id, "B")))
                 return tl_set_error(TL_ERR_FORMAT, "%s: post_processor.%s: Sequence id must be \"A\" or \"B\"", path, field);
             pc->seq = id[0] == 'B';
-            pc->type_id = (int32_t)tl_json_int(sq, "type_id", 0, &ok);
+            long ty;
+            ok = tl_tok_json_index(sq, "type_id", 0, INT32_MAX, &ty);
+            pc->type_id = (int32_t)ty;
         } else {
             return tl_set_error(TL_ERR_FORMAT, "%s: post_processor.%s: a piece is neither SpecialToken nor Sequence", path, field);
         }

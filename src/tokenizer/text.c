@@ -113,3 +113,14 @@ size_t tl_utf8_put(uint32_t c, char *b) {
     b[2] = (char)(0x80 | ((c >> 6) & 0x3F)); b[3] = (char)(0x80 | (c & 0x3F));
     return 4;
 }
+
+int tl_tok_json_index(const cJSON *obj, const char *key, long def, long max, long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = def;
+    if (!v || cJSON_IsNull(v)) return 1;
+    if (!cJSON_IsNumber(v)) return 0;
+    double d = v->valuedouble;
+    if (!(d >= 0 && d <= (double)max) || d != (double)(long)d) return 0;
+    *out = (long)d;
+    return 1;
+}

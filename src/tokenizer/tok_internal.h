@@ -38,6 +38,10 @@ typedef struct { tl_span *v; size_t len, cap; } tl_spans;
 /* Appends a span; returns 0, or -1 on OOM. */
 int tl_spans_push(tl_spans *sp, size_t s, size_t e);
 
+/* Reads obj[key] as an integer in [0, max]: returns 1 and sets *out (def when absent or
+ * null), or 0 when the value is not such an integer (no undefined float casts). */
+int tl_tok_json_index(const cJSON *obj, const char *key, long def, long max, long *out);
+
 /* ---------------------------------------------------------------- normalizer */
 
 typedef enum {

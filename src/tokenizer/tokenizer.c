@@ -41,8 +41,9 @@ static tl_status parse_added(const cJSON *arr, const char *path, tl_tokenizer *t
     cJSON_ArrayForEach(it, arr) {
         const char *content = tl_json_str(it, "content");
         int ok = 1;
-        long id = tl_json_int(it, "id", -1, &ok);
-        if (!content || !ok || id < 0 || id > INT32_MAX - 1)
+        long id;
+        if (!tl_tok_json_index(it, "id", -1, INT32_MAX - 1, &id)) id = -1;
+        if (!content || id < 0)
             return tl_set_error(TL_ERR_FORMAT, "%s: added_tokens[%d]: missing or bad \"content\"/\"id\"", path, idx);
         int special = tl_json_bool(it, "special", 0, &ok);
         int lstrip = tl_json_bool(it, "lstrip", 0, &ok);

@@ -27,6 +27,8 @@ int tl_uc_is_bert_punct(uint32_t c) { return in_ranges(tl_uc_punct, tl_uc_punct_
 
 int tl_uc_is_mn(uint32_t c) { return in_ranges(tl_uc_mn, tl_uc_mn_n, c); }
 
+int tl_uc_is_mark(uint32_t c) { return in_ranges(tl_uc_mark, tl_uc_mark_n, c); }
+
 int tl_uc_is_chinese(uint32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
            (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
@@ -34,18 +36,7 @@ int tl_uc_is_chinese(uint32_t c) {
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-int tl_uc_is_word(uint32_t c) {
-    if (c > 0x10FFFF) return 0;
-    switch (utf8proc_category((utf8proc_int32_t)c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
-        return 1;
-    default:
-        return c == 0x200C || c == 0x200D;
-    }
-}
+int tl_uc_is_word(uint32_t c) { return in_ranges(tl_uc_word, tl_uc_word_n, c); }
 
 int tl_uc_lower(uint32_t c, uint32_t out[3]) {
     size_t lo = 0, hi = tl_uc_lower_tab_n;

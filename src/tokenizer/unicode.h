@@ -14,6 +14,10 @@ extern const uint32_t tl_uc_punct[][2];
 extern const size_t tl_uc_punct_n;
 extern const uint32_t tl_uc_mn[][2];
 extern const size_t tl_uc_mn_n;
+extern const uint32_t tl_uc_word[][2];
+extern const size_t tl_uc_word_n;
+extern const uint32_t tl_uc_mark[][2];
+extern const size_t tl_uc_mark_n;
 extern const uint32_t tl_uc_nodecomp[][2];
 extern const size_t tl_uc_nodecomp_n;
 extern const tl_uc_lower_exc tl_uc_lower_tab[];
@@ -27,6 +31,8 @@ int tl_uc_is_whitespace(uint32_t c);
 int tl_uc_is_bert_punct(uint32_t c);
 /* 1 if c is a nonspacing mark as strip_accents sees it. */
 int tl_uc_is_mn(uint32_t c);
+/* 1 if c is a combining mark (Mn, Mc, Me) as the StripAccents normalizer sees it. */
+int tl_uc_is_mark(uint32_t c);
 /* 1 if c is in BertNormalizer's CJK ranges (handle_chinese_chars). */
 int tl_uc_is_chinese(uint32_t c);
 /* 1 if c matches the regex class \w (alphanumeric, marks, connector punctuation). */

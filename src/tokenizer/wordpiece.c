@@ -90,9 +90,8 @@ tl_status tl_wordpiece_parse(const cJSON *j, const char *path, tl_wordpiece *out
     memset(out, 0, sizeof *out);
     const char *unk = tl_json_str(j, "unk_token");
     const char *prefix = tl_json_str(j, "continuing_subword_prefix");
-    int ok = 1;
-    long maxc = tl_json_int(j, "max_input_chars_per_word", 100, &ok);
-    if (!ok || maxc < 0) return tl_set_error(TL_ERR_FORMAT, "%s: model.max_input_chars_per_word is not a non-negative integer", path);
+    long maxc;
+    if (!tl_tok_json_index(j, "max_input_chars_per_word", 100, 1L << 30, &maxc)) return tl_set_error(TL_ERR_FORMAT, "%s: model.max_input_chars_per_word is not a non-negative integer", path);
     out->max_chars = (size_t)maxc;
     out->unk_token = tl_strdup(unk ? unk : "[UNK]");
     out->prefix = tl_strdup(prefix ? prefix : "##");

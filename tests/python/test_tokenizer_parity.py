@@ -286,3 +286,31 @@ def test_vocab_txt_fallback(tmp_path, minilm_dir, config):
     ours = Tokenizer.from_pretrained(str(tmp_path))
     assert ours.get_vocab_size() == ref.get_vocab_size()
     _compare(ours, ref, HANDWRITTEN + _random_strings(11, 300), lengths=(None, 16))
+
+
+# ------------------------------------------------------------------ other normalizers / pre-tokenizers
+
+@pytest.mark.parametrize("case", ["nfkc_lower_whitespace", "nfkc_lower_wsplit", "nfd_strip_wsplit",
+                                  "nfc_seq", "nfkd_bert", "bert_nolower_nochinese"])
+def test_other_pipelines(tmp_path, minilm_dir, case):
+    norm, pre = {
+        "nfkc_lower_whitespace": (normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]),
+                                  pre_tokenizers.Whitespace()),
+        "nfkc_lower_wsplit": (normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]),
+                              pre_tokenizers.WhitespaceSplit()),
+        "nfd_strip_wsplit": (normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents()]),
+                             pre_tokenizers.WhitespaceSplit()),
+        "nfc_seq": (normalizers.NFC(), pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                                                pre_tokenizers.BertPreTokenizer()])),
+        "nfkd_bert": (normalizers.NFKD(), pre_tokenizers.BertPreTokenizer()),
+        "bert_nolower_nochinese": (normalizers.BertNormalizer(lowercase=False, handle_chinese_chars=False,
+                                                              strip_accents=True, clean_text=False),
+                                   pre_tokenizers.BertPreTokenizer()),
+    }[case]
+    ref = tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
+    ref.no_padding(); ref.no_truncation()
+    ref.normalizer, ref.pre_tokenizer = norm, pre
+    ref.save(str(tmp_path / "tokenizer.json"))
+    ours = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    ours.no_padding(); ours.no_truncation()
+    _compare(ours, ref, HANDWRITTEN + _random_strings(3, 1500), lengths=(None,))
