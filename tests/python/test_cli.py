@@ -248,8 +248,11 @@ def _wrong_shape(d):
 def _missing_tensor(d):
     f = d / "model.safetensors"
     hdr, data = read_st(f)
-    del hdr["encoder.layer.1.output.dense.bias"]
-    write_st(f, hdr, data)
+    b, e = hdr.pop("encoder.layer.1.output.dense.bias")["data_offsets"]
+    for k, v in hdr.items():  # drop its bytes too, so the file stays fully covered
+        if k != "__metadata__" and v["data_offsets"][0] >= e:
+            v["data_offsets"] = [v["data_offsets"][0] - (e - b), v["data_offsets"][1] - (e - b)]
+    write_st(f, hdr, data[:b] + data[e:])
     return [str(f), "missing tensor 'encoder.layer.1.output.dense.bias'"]
 
 
