@@ -5,8 +5,9 @@
  * the first values of each embedding and the cosine similarity of sentence 0 with
  * sentences 1 and 2.
  *
- * Build:  cc -std=c11 -Iinclude embed.c -o embed build/libtorchless.a \
- *             -lcjson -lutf8proc -lpcre2-8 -lopenblas -lm -lpthread -fopenmp
+ * Build:  B=/usr/lib/x86_64-linux-gnu/openblas-openmp
+ *         cc -std=c11 -Iinclude embed.c -o embed build/libtorchless.a -lcjson -lutf8proc \
+ *             -lpcre2-8 -L$B -Wl,-rpath,$B -lopenblas -lm -lpthread -fopenmp
  * Run:    ./embed path/to/all-MiniLM-L6-v2
  */
 #include <math.h>

@@ -128,12 +128,16 @@ int tl_cmd_run(int argc, char **argv) {
         case 'm': model_arg = optarg; break;
         case 't': task = optarg; break;
         case 'i': if (!tl_read_jsonl_texts(optarg, &texts)) { tl_strlist_free(&texts); return 2; } break;
-        case 'L': max_len = strtol(optarg, NULL, 10); if (max_len <= 0) { fprintf(stderr, "torchless run: --max-length must be a positive integer\n"); return 2; } break;
+        case 'L':
+            if (!(max_len = tl_cli_positive(optarg, 1L << 30, "run", "--max-length"))) { tl_strlist_free(&texts); return 2; }
+            break;
         case 'N': normalize = 1; break;
         case 'n': normalize = 0; break;
         case 's': sim = 1; break;
         case 'f': format = optarg; break;
-        case 'T': threads = strtol(optarg, NULL, 10); if (threads <= 0) { fprintf(stderr, "torchless run: --threads must be a positive integer\n"); return 2; } break;
+        case 'T':
+            if (!(threads = tl_cli_positive(optarg, 4096, "run", "--threads"))) { tl_strlist_free(&texts); return 2; }
+            break;
         case 'h': run_usage(stdout); tl_strlist_free(&texts); return 0;
         default: run_usage(stderr); tl_strlist_free(&texts); return 2;
         }
@@ -148,7 +152,7 @@ int tl_cmd_run(int argc, char **argv) {
         return 2;
     }
     for (int i = optind; i < argc; i++)
-        if (!tl_strlist_push(&texts, argv[i])) { fprintf(stderr, "torchless: out of memory\n"); return 1; }
+        if (!tl_strlist_push(&texts, argv[i])) { fprintf(stderr, "torchless: out of memory\n"); tl_strlist_free(&texts); return 1; }
     if (!texts.n) { fprintf(stderr, "torchless run: no input: give TEXT arguments or --input FILE\n"); return 2; }
     const char *path = tl_cli_model_arg(model_arg, "run");
     if (!path) { tl_strlist_free(&texts); return 2; }

@@ -78,8 +78,8 @@ int tl_cmd_tokenize(int argc, char **argv) {
         case 'i': if (!tl_read_jsonl_texts(optarg, &texts)) { tl_strlist_free(&texts); return 2; } break;
         case 'o': offsets = 1; break;
         case 'L': {
-            long v = strtol(optarg, NULL, 10);
-            if (v <= 0) { fprintf(stderr, "torchless tokenize: --max-length must be a positive integer\n"); tl_strlist_free(&texts); return 2; }
+            long v = tl_cli_positive(optarg, 1L << 30, "tokenize", "--max-length");
+            if (!v) { tl_strlist_free(&texts); return 2; }
             ep.max_length = (size_t)v;
             break;
         }
@@ -88,7 +88,8 @@ int tl_cmd_tokenize(int argc, char **argv) {
         default: tokenize_usage(stderr); tl_strlist_free(&texts); return 2;
         }
     }
-    for (int i = optind; i < argc; i++) tl_strlist_push(&texts, argv[i]);
+    for (int i = optind; i < argc; i++)
+        if (!tl_strlist_push(&texts, argv[i])) { fprintf(stderr, "torchless: out of memory\n"); tl_strlist_free(&texts); return 1; }
     if (!texts.n) { fprintf(stderr, "torchless tokenize: no input: give TEXT arguments or --input FILE\n"); return 2; }
     const char *path = tl_cli_model_arg(model_arg, "tokenize");
     if (!path) { tl_strlist_free(&texts); return 2; }

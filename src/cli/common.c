@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ int tl_read_jsonl_texts(const char *path, tl_strlist *out) {
         if (!cJSON_IsString(t)) {
             fprintf(stderr, "torchless: %s:%zu: expected a JSON string or an object with a \"text\" string\n", path, lineno);
             ok = 0;
+        } else if (memmem(line, (size_t)n, "\\u0000", 6)) {
+            fprintf(stderr, "torchless: %s:%zu: the text contains a NUL character (\\u0000), which is not supported\n", path, lineno);
+            ok = 0;
         } else if (!tl_strlist_push(out, t->valuestring)) {
             fprintf(stderr, "torchless: out of memory\n");
             ok = 0;
@@ -54,6 +58,18 @@ int tl_read_jsonl_texts(const char *path, tl_strlist *out) {
     free(line);
     if (f != stdin) fclose(f);
     return ok;
+}
+
+long tl_cli_positive(const char *arg, long max, const char *cmd, const char *option) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v <= 0 || v > max) {
+        fprintf(stderr, "torchless %s: %s must be a positive integer (at most %ld), not '%s'\n", cmd,
+                option, max, arg);
+        return 0;
+    }
+    return v;
 }
 
 int tl_cli_fail(const char *what) {

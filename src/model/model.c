@@ -50,11 +50,11 @@ tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, t
     if (s == TL_OK) s = tl_weights_bind(&m->w, &m->arch, m->st);
     if (s == TL_OK) s = tl_st_config_load(m->dir, &m->st_cfg);
     if (s == TL_OK && p.load_tokenizer) s = load_tokenizer(m);
+    if (s == TL_OK && !(m->gemm = tl_gemm_select())) s = TL_ERR_INVALID_ARG;
     if (s != TL_OK) {
         tl_model_free(m);
         return s;
     }
-    m->gemm = tl_gemm_select();
     m->n_threads = tl_threads_resolve(p.num_threads);
     tl_threads_set(m->n_threads);
     *out = m;

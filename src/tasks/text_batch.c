@@ -18,9 +18,9 @@ tl_status tl_text_batch_build(const tl_tokenizer *tok, const char *const *texts,
     ep.max_length = max_length;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!texts[i]) { s = tl_set_error(TL_ERR_INVALID_ARG, "text %zu is NULL", i); goto done; }
+        if (!texts[i]) { s = tl_set_error(TL_ERR_INVALID_ARG, "input %zu is NULL", i); goto done; }
         s = tl_tokenizer_encode(tok, texts[i], strlen(texts[i]), NULL, 0, &ep, &encs[i]);
-        if (s != TL_OK) { tl_error_prefix(s, "text %zu", i); goto done; }
+        if (s != TL_OK) { tl_error_prefix(s, "input %zu", i); goto done; }
         tb->seq_lens[i] = tl_encoding_length(encs[i]);
         total += tb->seq_lens[i];
     }
