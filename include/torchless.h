@@ -165,6 +165,33 @@ size_t tl_features_count(const tl_features *f);
 const float *tl_features_get(const tl_features *f, size_t i, size_t *n_tokens, size_t *hidden);
 void tl_features_free(tl_features *f);
 
+/* ------------------------------------------------------------------ pipelines */
+
+/* A task pipeline over a loaded model: task head weights + pre/post-processing giving
+ * exactly what transformers.pipeline(task) gives, as JSON. */
+typedef struct tl_pipeline tl_pipeline;
+
+/* Creates a pipeline for task ("text-classification", "token-classification",
+ * "question-answering", "fill-mask", "zero-shot-classification", "feature-extraction",
+ * "sentence-embedding"; NULL = inferred from config.json "architectures") on model, which
+ * is borrowed and must outlive the pipeline. options_json: NULL or a JSON object of the
+ * task's pipeline parameters under transformers' names (top_k, aggregation_strategy,
+ * ...). Errors name the missing head weights or the bad option. Free with
+ * tl_pipeline_free(). */
+tl_status tl_pipeline_create(tl_model *model, const char *task, const char *options_json,
+                             tl_pipeline **out);
+void tl_pipeline_free(tl_pipeline *p);
+
+/* The pipeline's task name (static for its lifetime). */
+const char *tl_pipeline_task(const tl_pipeline *p);
+
+/* Runs the pipeline: inputs_json is what transformers' pipeline call takes (a string, a
+ * list of strings, or the task's dict / list of dicts), params_json NULL or call-time
+ * parameters overriding the options. *output_json is newly allocated JSON with the
+ * structure and values transformers returns; free it with tl_free(). */
+tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json,
+                          char **output_json);
+
 /* ------------------------------------------------------------------ inspection */
 
 /* Writes a human-readable description of the model (architecture, parameter count,
