@@ -70,33 +70,63 @@ tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
     }
     snprintf(arch->model_type, sizeof arch->model_type, "%s", mt);
 
+    const tl_config_keys *k = &arch->family->keys;
     const size_t big = (size_t)1 << 24;
-    if ((s = get_positive(cfg, path, "vocab_size", big * 4, &arch->vocab_size)) ||
-        (s = get_positive(cfg, path, "hidden_size", 65536, &arch->hidden)) ||
-        (s = get_positive(cfg, path, "num_hidden_layers", 1024, &arch->n_layers)) ||
-        (s = get_positive(cfg, path, "num_attention_heads", 1024, &arch->n_heads)) ||
-        (s = get_positive(cfg, path, "intermediate_size", 1 << 20, &arch->intermediate)) ||
-        (s = get_positive(cfg, path, "max_position_embeddings", big, &arch->max_positions)))
+    if ((s = get_positive(cfg, path, k->vocab, big * 4, &arch->vocab_size)) ||
+        (s = get_positive(cfg, path, k->hidden, 65536, &arch->hidden)) ||
+        (s = get_positive(cfg, path, k->layers, 1024, &arch->n_layers)) ||
+        (s = get_positive(cfg, path, k->heads, 1024, &arch->n_heads)) ||
+        (s = get_positive(cfg, path, k->intermediate, 1 << 20, &arch->intermediate)) ||
+        (s = get_positive(cfg, path, k->max_positions, big, &arch->max_positions)))
         goto done;
     if (arch->hidden % arch->n_heads) {
-        s = tl_set_error(TL_ERR_FORMAT,
-                         "%s: hidden_size %zu is not a multiple of num_attention_heads %zu", path,
-                         arch->hidden, arch->n_heads);
+        s = tl_set_error(TL_ERR_FORMAT, "%s: %s %zu is not a multiple of %s %zu", path, k->hidden,
+                         arch->hidden, k->heads, arch->n_heads);
         goto done;
     }
     arch->head_dim = arch->hidden / arch->n_heads;
+    arch->embedding_size = arch->hidden;
+    if (k->embedding_size && cJSON_GetObjectItemCaseSensitive(cfg, k->embedding_size) &&
+        (s = get_positive(cfg, path, k->embedding_size, 65536, &arch->embedding_size)))
+        goto done;
+    const tl_family *f = arch->family;
+    arch->has_emb_proj = f->emb_proj_w && (f->emb_proj_always || arch->embedding_size != arch->hidden);
 
     int ok = 1;
-    long tv = tl_json_int(cfg, "type_vocab_size", 2, &ok);
-    arch->ln_eps = tl_json_num(cfg, "layer_norm_eps", 1e-12, &ok);
-    long pad = tl_json_int(cfg, "pad_token_id", 0, &ok);
-    if (!ok || tv < 0 || tv > 1 << 20 || !(arch->ln_eps > 0) || pad < 0) {
-        s = tl_set_error(TL_ERR_FORMAT,
-                         "%s: bad 'type_vocab_size', 'layer_norm_eps' or 'pad_token_id' value", path);
+    long tv = k->type_vocab ? tl_json_int(cfg, k->type_vocab, 2, &ok) : 0;
+    arch->ln_eps = k->ln_eps ? tl_json_num(cfg, k->ln_eps, 1e-12, &ok) : 1e-12;
+    long pad = tl_json_int(cfg, "pad_token_id", f->positions == TL_POS_ABSOLUTE_PADDED ? 1 : 0, &ok);
+    if (!ok || tv < 0 || tv > 1 << 20 || !(arch->ln_eps > 0) || pad < 0 || pad > (long)big * 4) {
+        s = tl_set_error(TL_ERR_FORMAT, "%s: bad '%s', '%s' or 'pad_token_id' value", path,
+                         k->type_vocab ? k->type_vocab : "type_vocab_size",
+                         k->ln_eps ? k->ln_eps : "layer_norm_eps");
         goto done;
     }
-    arch->type_vocab_size = (size_t)tv;
+    arch->type_vocab_size = f->type_emb ? (size_t)tv : 0;
     arch->pad_token_id = (int)pad;
+    arch->max_seq_len = arch->max_positions;
+    if (f->positions == TL_POS_ABSOLUTE_PADDED) {
+        if (arch->max_positions <= (size_t)pad + 1) {
+            s = tl_set_error(TL_ERR_FORMAT, "%s: max_position_embeddings %zu leaves no room after "
+                             "the padding offset %ld + 1", path, arch->max_positions, pad);
+            goto done;
+        }
+        arch->max_seq_len = arch->max_positions - (size_t)pad - 1;
+    }
+    arch->n_layer_groups = arch->n_layers;
+    if (f->layers_shared) {
+        long groups = tl_json_int(cfg, "num_hidden_groups", 1, &ok);
+        long inner = tl_json_int(cfg, "inner_group_num", 1, &ok);
+        if (!ok || groups < 1 || (size_t)groups > arch->n_layers || arch->n_layers % (size_t)groups) {
+            s = tl_set_error(TL_ERR_FORMAT, "%s: num_hidden_groups must divide num_hidden_layers", path);
+            goto done;
+        }
+        if (inner != 1) {
+            s = tl_set_error(TL_ERR_UNSUPPORTED, "%s: inner_group_num %ld is not supported (only 1)", path, inner);
+            goto done;
+        }
+        arch->n_layer_groups = (size_t)groups;
+    }
 
     const char *pet = tl_json_str(cfg, "position_embedding_type");
     if (pet && strcmp(pet, "absolute") != 0) {
@@ -105,13 +135,13 @@ tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
                          pet);
         goto done;
     }
-    const char *act = tl_json_str(cfg, "hidden_act");
-    if (!act) act = "gelu";
+    const char *act = tl_json_str(cfg, k->act);
+    if (!act) act = k->default_act;
     if (!parse_activation(act, &arch->act)) {
         s = tl_set_error(TL_ERR_UNSUPPORTED,
-                         "%s: hidden_act '%s' is not supported (gelu, gelu_new, "
+                         "%s: %s '%s' is not supported (gelu, gelu_new, "
                          "gelu_pytorch_tanh, gelu_fast, relu, silu)",
-                         path, act);
+                         path, k->act, act);
         goto done;
     }
     snprintf(arch->act_name, sizeof arch->act_name, "%s", act);

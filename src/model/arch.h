@@ -12,13 +12,25 @@ typedef enum tl_position_scheme {
     TL_POS_ABSOLUTE_PADDED  /* learned table indexed from pad_token_id+1 (RoBERTa family) */
 } tl_position_scheme;
 
-/* Tensor-name templates of one encoder family; "%d" stands for the layer index.
- * Names are looked up with each of `prefixes` in front (e.g. "bert." then ""). */
+/* config.json key names of one family (NULL: the field does not exist there). */
+typedef struct tl_config_keys {
+    const char *vocab, *hidden, *layers, *heads, *intermediate, *max_positions, *type_vocab,
+        *ln_eps, *act, *embedding_size;
+    const char *default_act; /* when the activation key is absent */
+} tl_config_keys;
+
+/* Tensor-name templates of one encoder family; "%d" stands for the layer index (the
+ * layer group index when layers_shared). Names are looked up with each of `prefixes` in
+ * front (e.g. "bert." then ""). */
 typedef struct tl_family {
     const char *model_type;
     const char *prefixes[4];
     tl_position_scheme positions;
+    tl_config_keys keys;
+    int layers_shared;  /* ALBERT: num_hidden_groups groups of weights shared by the layers */
     const char *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
+    const char *emb_proj_w, *emb_proj_b; /* embedding_size -> hidden projection, or NULL */
+    int emb_proj_always;                 /* the projection exists even when sizes match */
     const char *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
     const char *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
     const char *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
@@ -29,6 +41,10 @@ typedef struct tl_arch {
     const tl_family *family;
     size_t vocab_size, hidden, n_layers, n_heads, head_dim, intermediate;
     size_t max_positions, type_vocab_size;
+    size_t embedding_size; /* width of the embedding tables (== hidden unless factorized) */
+    size_t max_seq_len;    /* tokens one sequence may have (positions table minus offset) */
+    size_t n_layer_groups; /* distinct layer weight sets (n_layers unless shared) */
+    int has_emb_proj;      /* embeddings are projected embedding_size -> hidden */
     double ln_eps;
     tl_activation act;
     char act_name[32];

@@ -40,8 +40,12 @@ char *tl_model_describe(const tl_model *m) {
     sb_printf(&b, "layers:       %zu\nhidden:       %zu\nheads:        %zu x %zu\n", a->n_layers,
               a->hidden, a->n_heads, a->head_dim);
     sb_printf(&b, "ffn:          %zu, activation %s\n", a->intermediate, a->act_name);
-    sb_printf(&b, "vocab:        %zu, max positions %zu, token types %zu\n", a->vocab_size,
-              a->max_positions, a->type_vocab_size);
+    sb_printf(&b, "vocab:        %zu, max positions %zu (%zu tokens per sequence), token types %zu\n",
+              a->vocab_size, a->max_positions, a->max_seq_len, a->type_vocab_size);
+    if (a->has_emb_proj)
+        sb_printf(&b, "embeddings:   %zu wide, projected to hidden %zu\n", a->embedding_size, a->hidden);
+    if (a->n_layer_groups != a->n_layers)
+        sb_printf(&b, "shared:       %zu layers share %zu weight group(s)\n", a->n_layers, a->n_layer_groups);
     sb_printf(&b, "parameters:   %zu (%.1f M, encoder weights used; heads and pooler not loaded)\n", m->w.n_params, m->w.n_params / 1e6);
     sb_printf(&b, "dtypes:       checkpoint %s; compute fp32 (%zu tensors converted at load, "
               "Q/K/V of %zu layers fused into one matrix each)\n",
@@ -53,8 +57,11 @@ char *tl_model_describe(const tl_model *m) {
     if (m->st_cfg.max_seq_length) sb_printf(&b, "max_seq_length: %zu\n", m->st_cfg.max_seq_length);
     const size_t H = a->hidden, I = a->intermediate;
     sb_printf(&b, "\nforward (x is (T, %zu) over T packed tokens, no padding):\n", H);
-    sb_printf(&b, "  x = embeddings_sum(word[ids] + type[tt] + pos[p])        -> (T, %zu)\n", H);
+    sb_printf(&b, "  x = embeddings_sum(word[ids] + type[tt] + pos[p])        -> (T, %zu)\n", a->embedding_size);
     sb_printf(&b, "  x = layernorm(x)\n");
+    if (a->has_emb_proj)
+        sb_printf(&b, "  x = linear_%s(x, Wproj (%zu, %zu)) + b                -> (T, %zu)\n", m->gemm->name, H,
+                  a->embedding_size, H);
     sb_printf(&b, "  repeat %zu layers:\n", a->n_layers);
     sb_printf(&b, "    qkv = linear_%s(x, Wqkv (%zu, %zu)) + b            -> (T, %zu)\n", m->gemm->name, 3 * H, H, 3 * H);
     sb_printf(&b, "    ctx = attention(qkv, per sequence, %zu heads, softmax fused) -> (T, %zu)\n", a->n_heads, H);

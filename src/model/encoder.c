@@ -16,10 +16,10 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
     size_t T = 0;
     for (size_t s = 0; s < b->n_seqs; s++) {
         size_t len = b->seq_lens[s];
-        if (len > a->max_positions)
+        if (!b->position_ids && len > a->max_seq_len)
             return tl_set_error(TL_ERR_INVALID_ARG,
                                 "batch: sequence %zu has %zu tokens, the model allows at most %zu "
-                                "(max_position_embeddings)", s, len, a->max_positions);
+                                "(max_position_embeddings %zu)", s, len, a->max_seq_len, a->max_positions);
         if (tl_add_overflow(T, len, &T))
             return tl_set_error(TL_ERR_INVALID_ARG, "batch: total token count overflows");
     }
@@ -52,8 +52,27 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
 
 /* Byte sizes of the arena's parts for T tokens; returns 0 on overflow. */
 typedef struct arena_plan {
-    size_t qkv, ctx, tmp, ffn, pos, cu, scratch, total;
+    size_t qkv, ctx, tmp, ffn, emb, pos, cu, scratch, total;
 } arena_plan;
+
+/* Fills pos (T) with the position ids the family's model computes when none are given:
+ * 0..len-1 per sequence (BERT), or RoBERTa's padding_idx + 1 + running count of
+ * non-padding tokens, with padding tokens themselves at padding_idx. */
+static void default_positions(const tl_arch *a, const tl_batch *b, const size_t *cu, int32_t *pos) {
+    for (size_t s = 0; s < b->n_seqs; s++) {
+        int32_t count = 0;
+        for (size_t i = 0; i < b->seq_lens[s]; i++) {
+            size_t t = cu[s] + i;
+            if (a->family->positions == TL_POS_ABSOLUTE) {
+                pos[t] = (int32_t)i;
+            } else {
+                int is_pad = b->input_ids[t] == a->pad_token_id;
+                count += !is_pad;
+                pos[t] = a->pad_token_id + (is_pad ? 0 : count);
+            }
+        }
+    }
+}
 
 /* Rounds a float count up to a multiple of 16 (64-byte aligned parts); n < SIZE_MAX/2. */
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -69,10 +88,11 @@ static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, are
         tl_mul_overflow(tl_attention_scratch_floats(max_len), (size_t)nt, &p->scratch))
         return 0;
     p->tmp = p->ctx;
+    if (a->has_emb_proj && tl_mul_overflow(T, a->embedding_size, &p->emb)) return 0;
     p->pos = T;
     p->cu = b->n_seqs + 1;
     size_t n = 0;
-    size_t parts[] = {p->qkv, p->ctx, p->tmp, p->ffn, p->pos, p->cu * 2, p->scratch};
+    size_t parts[] = {p->qkv, p->ctx, p->tmp, p->ffn, p->emb, p->pos, p->cu * 2, p->scratch};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if (tl_add_overflow(n, round16(parts[i]), &n)) return 0;
     return !tl_mul_overflow(n, sizeof(float), &p->total);
@@ -90,8 +110,8 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     float *arena = malloc(p.total);
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", p.total);
     float *qkv = arena, *ctx = qkv + round16(p.qkv), *tmp = ctx + round16(p.ctx);
-    float *ffn = tmp + round16(p.tmp);
-    int32_t *pos = (int32_t *)(ffn + round16(p.ffn));
+    float *ffn = tmp + round16(p.tmp), *emb = ffn + round16(p.ffn);
+    int32_t *pos = (int32_t *)(emb + round16(p.emb));
     size_t *cu = (size_t *)((float *)pos + round16(p.pos));
     float *scratch = (float *)cu + round16(p.cu * 2);
 
@@ -99,8 +119,7 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     for (size_t s = 0; s < b->n_seqs; s++) cu[s + 1] = cu[s] + b->seq_lens[s];
     const int32_t *pos_ids = b->position_ids;
     if (!pos_ids) {
-        for (size_t s = 0; s < b->n_seqs; s++)
-            for (size_t i = 0; i < b->seq_lens[s]; i++) pos[cu[s] + i] = (int32_t)i;
+        default_positions(a, b, cu, pos);
         pos_ids = pos;
     }
 
@@ -108,14 +127,17 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     double t0 = prof ? tl_prof_now() : 0.0;
 /* Closes the timing of one kernel step when TORCHLESS_PROFILE is on. */
 #define STEP(k) do { if (prof) { double t1 = tl_prof_now(); tl_prof_add((k), t1 - t0); t0 = t1; } } while (0)
-    // x (T, H) = LN(word[ids] + type[tt] + pos[p])
+    // e (T, E) = LN(word[ids] + type[tt] + pos[p]); x (T, H) = e, or e @ Wproj^T + b
+    const size_t E = a->embedding_size;
+    float *e = a->has_emb_proj ? emb : x;
     tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
-                      b->token_type_ids, x, T, H);
-    tl_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, T, H, (float)a->ln_eps);
+                      b->token_type_ids, e, T, E);
+    tl_add_layernorm(e, NULL, w->emb_ln_w, w->emb_ln_b, T, E, (float)a->ln_eps);
+    if (a->has_emb_proj) m->gemm->linear(e, w->emb_proj_w, w->emb_proj_b, x, T, E, H);
     STEP(TL_PROF_EMBED);
 
     for (size_t l = 0; l < a->n_layers; l++) {
-        const tl_layer_weights *L = &w->layers[l];
+        const tl_layer_weights *L = w->layer_of[l];
         m->gemm->linear(x, L->qkv_w, L->qkv_b, qkv, T, H, 3 * H);       // qkv (T, 3H)
         STEP(TL_PROF_QKV);
         tl_attention(qkv, ctx, cu, b->n_seqs, b->attention_mask, a->n_heads, a->head_dim,

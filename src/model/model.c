@@ -72,7 +72,7 @@ void tl_model_free(tl_model *m) {
 }
 
 size_t tl_model_hidden_size(const tl_model *m) { return m ? m->arch.hidden : 0; }
-size_t tl_model_max_positions(const tl_model *m) { return m ? m->arch.max_positions : 0; }
+size_t tl_model_max_positions(const tl_model *m) { return m ? m->arch.max_seq_len : 0; }
 const char *tl_model_type(const tl_model *m) { return m ? m->arch.model_type : NULL; }
 const tl_tokenizer *tl_model_tokenizer(const tl_model *m) { return m ? m->tok : NULL; }
 

@@ -132,19 +132,25 @@ static tl_status pick_prefix(tl_weights *w, const tl_family *f, const tl_safeten
 tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors *st) {
     memset(w, 0, sizeof *w);
     const tl_family *f = a->family;
-    const size_t H = a->hidden, I = a->intermediate;
+    const size_t H = a->hidden, I = a->intermediate, E = a->embedding_size;
     tl_status s = pick_prefix(w, f, st);
     if (s) goto fail;
-    if ((s = bind(w, st, f->word_emb, 0, a->vocab_size, H, &w->word_emb)) ||
-        (s = bind(w, st, f->pos_emb, 0, a->max_positions, H, &w->pos_emb)) ||
-        (s = bind(w, st, f->emb_ln_w, 0, H, 0, &w->emb_ln_w)) ||
-        (s = bind(w, st, f->emb_ln_b, 0, H, 0, &w->emb_ln_b)))
+    if ((s = bind(w, st, f->word_emb, 0, a->vocab_size, E, &w->word_emb)) ||
+        (s = bind(w, st, f->pos_emb, 0, a->max_positions, E, &w->pos_emb)) ||
+        (s = bind(w, st, f->emb_ln_w, 0, E, 0, &w->emb_ln_w)) ||
+        (s = bind(w, st, f->emb_ln_b, 0, E, 0, &w->emb_ln_b)))
         goto fail;
-    if (a->type_vocab_size && (s = bind(w, st, f->type_emb, 0, a->type_vocab_size, H, &w->type_emb)))
+    if (a->type_vocab_size && (s = bind(w, st, f->type_emb, 0, a->type_vocab_size, E, &w->type_emb)))
         goto fail;
-    w->layers = calloc(a->n_layers, sizeof *w->layers);
-    if (!w->layers) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
-    for (int l = 0; l < (int)a->n_layers; l++) {
+    if (a->has_emb_proj && ((s = bind(w, st, f->emb_proj_w, 0, H, E, &w->emb_proj_w)) ||
+                            (s = bind(w, st, f->emb_proj_b, 0, H, 0, &w->emb_proj_b))))
+        goto fail;
+    w->layers = calloc(a->n_layer_groups, sizeof *w->layers);
+    w->layer_of = calloc(a->n_layers, sizeof *w->layer_of);
+    if (!w->layers || !w->layer_of) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
+    for (size_t l = 0; l < a->n_layers; l++)
+        w->layer_of[l] = &w->layers[l / (a->n_layers / a->n_layer_groups)];
+    for (int l = 0; l < (int)a->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
         if ((s = bind_qkv(w, st, f, l, H, L)) ||
             (s = bind(w, st, f->attn_out_w, l, H, H, &L->attn_out_w)) ||
@@ -169,5 +175,6 @@ void tl_weights_free(tl_weights *w) {
     for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
     free(w->owned);
     free(w->layers);
+    free(w->layer_of);
     memset(w, 0, sizeof *w);
 }

@@ -13,7 +13,9 @@ typedef struct tl_layer_weights {
 
 typedef struct tl_weights {
     const float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b; /* type_emb may be NULL */
-    tl_layer_weights *layers;                                         /* n_layers */
+    const float *emb_proj_w, *emb_proj_b; /* (H, E) and (H) when arch->has_emb_proj */
+    tl_layer_weights *layers;            /* n_layer_groups distinct sets */
+    const tl_layer_weights **layer_of;   /* n_layers: the set layer l uses */
     const char *prefix;   /* the name prefix the checkpoint uses ("bert." or "") */
     size_t n_params;      /* parameters bound */
     size_t n_converted;   /* tensors copied to fp32 (not F32, or unaligned) */

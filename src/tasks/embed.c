@@ -18,7 +18,7 @@ size_t tl_model_embedding_dim(const tl_model *m) {
 
 /* The truncation length: the caller's, else sentence_bert_config's, else the model's. */
 static size_t embed_max_length(const tl_model *m, const tl_embed_params *p) {
-    size_t cap = m->arch.max_positions;
+    size_t cap = m->arch.max_seq_len;
     size_t want = p->max_length ? p->max_length : m->st_cfg.max_seq_length;
     return want && want < cap ? want : cap;
 }

@@ -18,7 +18,7 @@ tl_status tl_extract_features(tl_model *m, const char *const *texts, size_t n, s
     *out = NULL;
     tl_status s = tl_model_require_tokenizer(m);
     if (s != TL_OK) return s;
-    size_t cap = m->arch.max_positions;
+    size_t cap = m->arch.max_seq_len;
     if (!max_length || max_length > cap) max_length = cap;
     tl_text_batch tb;
     s = tl_text_batch_build(m->tok, texts, n, max_length, &tb);

@@ -64,3 +64,22 @@ def build_tiny_bert(path: Path, seed=0, layers=2, hidden=64, heads=4, intermedia
         model.save_pretrained(path, safe_serialization=True)
     tok.save(str(path / "tokenizer.json"))
     return path
+
+
+def build_tiny_encoder(path: Path, model_class: str, config: dict, seed=0):
+    """Saves a random transformers model of class model_class (e.g. "RobertaModel",
+    "AlbertForMaskedLM") built from config with biases and norms randomized too; no
+    tokenizer. Returns the directory."""
+    import torch
+    import transformers
+
+    cls = getattr(transformers, model_class)
+    cfg = cls.config_class(**config)
+    torch.manual_seed(seed)
+    model = cls(cfg).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name:
+                p.add_(torch.randn_like(p) * 0.2)
+    model.save_pretrained(Path(path), safe_serialization=True)
+    return Path(path)

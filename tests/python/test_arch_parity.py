@@ -1,0 +1,100 @@
+"""Last-hidden-state parity of every supported encoder family with transformers, on tiny
+random models (fixed seeds), through the packed forward pass."""
+import numpy as np
+import pytest
+import torch
+
+from tiny_models import build_tiny_encoder
+from torchless import Model, TorchlessError
+
+COMMON = dict(vocab_size=120, max_position_embeddings=64)
+BERT_LIKE = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=80, **COMMON)
+
+CASES = {
+    "roberta": ("RobertaModel", dict(BERT_LIKE, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
+    "roberta_mlm_prefixed": ("RobertaForMaskedLM", dict(BERT_LIKE, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
+    "xlm_roberta": ("XLMRobertaModel", dict(BERT_LIKE, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66, hidden_act="gelu_new")),
+    "camembert": ("CamembertModel", dict(BERT_LIKE, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
+    "electra_projected": ("ElectraModel", dict(BERT_LIKE, embedding_size=24)),
+    "electra_disc_prefixed": ("ElectraForPreTraining", dict(BERT_LIKE, embedding_size=48)),
+    "distilbert": ("DistilBertModel", dict(dim=48, n_layers=2, n_heads=4, hidden_dim=80, **COMMON)),
+    "distilbert_cls_prefixed": ("DistilBertForSequenceClassification", dict(dim=32, n_layers=3, n_heads=2, hidden_dim=64, activation="relu", **COMMON)),
+    "albert": ("AlbertModel", dict(BERT_LIKE, embedding_size=16)),
+    "albert_two_groups": ("AlbertModel", dict(BERT_LIKE, embedding_size=16, num_hidden_layers=4, num_hidden_groups=2)),
+    "albert_mlm_prefixed": ("AlbertForMaskedLM", dict(BERT_LIKE, embedding_size=48, hidden_act="gelu")),
+}
+
+
+def hidden_of(model_dir, model_class, ids, type_ids=None):
+    """Runs the base transformers model (the encoder of a task model) on one sequence."""
+    import transformers
+
+    m = transformers.AutoModel.from_pretrained(model_dir).eval()
+    with torch.inference_mode():
+        kw = dict(input_ids=torch.tensor([ids]))
+        if type_ids is not None:
+            kw["token_type_ids"] = torch.tensor([type_ids])
+        return m(**kw).last_hidden_state[0].numpy()
+
+
+def assert_rel_close(got, want, rtol=1e-4):
+    assert got.shape == want.shape
+    err = np.abs(got - want) / np.maximum(np.abs(want), 1.0)
+    assert err.max() <= rtol, f"max relative error {err.max():.3g}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cls, cfg = CASES[name]
+            cache[name] = build_tiny_encoder(tmp_path_factory.mktemp(name), cls, cfg, seed=len(name))
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_family_matches_transformers(built, name):
+    import transformers
+
+    d = built(name)
+    cls, cfg = CASES[name]
+    hf = transformers.AutoModel.from_pretrained(d).eval()
+    tl = Model(d, load_tokenizer=False)
+    rng = np.random.default_rng(7)
+    vocab = cfg["vocab_size"]
+    pad = cfg.get("pad_token_id", 0)
+    lens = [1, 2, 5, 17, 33, tl.max_positions]
+    ids = [[int(x) for x in rng.integers(2, vocab, size=n)] for n in lens]
+    ids[3][4] = pad  # a padding id inside a sequence: RoBERTa positions must follow it
+    use_types = cfg.get("type_vocab_size", 2) > 1 and "distilbert" not in name
+    types = [[int(x) for x in rng.integers(0, 2, size=n)] for n in lens] if use_types else None
+    got = tl.forward(ids, token_type_ids=types)
+    with torch.inference_mode():
+        for i, s in enumerate(ids):
+            kw = dict(input_ids=torch.tensor([s]))
+            if types:
+                kw["token_type_ids"] = torch.tensor([types[i]])
+            want = hf(**kw).last_hidden_state[0].numpy()
+            assert_rel_close(got[i], want)
+
+
+def test_roberta_max_length_accounts_for_padding_offset(built):
+    d = built("roberta")
+    tl = Model(d, load_tokenizer=False)
+    assert tl.max_positions == 66 - 1 - 1
+    with pytest.raises(TorchlessError, match=r"has 65 tokens, the model allows at most 64"):
+        tl.forward([[5] * 65])
+
+
+def test_unsupported_type_lists_supported(tmp_path):
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt_neox"}))
+    with pytest.raises(TorchlessError) as e:
+        Model(tmp_path, load_tokenizer=False)
+    for t in ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert"):
+        assert t in str(e.value)
