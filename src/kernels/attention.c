@@ -20,23 +20,27 @@ size_t tl_attention_scratch_floats(size_t max_len) {
 /* Softmax of one score row in place after scaling and adding the mask bias; with every
  * key masked, torch's additive mask gives equal weights, and so does this. */
 __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
-static void softmax_row(float *restrict s, const float *restrict bias, size_t len, float scale,
-                        int any_key) {
+static void softmax_row(float *restrict s, const float *restrict bias, const float *restrict rel,
+                        size_t len, float scale, int any_key) {
     if (!any_key) {
         for (size_t j = 0; j < len; j++) s[j] = 1.0f / (float)len;
         return;
     }
+    if (rel) /* scores / sqrt(d) + relative position bias, as MPNet adds it */
+        for (size_t j = 0; j < len; j++) s[j] = s[j] * scale + rel[j];
+    else
+        for (size_t j = 0; j < len; j++) s[j] *= scale;
     float lanes[16];
     for (size_t k = 0; k < 16; k++) lanes[k] = -INFINITY;
     size_t j = 0;
     for (; j + 16 <= len; j += 16)
         for (size_t k = 0; k < 16; k++) {
-            float v = s[j + k] * scale + bias[j + k];
+            float v = s[j + k] + bias[j + k];
             s[j + k] = v;
             lanes[k] = v > lanes[k] ? v : lanes[k];
         }
     for (; j < len; j++) {
-        s[j] = s[j] * scale + bias[j];
+        s[j] = s[j] + bias[j];
         lanes[0] = s[j] > lanes[0] ? s[j] : lanes[0];
     }
     float mx = lanes[0];
@@ -59,7 +63,8 @@ static void softmax_row(float *restrict s, const float *restrict bias, size_t le
 
 /* Attention of head h of one sequence (len tokens from packed row r0). */
 static void attend_head(const float *qkv, float *out, size_t r0, size_t len, size_t h,
-                        size_t n_heads, size_t d, const int32_t *key_mask, float *scratch) {
+                        size_t n_heads, size_t d, const int32_t *key_mask, const tl_rel_bias *rel,
+                        float *scratch) {
     const size_t H = n_heads * d, stride = 3 * H;
     const float scale = 1.0f / sqrtf((float)d);
     float *bias = scratch, *tile = scratch + len + 16;
@@ -76,7 +81,11 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
         // tile (rows, len) = Q (rows, d) @ K (len, d)^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)len, (int)d, 1.0f,
                     Q, (int)stride, K, (int)stride, 0.0f, tile, (int)len);
-        for (size_t r = 0; r < rows; r++) softmax_row(tile + r * len, bias, len, scale, any_key);
+        for (size_t r = 0; r < rows; r++) {
+            // rel row for query i = i0 + r: offsets j - i for j = 0..len-1
+            const float *relrow = rel ? rel->table + h * (2 * rel->span - 1) + (rel->span - 1) - (i0 + r) : NULL;
+            softmax_row(tile + r * len, bias, relrow, len, scale, any_key);
+        }
         // out rows (rows, d) = P (rows, len) @ V (len, d)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)len, 1.0f,
                     tile, (int)len, V, (int)stride, 0.0f, out + (r0 + i0) * H + h * d, (int)H);
@@ -84,8 +93,8 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
 }
 
 void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
-                  const int32_t *key_mask, size_t n_heads, size_t head_dim, float *scratch,
-                  int n_threads) {
+                  const int32_t *key_mask, const tl_rel_bias *rel, size_t n_heads,
+                  size_t head_dim, float *scratch, int n_threads) {
     size_t max_len = 0;
     for (size_t s = 0; s < n_seqs; s++)
         if (cu_seqlens[s + 1] - cu_seqlens[s] > max_len) max_len = cu_seqlens[s + 1] - cu_seqlens[s];
@@ -95,6 +104,6 @@ void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t
     for (long task = 0; task < n_tasks; task++) {
         size_t s = (size_t)task / n_heads, h = (size_t)task % n_heads;
         attend_head(qkv, out, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, n_heads,
-                    head_dim, key_mask, scratch + (size_t)omp_get_thread_num() * per_thread);
+                    head_dim, key_mask, rel, scratch + (size_t)omp_get_thread_num() * per_thread);
     }
 }

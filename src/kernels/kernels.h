@@ -33,13 +33,22 @@ void tl_add_layernorm(float *x, const float *residual, const float *g, const flo
 /* x (n) <- act(x), elementwise, as torch computes it (gelu = exact erf form). */
 void tl_activation_apply(float *x, size_t n, tl_activation act);
 
+/* An additive attention bias that depends only on the key-query offset j - i (MPNet's
+ * relative position bias): head h, offset j - i reads
+ * table[h * (2 * span - 1) + (span - 1) + (j - i)]; valid for |j - i| < span. */
+typedef struct tl_rel_bias {
+    const float *table;
+    size_t span;
+} tl_rel_bias;
+
 /* Multi-head self-attention over a packed batch, one sequence at a time.
  * qkv is (T, 3H) with Q | K | V per row; out is (T, H); cu_seqlens has n_seqs+1 entries;
- * key_mask (T) may be NULL, 0 marks a key no query may attend to. scratch must hold
+ * key_mask (T) may be NULL, 0 marks a key no query may attend to; rel may be NULL, else
+ * its span must exceed the longest sequence. scratch must hold
  * tl_attention_scratch_floats(max_len) floats per thread, n_threads threads. */
 void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
-                  const int32_t *key_mask, size_t n_heads, size_t head_dim, float *scratch,
-                  int n_threads);
+                  const int32_t *key_mask, const tl_rel_bias *rel, size_t n_heads,
+                  size_t head_dim, float *scratch, int n_threads);
 /* Scratch floats one attention thread needs for sequences up to max_len tokens. */
 size_t tl_attention_scratch_floats(size_t max_len);
 

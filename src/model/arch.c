@@ -113,6 +113,15 @@ tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
         }
         arch->max_seq_len = arch->max_positions - (size_t)pad - 1;
     }
+    if (f->rel_bias) {
+        long nb = tl_json_int(cfg, "relative_attention_num_buckets", 32, &ok);
+        /* transformers computes MPNet's buckets for 32 whatever the config says */
+        if (!ok || nb < 32 || nb > 1 << 16) {
+            s = tl_set_error(TL_ERR_FORMAT, "%s: relative_attention_num_buckets must be an integer >= 32", path);
+            goto done;
+        }
+        arch->rel_buckets = (size_t)nb;
+    }
     arch->n_layer_groups = arch->n_layers;
     if (f->layers_shared) {
         long groups = tl_json_int(cfg, "num_hidden_groups", 1, &ok);

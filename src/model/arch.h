@@ -31,6 +31,7 @@ typedef struct tl_family {
     const char *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
     const char *emb_proj_w, *emb_proj_b; /* embedding_size -> hidden projection, or NULL */
     int emb_proj_always;                 /* the projection exists even when sizes match */
+    const char *rel_bias;                /* MPNet relative position bias (buckets, heads), or NULL */
     const char *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
     const char *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
     const char *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
@@ -45,6 +46,7 @@ typedef struct tl_arch {
     size_t max_seq_len;    /* tokens one sequence may have (positions table minus offset) */
     size_t n_layer_groups; /* distinct layer weight sets (n_layers unless shared) */
     int has_emb_proj;      /* embeddings are projected embedding_size -> hidden */
+    size_t rel_buckets;    /* rows of the relative position bias table (0: none) */
     double ln_eps;
     tl_activation act;
     char act_name[32];

@@ -4,6 +4,7 @@
 #include "model/model.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "model/relpos.h"
 #include "runtime/profile.h"
 
 #include <stdlib.h>
@@ -52,7 +53,8 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
 
 /* Byte sizes of the arena's parts for T tokens; returns 0 on overflow. */
 typedef struct arena_plan {
-    size_t qkv, ctx, tmp, ffn, emb, pos, cu, scratch, total;
+    size_t qkv, ctx, tmp, ffn, emb, rel, pos, cu, scratch, total;
+    size_t rel_span; /* longest sequence + 1 when the model has a relative bias */
 } arena_plan;
 
 /* Fills pos (T) with the position ids the family's model computes when none are given:
@@ -89,10 +91,14 @@ static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, are
         return 0;
     p->tmp = p->ctx;
     if (a->has_emb_proj && tl_mul_overflow(T, a->embedding_size, &p->emb)) return 0;
+    if (a->rel_buckets) {
+        p->rel_span = max_len + 1;
+        if (tl_mul_overflow(a->n_heads, 2 * p->rel_span - 1, &p->rel)) return 0;
+    }
     p->pos = T;
     p->cu = b->n_seqs + 1;
     size_t n = 0;
-    size_t parts[] = {p->qkv, p->ctx, p->tmp, p->ffn, p->emb, p->pos, p->cu * 2, p->scratch};
+    size_t parts[] = {p->qkv, p->ctx, p->tmp, p->ffn, p->emb, p->rel, p->pos, p->cu * 2, p->scratch};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if (tl_add_overflow(n, round16(parts[i]), &n)) return 0;
     return !tl_mul_overflow(n, sizeof(float), &p->total);
@@ -110,8 +116,8 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     float *arena = malloc(p.total);
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", p.total);
     float *qkv = arena, *ctx = qkv + round16(p.qkv), *tmp = ctx + round16(p.ctx);
-    float *ffn = tmp + round16(p.tmp), *emb = ffn + round16(p.ffn);
-    int32_t *pos = (int32_t *)(emb + round16(p.emb));
+    float *ffn = tmp + round16(p.tmp), *emb = ffn + round16(p.ffn), *rel = emb + round16(p.emb);
+    int32_t *pos = (int32_t *)(rel + round16(p.rel));
     size_t *cu = (size_t *)((float *)pos + round16(p.pos));
     float *scratch = (float *)cu + round16(p.cu * 2);
 
@@ -134,14 +140,16 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
                       b->token_type_ids, e, T, E);
     tl_add_layernorm(e, NULL, w->emb_ln_w, w->emb_ln_b, T, E, (float)a->ln_eps);
     if (a->has_emb_proj) m->gemm->linear(e, w->emb_proj_w, w->emb_proj_b, x, T, E, H);
+    tl_rel_bias relb = {rel, p.rel_span};
+    if (a->rel_buckets) tl_rel_bias_table(w->rel_bias, a->n_heads, p.rel_span, rel);
     STEP(TL_PROF_EMBED);
 
     for (size_t l = 0; l < a->n_layers; l++) {
         const tl_layer_weights *L = w->layer_of[l];
         m->gemm->linear(x, L->qkv_w, L->qkv_b, qkv, T, H, 3 * H);       // qkv (T, 3H)
         STEP(TL_PROF_QKV);
-        tl_attention(qkv, ctx, cu, b->n_seqs, b->attention_mask, a->n_heads, a->head_dim,
-                     scratch, nt);                                       // ctx (T, H)
+        tl_attention(qkv, ctx, cu, b->n_seqs, b->attention_mask, a->rel_buckets ? &relb : NULL,
+                     a->n_heads, a->head_dim, scratch, nt);                                       // ctx (T, H)
         STEP(TL_PROF_ATTN);
         m->gemm->linear(ctx, L->attn_out_w, L->attn_out_b, tmp, T, H, H); // tmp (T, H)
         STEP(TL_PROF_ATTN_OUT);

@@ -46,6 +46,8 @@
 
 #define TL_ALBERT_LAYER(name) "encoder.albert_layer_groups.%d.albert_layers.0." name
 
+#define TL_MPNET_LAYER(name) "encoder.layer.%d." name
+
 static const tl_family tl_families[] = {
     {.model_type = "bert", .prefixes = {"bert.", "", NULL}, .positions = TL_POS_ABSOLUTE,
      .keys = TL_BERT_KEYS, TL_BERT_EMBEDDING_NAMES, TL_BERT_LAYER_NAMES},
@@ -79,6 +81,28 @@ static const tl_family tl_families[] = {
      .ffn_out_w = "transformer.layer.%d.ffn.lin2.weight", .ffn_out_b = "transformer.layer.%d.ffn.lin2.bias",
      .ffn_ln_w = "transformer.layer.%d.output_layer_norm.weight",
      .ffn_ln_b = "transformer.layer.%d.output_layer_norm.bias"},
+    {.model_type = "mpnet", .prefixes = {"mpnet.", "", NULL}, .positions = TL_POS_ABSOLUTE_PADDED,
+     .keys = {.vocab = "vocab_size", .hidden = "hidden_size", .layers = "num_hidden_layers",
+              .heads = "num_attention_heads", .intermediate = "intermediate_size",
+              .max_positions = "max_position_embeddings", .type_vocab = NULL,
+              .ln_eps = "layer_norm_eps", .act = "hidden_act", .embedding_size = NULL,
+              .default_act = "gelu"},
+     .word_emb = "embeddings.word_embeddings.weight",
+     .pos_emb = "embeddings.position_embeddings.weight", .type_emb = NULL,
+     .emb_ln_w = "embeddings.LayerNorm.weight", .emb_ln_b = "embeddings.LayerNorm.bias",
+     .rel_bias = "encoder.relative_attention_bias.weight",
+     .q_w = TL_MPNET_LAYER("attention.attn.q.weight"), .q_b = TL_MPNET_LAYER("attention.attn.q.bias"),
+     .k_w = TL_MPNET_LAYER("attention.attn.k.weight"), .k_b = TL_MPNET_LAYER("attention.attn.k.bias"),
+     .v_w = TL_MPNET_LAYER("attention.attn.v.weight"), .v_b = TL_MPNET_LAYER("attention.attn.v.bias"),
+     .attn_out_w = TL_MPNET_LAYER("attention.attn.o.weight"),
+     .attn_out_b = TL_MPNET_LAYER("attention.attn.o.bias"),
+     .attn_ln_w = TL_MPNET_LAYER("attention.LayerNorm.weight"),
+     .attn_ln_b = TL_MPNET_LAYER("attention.LayerNorm.bias"),
+     .ffn_in_w = TL_MPNET_LAYER("intermediate.dense.weight"),
+     .ffn_in_b = TL_MPNET_LAYER("intermediate.dense.bias"),
+     .ffn_out_w = TL_MPNET_LAYER("output.dense.weight"), .ffn_out_b = TL_MPNET_LAYER("output.dense.bias"),
+     .ffn_ln_w = TL_MPNET_LAYER("output.LayerNorm.weight"),
+     .ffn_ln_b = TL_MPNET_LAYER("output.LayerNorm.bias")},
     {.model_type = "albert", .prefixes = {"albert.", "", NULL}, .positions = TL_POS_ABSOLUTE,
      .keys = {.vocab = "vocab_size", .hidden = "hidden_size", .layers = "num_hidden_layers",
               .heads = "num_attention_heads", .intermediate = "intermediate_size",

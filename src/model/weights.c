@@ -145,6 +145,8 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
     if (a->has_emb_proj && ((s = bind(w, st, f->emb_proj_w, 0, H, E, &w->emb_proj_w)) ||
                             (s = bind(w, st, f->emb_proj_b, 0, H, 0, &w->emb_proj_b))))
         goto fail;
+    if (a->rel_buckets && (s = bind(w, st, f->rel_bias, 0, a->rel_buckets, a->n_heads, &w->rel_bias)))
+        goto fail;
     w->layers = calloc(a->n_layer_groups, sizeof *w->layers);
     w->layer_of = calloc(a->n_layers, sizeof *w->layer_of);
     if (!w->layers || !w->layer_of) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }

@@ -14,6 +14,7 @@ typedef struct tl_layer_weights {
 typedef struct tl_weights {
     const float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b; /* type_emb may be NULL */
     const float *emb_proj_w, *emb_proj_b; /* (H, E) and (H) when arch->has_emb_proj */
+    const float *rel_bias;               /* (rel_buckets, n_heads) when arch->rel_buckets */
     tl_layer_weights *layers;            /* n_layer_groups distinct sets */
     const tl_layer_weights **layer_of;   /* n_layers: the set layer l uses */
     const char *prefix;   /* the name prefix the checkpoint uses ("bert." or "") */

@@ -20,6 +20,9 @@ CASES = {
     "distilbert": ("DistilBertModel", dict(dim=48, n_layers=2, n_heads=4, hidden_dim=80, **COMMON)),
     "distilbert_cls_prefixed": ("DistilBertForSequenceClassification", dict(dim=32, n_layers=3, n_heads=2, hidden_dim=64, activation="relu", **COMMON)),
     "albert": ("AlbertModel", dict(BERT_LIKE, embedding_size=16)),
+    # MPNet: relative position bias; 300 positions so offsets pass max_distance 128
+    "mpnet": ("MPNetModel", dict(BERT_LIKE, pad_token_id=1, max_position_embeddings=300)),
+    "mpnet_mlm_prefixed": ("MPNetForMaskedLM", dict(BERT_LIKE, pad_token_id=1, max_position_embeddings=40)),
     "albert_two_groups": ("AlbertModel", dict(BERT_LIKE, embedding_size=16, num_hidden_layers=4, num_hidden_groups=2)),
     "albert_mlm_prefixed": ("AlbertForMaskedLM", dict(BERT_LIKE, embedding_size=48, hidden_act="gelu")),
 }
@@ -68,9 +71,11 @@ def test_family_matches_transformers(built, name):
     vocab = cfg["vocab_size"]
     pad = cfg.get("pad_token_id", 0)
     lens = [1, 2, 5, 17, 33, tl.max_positions]
+    if tl.max_positions > 100:
+        lens.insert(-1, 150)
     ids = [[int(x) for x in rng.integers(2, vocab, size=n)] for n in lens]
     ids[3][4] = pad  # a padding id inside a sequence: RoBERTa positions must follow it
-    use_types = cfg.get("type_vocab_size", 2) > 1 and "distilbert" not in name
+    use_types = cfg.get("type_vocab_size", 2) > 1 and not any(k in name for k in ("distilbert", "mpnet"))
     types = [[int(x) for x in rng.integers(0, 2, size=n)] for n in lens] if use_types else None
     got = tl.forward(ids, token_type_ids=types)
     with torch.inference_mode():
@@ -90,11 +95,22 @@ def test_roberta_max_length_accounts_for_padding_offset(built):
         tl.forward([[5] * 65])
 
 
+def test_mpnet_buckets_match_transformers(built):
+    """Bucket boundaries (powers of two, max_distance) agree with torch's float32 math,
+    checked through the hidden states of a sequence long enough to reach every bucket."""
+    from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
+
+    rel = torch.arange(-400, 401)
+    buckets = MPNetEncoder.relative_position_bucket(rel)
+    assert buckets.min() == 0 and buckets.max() == 31  # every bucket is exercised at 298 tokens
+    test_family_matches_transformers(built, "mpnet")
+
+
 def test_unsupported_type_lists_supported(tmp_path):
     import json
 
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt_neox"}))
     with pytest.raises(TorchlessError) as e:
         Model(tmp_path, load_tokenizer=False)
-    for t in ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert"):
+    for t in ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert", "mpnet"):
         assert t in str(e.value)

@@ -1,0 +1,190 @@
+/* heads.c — binds a task head's tensors from the mapped checkpoint (shape-checked, fp32)
+ * and applies it to selected rows of the packed hidden states with the model's GEMM. */
+#include "model/heads.h"
+#include "core/error.h"
+#include "core/util.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The checkpoint file to name in messages. */
+static const char *st_file(const tl_safetensors *st) {
+    return tl_st_count(st) ? tl_st_at(st, 0)->file : "checkpoint";
+}
+
+/* Looks up a head tensor by name (under the encoder prefix when base); NULL if absent. */
+static const tl_st_tensor *lookup(const tl_model *m, const char *name, int base, char *full, size_t cap) {
+    snprintf(full, cap, "%s%s", base ? m->w.prefix : "", name);
+    return tl_st_find(m->st, full);
+}
+
+/* Returns an fp32 view of t (the mapping when F32 and aligned, else a copy owned by h). */
+static tl_status as_f32(tl_head *h, const tl_st_tensor *t, const float **out) {
+    if (t->dtype == TL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return TL_OK;
+    }
+    float *buf = malloc(t->numel ? t->numel * sizeof(float) : 1);
+    if (!buf) return tl_set_error(TL_ERR_OOM, "out of memory converting tensor '%s'", t->name);
+    tl_status s = tl_st_copy_f32(t, buf);
+    if (s != TL_OK) { free(buf); return s; }
+    h->owned[h->n_owned++] = buf;
+    *out = buf;
+    return TL_OK;
+}
+
+/* The error for a head tensor that is not in the checkpoint. */
+static tl_status missing(const tl_model *m, const char *full, tl_head_kind kind) {
+    return tl_set_error(TL_ERR_FORMAT,
+                        "%s: missing tensor '%s': this checkpoint has no %s head (load a model "
+                        "fine-tuned for %s, e.g. one whose config.json architectures names a %s class)",
+                        st_file(m->st), full, tl_head_kind_task(kind), tl_head_kind_task(kind),
+                        kind == TL_HEAD_SEQ_CLS ? "*ForSequenceClassification" :
+                        kind == TL_HEAD_TOKEN_CLS ? "*ForTokenClassification" :
+                        kind == TL_HEAD_QA ? "*ForQuestionAnswering" : "*ForMaskedLM");
+}
+
+/* The required output width of a linear, 0 when any. */
+static size_t want_out(const tl_model *m, tl_head_out o, size_t n_labels) {
+    switch (o) {
+    case TL_HOUT_LABELS: return n_labels;
+    case TL_HOUT_TWO: return 2;
+    case TL_HOUT_VOCAB: return m->arch.vocab_size;
+    default: return 0;
+    }
+}
+
+/* Binds one linear step whose input width is in; sets the step's out width. */
+static tl_status bind_linear(tl_head *h, const tl_model *m, const tl_head_op *op, size_t in,
+                             size_t n_labels, tl_head_step *st) {
+    char full[320], fb[320];
+    const tl_st_tensor *t = lookup(m, op->w, op->base, full, sizeof full);
+    size_t need = want_out(m, op->out, n_labels);
+    tl_status s;
+    if (!t && op->tied) {
+        /* Decoder tied to the word embeddings (vocab, hidden). */
+        if (in != m->arch.hidden)
+            return tl_set_error(TL_ERR_FORMAT, "%s: tied decoder input width %zu differs from hidden %zu",
+                                st_file(m->st), in, m->arch.hidden);
+        st->w = m->w.word_emb;
+        st->out = m->arch.vocab_size;
+    } else if (!t) {
+        return missing(m, full, h->def->kind);
+    } else {
+        if (t->ndim != 2 || t->shape[1] != (int64_t)in || (need && t->shape[0] != (int64_t)need) || t->shape[0] < 1)
+            return tl_set_error(TL_ERR_FORMAT, "%s: tensor '%s' has shape [%lld%s%lld], expected [%s%zu, %zu]%s",
+                                t->file, t->name, (long long)t->shape[0], t->ndim > 1 ? "," : "",
+                                t->ndim > 1 ? (long long)t->shape[1] : 0LL, need ? "" : "N, ",
+                                need ? need : in, in,
+                                op->out == TL_HOUT_LABELS ? " (config.json id2label / num_labels)" : "");
+        if ((s = as_f32(h, t, &st->w))) return s;
+        st->out = (size_t)t->shape[0];
+    }
+    st->in = in;
+    st->b = NULL;
+    if (op->b) {
+        const tl_st_tensor *tb = lookup(m, op->b, op->base, fb, sizeof fb);
+        if (!tb && op->b_alt) tb = lookup(m, op->b_alt, op->base, fb, sizeof fb);
+        if (!tb) return missing(m, fb, h->def->kind);
+        if (tb->ndim != 1 || tb->shape[0] != (int64_t)st->out)
+            return tl_set_error(TL_ERR_FORMAT, "%s: tensor '%s' has %d dims / %lld entries, expected [%zu]",
+                                tb->file, tb->name, tb->ndim, (long long)tb->shape[0], st->out);
+        if ((s = as_f32(h, tb, &st->b))) return s;
+    }
+    return TL_OK;
+}
+
+/* Binds a LayerNorm step of width in. */
+static tl_status bind_ln(tl_head *h, const tl_model *m, const tl_head_op *op, size_t in, tl_head_step *st) {
+    const char *names[2] = {op->w, op->b};
+    const float **dst[2] = {&st->w, &st->b};
+    for (int i = 0; i < 2; i++) {
+        char full[320];
+        const tl_st_tensor *t = lookup(m, names[i], op->base, full, sizeof full);
+        if (!t) return missing(m, full, h->def->kind);
+        if (t->ndim != 1 || t->shape[0] != (int64_t)in)
+            return tl_set_error(TL_ERR_FORMAT, "%s: tensor '%s' has %d dims / %lld entries, expected [%zu]",
+                                t->file, t->name, t->ndim, (long long)t->shape[0], in);
+        tl_status s = as_f32(h, t, dst[i]);
+        if (s) return s;
+    }
+    st->in = st->out = in;
+    return TL_OK;
+}
+
+tl_status tl_head_bind(tl_head *h, const tl_model *m, tl_head_kind kind, size_t n_labels) {
+    memset(h, 0, sizeof *h);
+    h->def = tl_head_def_find(m->arch.model_type, kind);
+    if (!h->def)
+        return tl_set_error(TL_ERR_UNSUPPORTED, "%s: model_type '%s' has no %s head in torchless yet",
+                            m->dir, m->arch.model_type, tl_head_kind_task(kind));
+    size_t width = m->arch.hidden;
+    h->max_width = width;
+    tl_status s = TL_OK;
+    for (int i = 0; i < TL_HEAD_MAX_OPS && h->def->ops[i].op != TL_HOP_END; i++) {
+        const tl_head_op *op = &h->def->ops[i];
+        tl_head_step *st = &h->steps[h->n_steps];
+        st->op = op->op;
+        st->act = op->act;
+        if (op->op == TL_HOP_LINEAR) s = bind_linear(h, m, op, width, n_labels, st);
+        else if (op->op == TL_HOP_LAYERNORM) s = bind_ln(h, m, op, width, st);
+        else st->in = st->out = width;
+        if (s != TL_OK) { tl_head_free(h); return s; }
+        width = st->out;
+        if (width > h->max_width) h->max_width = width;
+        h->n_steps++;
+    }
+    h->n_out = width;
+    return TL_OK;
+}
+
+void tl_head_free(tl_head *h) {
+    for (size_t i = 0; i < h->n_owned; i++) free(h->owned[i]);
+    memset(h, 0, sizeof *h);
+}
+
+/* x (n) <- act(x) for a head activation. */
+static void head_act(float *x, size_t n, tl_head_act a, const tl_model *m) {
+    switch (a) {
+    case TL_HACT_TANH: for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]); break;
+    case TL_HACT_RELU: tl_activation_apply(x, n, TL_ACT_RELU); break;
+    case TL_HACT_GELU: tl_activation_apply(x, n, TL_ACT_GELU); break;
+    case TL_HACT_CONFIG: tl_activation_apply(x, n, m->arch.act); break;
+    }
+}
+
+tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden,
+                        const size_t *rows, size_t n_rows, float *out) {
+    const size_t H = m->arch.hidden;
+    if (n_rows == 0) return TL_OK;
+    size_t n, bytes;
+    if (tl_mul_overflow(n_rows, h->max_width, &n) || tl_mul_overflow(n, 2 * sizeof(float), &bytes))
+        return tl_set_error(TL_ERR_OOM, "head input of %zu rows is too large", n_rows);
+    float *buf = malloc(bytes);
+    if (!buf) return tl_set_error(TL_ERR_OOM, "out of memory for the %s head", tl_head_kind_task(h->def->kind));
+    float *a = buf, *b = buf + n;
+    // a (n_rows, H) = the selected rows of hidden
+    for (size_t r = 0; r < n_rows; r++)
+        memcpy(a + r * H, hidden + (rows ? rows[r] : r) * H, H * sizeof(float));
+    for (size_t i = 0; i < h->n_steps; i++) {
+        const tl_head_step *st = &h->steps[i];
+        int last = i + 1 == h->n_steps;
+        switch (st->op) {
+        case TL_HOP_LINEAR: {
+            float *dst = last ? out : b;
+            m->gemm->linear(a, st->w, st->b, dst, n_rows, st->in, st->out); // (n_rows, out)
+            if (!last) { float *t = a; a = b; b = t; }
+            break;
+        }
+        case TL_HOP_ACT: head_act(a, n_rows * st->in, st->act, m); break;
+        case TL_HOP_LAYERNORM: tl_add_layernorm(a, NULL, st->w, st->b, n_rows, st->in, (float)m->arch.ln_eps); break;
+        default: break;
+        }
+        if (last && st->op != TL_HOP_LINEAR) memcpy(out, a, n_rows * st->out * sizeof(float));
+    }
+    free(buf);
+    return TL_OK;
+}
