@@ -5,6 +5,7 @@
 #include "runtime/threads.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Applies act to x[0..n) in place; compiled for several ISAs, picked at load time. */
 __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
@@ -42,5 +43,17 @@ void tl_activation_apply(float *x, size_t n, tl_activation act) {
     for (long c = 0; c < n_chunks; c++) {
         size_t start = (size_t)c * chunk, len = n - start < chunk ? n - start : chunk;
         activation_chunk(x + start, len, act);
+    }
+}
+
+void tl_gated_activation(const float *x, float *out, size_t T, size_t I, tl_activation act) {
+    int nt = tl_threads_get();
+#pragma omp parallel for num_threads(nt) schedule(static) if (T * I > 65536)
+    for (size_t t = 0; t < T; t++) {
+        float *o = out + t * I;
+        memcpy(o, x + t * 2 * I, I * sizeof(float));
+        activation_chunk(o, I, act);
+        const float *gate = x + t * 2 * I + I;
+        for (size_t i = 0; i < I; i++) o[i] *= gate[i];
     }
 }

@@ -21,7 +21,9 @@ size_t tl_attention_scratch_floats(size_t max_len) {
  * key masked, torch's additive mask gives equal weights, and so does this. */
 __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
 static void softmax_row(float *restrict s, const float *restrict bias, const float *restrict rel,
-                        size_t len, float scale, int any_key) {
+                        size_t len, float scale, int any_key, size_t lo, size_t hi) {
+    for (size_t j = 0; j < lo; j++) s[j] = -INFINITY; /* outside a local window */
+    for (size_t j = hi; j < len; j++) s[j] = -INFINITY;
     if (!any_key) {
         for (size_t j = 0; j < len; j++) s[j] = 1.0f / (float)len;
         return;
@@ -45,6 +47,10 @@ static void softmax_row(float *restrict s, const float *restrict bias, const flo
     }
     float mx = lanes[0];
     for (size_t k = 1; k < 16; k++) mx = lanes[k] > mx ? lanes[k] : mx;
+    if (mx == -INFINITY) { /* nothing visible (window and mask exclude every key) */
+        for (j = 0; j < len; j++) s[j] = 0.0f;
+        return;
+    }
     tl_v16f vsum = {0};
     for (j = 0; j + 16 <= len; j += 16) {
         tl_v16f p = tl_exp_nonpos_v16(tl_v16_load(s + j) - mx);
@@ -63,8 +69,10 @@ static void softmax_row(float *restrict s, const float *restrict bias, const flo
 
 /* Attention of head h of one sequence (len tokens from packed row r0). */
 static void attend_head(const float *qkv, float *out, size_t r0, size_t len, size_t h,
-                        size_t n_heads, size_t d, const int32_t *key_mask, const tl_rel_bias *rel,
-                        float *scratch) {
+                        size_t n_heads, size_t d, const tl_attn_extras *ex, float *scratch) {
+    const int32_t *key_mask = ex ? ex->key_mask : NULL;
+    const tl_rel_bias *rel = ex ? ex->rel : NULL;
+    const size_t window = ex ? ex->window : 0;
     const size_t H = n_heads * d, stride = 3 * H;
     const float scale = 1.0f / sqrtf((float)d);
     float *bias = scratch, *tile = scratch + len + 16;
@@ -84,7 +92,12 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
         for (size_t r = 0; r < rows; r++) {
             // rel row for query i = i0 + r: offsets j - i for j = 0..len-1
             const float *relrow = rel ? rel->table + h * (2 * rel->span - 1) + (rel->span - 1) - (i0 + r) : NULL;
-            softmax_row(tile + r * len, bias, relrow, len, scale, any_key);
+            size_t i = i0 + r, lo = 0, hi = len;
+            if (window) {
+                lo = i > window ? i - window : 0;
+                hi = i + window + 1 < len ? i + window + 1 : len;
+            }
+            softmax_row(tile + r * len, bias, relrow, len, scale, any_key, lo, hi);
         }
         // out rows (rows, d) = P (rows, len) @ V (len, d)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)len, 1.0f,
@@ -93,8 +106,8 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
 }
 
 void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
-                  const int32_t *key_mask, const tl_rel_bias *rel, size_t n_heads,
-                  size_t head_dim, float *scratch, int n_threads) {
+                  const tl_attn_extras *ex, size_t n_heads, size_t head_dim, float *scratch,
+                  int n_threads) {
     size_t max_len = 0;
     for (size_t s = 0; s < n_seqs; s++)
         if (cu_seqlens[s + 1] - cu_seqlens[s] > max_len) max_len = cu_seqlens[s + 1] - cu_seqlens[s];
@@ -104,6 +117,6 @@ void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t
     for (long task = 0; task < n_tasks; task++) {
         size_t s = (size_t)task / n_heads, h = (size_t)task % n_heads;
         attend_head(qkv, out, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, n_heads,
-                    head_dim, key_mask, rel, scratch + (size_t)omp_get_thread_num() * per_thread);
+                    head_dim, ex, scratch + (size_t)omp_get_thread_num() * per_thread);
     }
 }

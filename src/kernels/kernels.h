@@ -26,9 +26,22 @@ void tl_linear_blas(const float *x, const float *w, const float *b, float *out, 
  * NULL with an error naming the bad value and the choices. */
 const tl_gemm_backend *tl_gemm_select(void);
 
-/* x (T, H) <- LayerNorm(x + residual) * g + b; residual (T, H) may be NULL. */
+/* x (T, H) <- LayerNorm(x + residual) * g + b; residual (T, H) and b may be NULL. */
 void tl_add_layernorm(float *x, const float *residual, const float *g, const float *b,
                       size_t T, size_t H, float eps);
+
+/* y (T, H) = LayerNorm(x) * g + b; b may be NULL (no bias); x is left unchanged. */
+void tl_layernorm(const float *x, float *y, const float *g, const float *b, size_t T, size_t H,
+                  float eps);
+
+/* out (T, I) = act(x[:, :I]) * x[:, I:] for x (T, 2I): GeGLU / gated activations. */
+void tl_gated_activation(const float *x, float *out, size_t T, size_t I, tl_activation act);
+
+/* Rotary position embedding in place on the Q and K parts of qkv (T, 3H), rotate-half
+ * convention; positions pos (T), or NULL for the index within the sequence; theta is
+ * the RoPE base. */
+void tl_rope_apply(float *qkv, const size_t *cu_seqlens, size_t n_seqs, const int32_t *pos,
+                   size_t n_heads, size_t head_dim, double theta);
 
 /* x (n) <- act(x), elementwise, as torch computes it (gelu = exact erf form). */
 void tl_activation_apply(float *x, size_t n, tl_activation act);
@@ -41,14 +54,20 @@ typedef struct tl_rel_bias {
     size_t span;
 } tl_rel_bias;
 
+/* What restricts or biases attention beyond the sequence boundaries; all optional. */
+typedef struct tl_attn_extras {
+    const int32_t *key_mask;  /* (T) 0 marks a key no query may attend to, or NULL */
+    const tl_rel_bias *rel;   /* offset-indexed bias whose span exceeds every sequence, or NULL */
+    size_t window;            /* > 0: query i sees only keys with |i - j| <= window */
+} tl_attn_extras;
+
 /* Multi-head self-attention over a packed batch, one sequence at a time.
  * qkv is (T, 3H) with Q | K | V per row; out is (T, H); cu_seqlens has n_seqs+1 entries;
- * key_mask (T) may be NULL, 0 marks a key no query may attend to; rel may be NULL, else
- * its span must exceed the longest sequence. scratch must hold
- * tl_attention_scratch_floats(max_len) floats per thread, n_threads threads. */
+ * ex may be NULL. scratch must hold tl_attention_scratch_floats(max_len) floats per
+ * thread, n_threads threads. */
 void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
-                  const int32_t *key_mask, const tl_rel_bias *rel, size_t n_heads,
-                  size_t head_dim, float *scratch, int n_threads);
+                  const tl_attn_extras *ex, size_t n_heads, size_t head_dim, float *scratch,
+                  int n_threads);
 /* Scratch floats one attention thread needs for sequences up to max_len tokens. */
 size_t tl_attention_scratch_floats(size_t max_len);
 

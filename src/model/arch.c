@@ -94,7 +94,8 @@ tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
 
     int ok = 1;
     long tv = k->type_vocab ? tl_json_int(cfg, k->type_vocab, 2, &ok) : 0;
-    arch->ln_eps = k->ln_eps ? tl_json_num(cfg, k->ln_eps, 1e-12, &ok) : 1e-12;
+    double def_eps = k->default_ln_eps > 0 ? k->default_ln_eps : 1e-12;
+    arch->ln_eps = k->ln_eps ? tl_json_num(cfg, k->ln_eps, def_eps, &ok) : def_eps;
     long pad = tl_json_int(cfg, "pad_token_id", f->positions == TL_POS_ABSOLUTE_PADDED ? 1 : 0, &ok);
     if (!ok || tv < 0 || tv > 1 << 20 || !(arch->ln_eps > 0) || pad < 0 || pad > (long)big * 4) {
         s = tl_set_error(TL_ERR_FORMAT, "%s: bad '%s', '%s' or 'pad_token_id' value", path,
@@ -123,6 +124,7 @@ tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
         arch->rel_buckets = (size_t)nb;
     }
     arch->n_layer_groups = arch->n_layers;
+    if (f->block == TL_BLOCK_MODERNBERT && (s = tl_modernbert_config(cfg, path, arch))) goto done;
     if (f->layers_shared) {
         long groups = tl_json_int(cfg, "num_hidden_groups", 1, &ok);
         long inner = tl_json_int(cfg, "inner_group_num", 1, &ok);

@@ -7,9 +7,16 @@
 
 typedef enum tl_activation { TL_ACT_GELU, TL_ACT_GELU_TANH, TL_ACT_RELU, TL_ACT_SILU } tl_activation;
 
+/* How a layer is wired. */
+typedef enum tl_block_kind {
+    TL_BLOCK_POST_NORM, /* BERT: x = LN(x + attn(x)); x = LN(x + ffn(x)), biases everywhere */
+    TL_BLOCK_MODERNBERT /* pre-norm, RoPE, GeGLU, local/global attention, optional biases */
+} tl_block_kind;
+
 typedef enum tl_position_scheme {
     TL_POS_ABSOLUTE,        /* learned table indexed 0..len-1 (BERT) */
-    TL_POS_ABSOLUTE_PADDED  /* learned table indexed from pad_token_id+1 (RoBERTa family) */
+    TL_POS_ABSOLUTE_PADDED, /* learned table indexed from pad_token_id+1 (RoBERTa family) */
+    TL_POS_ROTARY           /* no table: rotary embeddings on Q and K (ModernBERT) */
 } tl_position_scheme;
 
 /* config.json key names of one family (NULL: the field does not exist there). */
@@ -17,6 +24,7 @@ typedef struct tl_config_keys {
     const char *vocab, *hidden, *layers, *heads, *intermediate, *max_positions, *type_vocab,
         *ln_eps, *act, *embedding_size;
     const char *default_act; /* when the activation key is absent */
+    double default_ln_eps;   /* when the eps key is absent (0: 1e-12) */
 } tl_config_keys;
 
 /* Tensor-name templates of one encoder family; "%d" stands for the layer index (the
@@ -26,12 +34,14 @@ typedef struct tl_family {
     const char *model_type;
     const char *prefixes[4];
     tl_position_scheme positions;
+    tl_block_kind block;
     tl_config_keys keys;
     int layers_shared;  /* ALBERT: num_hidden_groups groups of weights shared by the layers */
     const char *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
     const char *emb_proj_w, *emb_proj_b; /* embedding_size -> hidden projection, or NULL */
     int emb_proj_always;                 /* the projection exists even when sizes match */
     const char *rel_bias;                /* MPNet relative position bias (buckets, heads), or NULL */
+    const char *final_ln_w, *final_ln_b; /* a norm after the last layer, or NULL */
     const char *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
     const char *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
     const char *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
@@ -47,6 +57,11 @@ typedef struct tl_arch {
     size_t n_layer_groups; /* distinct layer weight sets (n_layers unless shared) */
     int has_emb_proj;      /* embeddings are projected embedding_size -> hidden */
     size_t rel_buckets;    /* rows of the relative position bias table (0: none) */
+    /* ModernBERT (TL_BLOCK_MODERNBERT) only: */
+    int norm_bias, attn_bias, mlp_bias; /* which norms / linears carry a bias */
+    size_t local_window;                /* a local layer attends to |i - j| <= local_window */
+    double rope_theta_global, rope_theta_local;
+    unsigned char layer_local[1024];    /* 1 for a sliding-window (local) layer */
     double ln_eps;
     tl_activation act;
     char act_name[32];
@@ -63,6 +78,10 @@ const tl_family *tl_family_find(const char *model_type);
 
 /* Writes the comma-separated supported model_type names into buf. */
 void tl_family_list(char *buf, size_t cap);
+
+/* Fills the ModernBERT-only fields of arch (modernbert_config.c). */
+struct cJSON;
+tl_status tl_modernbert_config(const struct cJSON *cfg, const char *path, tl_arch *arch);
 
 /* Static name of an activation ("gelu", ...). */
 const char *tl_activation_name(tl_activation a);

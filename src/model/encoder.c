@@ -110,6 +110,7 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     const size_t H = a->hidden, I = a->intermediate;
     const int nt = m->n_threads;
     if (T == 0) return TL_OK;
+    if (a->family->block == TL_BLOCK_MODERNBERT) return tl_modernbert_forward(m, b, T, x);
     arena_plan p;
     if (!plan_arena(a, b, T, nt, &p))
         return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
@@ -148,8 +149,8 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
         const tl_layer_weights *L = w->layer_of[l];
         m->gemm->linear(x, L->qkv_w, L->qkv_b, qkv, T, H, 3 * H);       // qkv (T, 3H)
         STEP(TL_PROF_QKV);
-        tl_attention(qkv, ctx, cu, b->n_seqs, b->attention_mask, a->rel_buckets ? &relb : NULL,
-                     a->n_heads, a->head_dim, scratch, nt);                                       // ctx (T, H)
+        tl_attn_extras ex = {b->attention_mask, a->rel_buckets ? &relb : NULL, 0};
+        tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);                                       // ctx (T, H)
         STEP(TL_PROF_ATTN);
         m->gemm->linear(ctx, L->attn_out_w, L->attn_out_b, tmp, T, H, H); // tmp (T, H)
         STEP(TL_PROF_ATTN_OUT);

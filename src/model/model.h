@@ -27,6 +27,9 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
  * Allocates one arena for the call. */
 tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t total, float *out);
 
+/* The ModernBERT forward pass (encoder_modernbert.c); same contract as tl_encoder_forward. */
+tl_status tl_modernbert_forward(const tl_model *m, const tl_batch *b, size_t total, float *out);
+
 /* Returns the text-entry-point error when the model has no tokenizer, else TL_OK. */
 tl_status tl_model_require_tokenizer(const tl_model *m);
 

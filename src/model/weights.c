@@ -97,22 +97,63 @@ static tl_status bind(tl_weights *w, const tl_safetensors *st, const char *tmpl,
 static tl_status bind_qkv(tl_weights *w, const tl_safetensors *st, const tl_family *f,
                           int layer, size_t H, tl_layer_weights *L) {
     const char *wn[3] = {f->q_w, f->k_w, f->v_w}, *bn[3] = {f->q_b, f->k_b, f->v_b};
-    L->qkv_w = malloc(3 * H * H * sizeof(float));
-    if (!L->qkv_w || !keep(w, L->qkv_w))
+    float *qw = malloc(3 * H * H * sizeof(float)), *qb;
+    if (!qw || !keep(w, qw))
         return tl_set_error(TL_ERR_OOM, "out of memory fusing QKV of layer %d", layer);
-    L->qkv_b = malloc(3 * H * sizeof(float));
-    if (!L->qkv_b || !keep(w, L->qkv_b))
+    qb = malloc(3 * H * sizeof(float));
+    if (!qb || !keep(w, qb))
         return tl_set_error(TL_ERR_OOM, "out of memory fusing QKV of layer %d", layer);
+    L->qkv_w = qw;
+    L->qkv_b = qb;
     for (int i = 0; i < 3; i++) {
         const tl_st_tensor *tw, *tb;
         tl_status s;
         if ((s = find(w, st, wn[i], layer, &tw)) || (s = check_shape(tw, H, H)) ||
             (s = find(w, st, bn[i], layer, &tb)) || (s = check_shape(tb, H, 0)) ||
-            (s = tl_st_copy_f32(tw, L->qkv_w + (size_t)i * H * H)) ||
-            (s = tl_st_copy_f32(tb, L->qkv_b + (size_t)i * H)))
+            (s = tl_st_copy_f32(tw, qw + (size_t)i * H * H)) ||
+            (s = tl_st_copy_f32(tb, qb + (size_t)i * H)))
             return s;
         note_dtype(w, tw->dtype);
         w->n_params += tw->numel + tb->numel;
+    }
+    return TL_OK;
+}
+
+/* Binds a tensor only when want is set (the config says it exists); else *out = NULL. */
+static tl_status bind_opt(tl_weights *w, const tl_safetensors *st, const char *tmpl, int layer,
+                          size_t d0, size_t d1, int want, const float **out) {
+    *out = NULL;
+    if (!want || !tmpl) return TL_OK;
+    return bind(w, st, tmpl, layer, d0, d1, out);
+}
+
+/* Binds a ModernBERT checkpoint: tok embeddings + norm, per layer Wqkv, Wo, Wi, Wo and
+ * pre-norms (none before layer 0's attention), the final norm; biases as configured. */
+static tl_status bind_modernbert(tl_weights *w, const tl_arch *a, const tl_safetensors *st) {
+    const tl_family *f = a->family;
+    const size_t H = a->hidden, I = a->intermediate;
+    tl_status s;
+    if ((s = bind(w, st, f->word_emb, 0, a->vocab_size, H, &w->word_emb)) ||
+        (s = bind(w, st, f->emb_ln_w, 0, H, 0, &w->emb_ln_w)) ||
+        (s = bind_opt(w, st, f->emb_ln_b, 0, H, 0, a->norm_bias, &w->emb_ln_b)) ||
+        (s = bind(w, st, f->final_ln_w, 0, H, 0, &w->final_ln_w)) ||
+        (s = bind_opt(w, st, f->final_ln_b, 0, H, 0, a->norm_bias, &w->final_ln_b)))
+        return s;
+    for (int l = 0; l < (int)a->n_layers; l++) {
+        tl_layer_weights *L = &w->layers[l];
+        if ((s = bind(w, st, f->q_w, l, 3 * H, H, &L->qkv_w)) ||
+            (s = bind_opt(w, st, f->q_b, l, 3 * H, 0, a->attn_bias, &L->qkv_b)) ||
+            (s = bind(w, st, f->attn_out_w, l, H, H, &L->attn_out_w)) ||
+            (s = bind_opt(w, st, f->attn_out_b, l, H, 0, a->attn_bias, &L->attn_out_b)) ||
+            (s = bind_opt(w, st, f->attn_ln_w, l, H, 0, l > 0, &L->attn_ln_w)) ||
+            (s = bind_opt(w, st, f->attn_ln_b, l, H, 0, l > 0 && a->norm_bias, &L->attn_ln_b)) ||
+            (s = bind(w, st, f->ffn_in_w, l, 2 * I, H, &L->ffn_in_w)) ||
+            (s = bind_opt(w, st, f->ffn_in_b, l, 2 * I, 0, a->mlp_bias, &L->ffn_in_b)) ||
+            (s = bind(w, st, f->ffn_out_w, l, H, I, &L->ffn_out_w)) ||
+            (s = bind_opt(w, st, f->ffn_out_b, l, H, 0, a->mlp_bias, &L->ffn_out_b)) ||
+            (s = bind(w, st, f->ffn_ln_w, l, H, 0, &L->ffn_ln_w)) ||
+            (s = bind_opt(w, st, f->ffn_ln_b, l, H, 0, a->norm_bias, &L->ffn_ln_b)))
+            return s;
     }
     return TL_OK;
 }
@@ -135,6 +176,15 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
     const size_t H = a->hidden, I = a->intermediate, E = a->embedding_size;
     tl_status s = pick_prefix(w, f, st);
     if (s) goto fail;
+    w->layers = calloc(a->n_layer_groups, sizeof *w->layers);
+    w->layer_of = calloc(a->n_layers, sizeof *w->layer_of);
+    if (!w->layers || !w->layer_of) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
+    for (size_t l = 0; l < a->n_layers; l++)
+        w->layer_of[l] = &w->layers[l / (a->n_layers / a->n_layer_groups)];
+    if (f->block == TL_BLOCK_MODERNBERT) {
+        if ((s = bind_modernbert(w, a, st))) goto fail;
+        return TL_OK;
+    }
     if ((s = bind(w, st, f->word_emb, 0, a->vocab_size, E, &w->word_emb)) ||
         (s = bind(w, st, f->pos_emb, 0, a->max_positions, E, &w->pos_emb)) ||
         (s = bind(w, st, f->emb_ln_w, 0, E, 0, &w->emb_ln_w)) ||
@@ -147,11 +197,6 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
         goto fail;
     if (a->rel_buckets && (s = bind(w, st, f->rel_bias, 0, a->rel_buckets, a->n_heads, &w->rel_bias)))
         goto fail;
-    w->layers = calloc(a->n_layer_groups, sizeof *w->layers);
-    w->layer_of = calloc(a->n_layers, sizeof *w->layer_of);
-    if (!w->layers || !w->layer_of) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
-    for (size_t l = 0; l < a->n_layers; l++)
-        w->layer_of[l] = &w->layers[l / (a->n_layers / a->n_layer_groups)];
     for (int l = 0; l < (int)a->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
         if ((s = bind_qkv(w, st, f, l, H, L)) ||

@@ -5,8 +5,11 @@
 #include "io/safetensors.h"
 #include "model/arch.h"
 
+/* One layer's weights. For TL_BLOCK_MODERNBERT the same slots hold: qkv_w/qkv_b the
+ * checkpoint's fused Wqkv (mapped, not copied), attn_ln_* the pre-attention norm (NULL in
+ * layer 0), ffn_in_* Wi (2I, H), ffn_ln_* the pre-MLP norm; biases may be NULL. */
 typedef struct tl_layer_weights {
-    float *qkv_w, *qkv_b; /* (3H, H) and (3H): Q, K, V concatenated at load (owned) */
+    const float *qkv_w, *qkv_b; /* (3H, H) and (3H): Q, K, V concatenated at load */
     const float *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
     const float *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
 } tl_layer_weights;
@@ -15,6 +18,7 @@ typedef struct tl_weights {
     const float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b; /* type_emb may be NULL */
     const float *emb_proj_w, *emb_proj_b; /* (H, E) and (H) when arch->has_emb_proj */
     const float *rel_bias;               /* (rel_buckets, n_heads) when arch->rel_buckets */
+    const float *final_ln_w, *final_ln_b; /* a norm after the last layer (ModernBERT), or NULL */
     tl_layer_weights *layers;            /* n_layer_groups distinct sets */
     const tl_layer_weights **layer_of;   /* n_layers: the set layer l uses */
     const char *prefix;   /* the name prefix the checkpoint uses ("bert." or "") */

@@ -38,7 +38,8 @@ TL_TEST(linear_blas_matches_ref_on_odd_sizes) {
 
 /* Naive double-precision attention of one packed batch (the oracle). */
 static void attention_oracle(const float *qkv, double *out, const size_t *cu, size_t n_seqs,
-                             const int32_t *mask, const tl_rel_bias *rel, size_t nh, size_t d) {
+                             const int32_t *mask, const tl_rel_bias *rel, size_t window,
+                             size_t nh, size_t d) {
     size_t H = nh * d;
     for (size_t s = 0; s < n_seqs; s++)
         for (size_t h = 0; h < nh; h++)
@@ -48,7 +49,9 @@ static void attention_oracle(const float *qkv, double *out, const size_t *cu, si
                     double dot = 0;
                     for (size_t c = 0; c < d; c++) dot += (double)qkv[i * 3 * H + h * d + c] * qkv[j * 3 * H + H + h * d + c];
                     double rb = rel ? rel->table[h * (2 * rel->span - 1) + rel->span - 1 + (j - cu[s]) - (i - cu[s])] : 0.0;
-                    sc[j - cu[s]] = dot / sqrt((double)d) + rb + ((mask && !mask[j]) ? -1e30 : 0.0);
+                    long off = (long)j - (long)i;
+                    int hidden = window && (off > (long)window || -off > (long)window);
+                    sc[j - cu[s]] = dot / sqrt((double)d) + rb + ((mask && !mask[j]) || hidden ? -1e30 : 0.0);
                     if (sc[j - cu[s]] > mx) mx = sc[j - cu[s]];
                 }
                 for (size_t j = 0; j < cu[s + 1] - cu[s]; j++) { sc[j] = exp(sc[j] - mx); sum += sc[j]; }
@@ -79,11 +82,13 @@ static void check_attention(size_t d) {
     float *table = malloc(nh * (2 * span - 1) * 4);
     fill(table, nh * (2 * span - 1), 9);
     tl_rel_bias rel = {table, span};
-    for (int variant = 0; variant < 4; variant++) {
+    for (int variant = 0; variant < 8; variant++) {
         const int32_t *m = (variant & 1) ? mask : NULL;
         const tl_rel_bias *r = (variant & 2) ? &rel : NULL;
-        tl_attention(qkv, out, cu, n_seqs, m, r, nh, d, scratch, nt);
-        attention_oracle(qkv, want, cu, n_seqs, m, r, nh, d);
+        size_t window = (variant & 4) ? 6 : 0;
+        tl_attn_extras ex = {m, r, window};
+        tl_attention(qkv, out, cu, n_seqs, &ex, nh, d, scratch, nt);
+        attention_oracle(qkv, want, cu, n_seqs, m, r, window, nh, d);
         double worst = 0;
         for (size_t i = 0; i < T * H; i++) worst = fmax(worst, fabs(out[i] - want[i]));
         CHECK_NEAR(worst, 0.0, 1e-5);

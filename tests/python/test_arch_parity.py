@@ -10,6 +10,11 @@ from torchless import Model, TorchlessError
 COMMON = dict(vocab_size=120, max_position_embeddings=64)
 BERT_LIKE = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=80, **COMMON)
 
+MODERN = dict(vocab_size=120, hidden_size=48, num_hidden_layers=4, num_attention_heads=4,
+              intermediate_size=80, max_position_embeddings=300, local_attention=16,
+              global_attn_every_n_layers=2, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+              cls_token_id=2, sep_token_id=3)
+
 CASES = {
     "roberta": ("RobertaModel", dict(BERT_LIKE, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
     "roberta_mlm_prefixed": ("RobertaForMaskedLM", dict(BERT_LIKE, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
@@ -20,6 +25,11 @@ CASES = {
     "distilbert": ("DistilBertModel", dict(dim=48, n_layers=2, n_heads=4, hidden_dim=80, **COMMON)),
     "distilbert_cls_prefixed": ("DistilBertForSequenceClassification", dict(dim=32, n_layers=3, n_heads=2, hidden_dim=64, activation="relu", **COMMON)),
     "albert": ("AlbertModel", dict(BERT_LIKE, embedding_size=16)),
+    # ModernBERT: pre-norm, RoPE, GeGLU, local window of +-8 on 2 of 3 layers
+    "modernbert": ("ModernBertModel", dict(MODERN, num_hidden_layers=3, global_attn_every_n_layers=3)),
+    "modernbert_biases_mlm_prefixed": ("ModernBertForMaskedLM", dict(
+        MODERN, norm_bias=True, attention_bias=True, mlp_bias=True, hidden_activation="gelu_pytorch_tanh",
+        global_rope_theta=1000.0, local_rope_theta=500.0)),
     # MPNet: relative position bias; 300 positions so offsets pass max_distance 128
     "mpnet": ("MPNetModel", dict(BERT_LIKE, pad_token_id=1, max_position_embeddings=300)),
     "mpnet_mlm_prefixed": ("MPNetForMaskedLM", dict(BERT_LIKE, pad_token_id=1, max_position_embeddings=40)),
@@ -75,7 +85,7 @@ def test_family_matches_transformers(built, name):
         lens.insert(-1, 150)
     ids = [[int(x) for x in rng.integers(2, vocab, size=n)] for n in lens]
     ids[3][4] = pad  # a padding id inside a sequence: RoBERTa positions must follow it
-    use_types = cfg.get("type_vocab_size", 2) > 1 and not any(k in name for k in ("distilbert", "mpnet"))
+    use_types = cfg.get("type_vocab_size", 2) > 1 and not any(k in name for k in ("distilbert", "mpnet", "modernbert"))
     types = [[int(x) for x in rng.integers(0, 2, size=n)] for n in lens] if use_types else None
     got = tl.forward(ids, token_type_ids=types)
     with torch.inference_mode():
@@ -112,5 +122,6 @@ def test_unsupported_type_lists_supported(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt_neox"}))
     with pytest.raises(TorchlessError) as e:
         Model(tmp_path, load_tokenizer=False)
-    for t in ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert", "mpnet"):
+    for t in ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert", "mpnet",
+              "modernbert"):
         assert t in str(e.value)
