@@ -107,6 +107,23 @@ tl_model_params tl_model_default_params(void);
 tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, tl_model **out);
 void tl_model_free(tl_model *model);
 
+/* A tensor in caller memory, for tl_model_load_tensors. */
+typedef struct tl_tensor_view {
+    const char *name;     /* checkpoint name, e.g. "bert.encoder.layer.0.attention.self.query.weight" */
+    const char *dtype;    /* "F32", "F16", "BF16" or "F64" (safetensors' names) */
+    int ndim;             /* 0..8 */
+    const int64_t *shape; /* ndim sizes */
+    const void *data;     /* contiguous row-major elements; must outlive the model */
+} tl_tensor_view;
+
+/* Loads a model from the text of a config.json and n tensors in caller memory (e.g. a
+ * live PyTorch state_dict): F32 tensors that are 4-byte aligned are used in place, with
+ * no copy; other dtypes are converted once. The model has no tokenizer and the default
+ * sentence-embedding settings (mean pooling). params may be NULL. Errors name the
+ * tensor and the field, as for files. Caller frees *out with tl_model_free(). */
+tl_status tl_model_load_tensors(const char *config_json, const tl_tensor_view *tensors, size_t n,
+                                const tl_model_params *params, tl_model **out);
+
 /* Architecture facts. */
 size_t tl_model_hidden_size(const tl_model *model);
 size_t tl_model_max_positions(const tl_model *model); /* max tokens per sequence */

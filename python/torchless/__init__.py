@@ -1,8 +1,9 @@
 """torchless: Hugging Face Transformers checkpoints run by a C engine, no PyTorch."""
 from ._lib import TorchlessError, lib as _lib
 from .model import Model
+from .optimize import OptimizedModel, optimize
 from .tokenizer import Encoding, Tokenizer
 
 __version__ = _lib.tl_version().decode()
 
-__all__ = ["Model", "Tokenizer", "Encoding", "TorchlessError", "__version__"]
+__all__ = ["optimize", "OptimizedModel", "Model", "Tokenizer", "Encoding", "TorchlessError", "__version__"]

@@ -55,6 +55,11 @@ class TlEmbedParams(ctypes.Structure):
     _fields_ = [("normalize", c_int), ("max_length", c_size_t)]
 
 
+class TlTensorView(ctypes.Structure):
+    _fields_ = [("name", c_char_p), ("dtype", c_char_p), ("ndim", c_int),
+                ("shape", POINTER(ctypes.c_int64)), ("data", c_void_p)]
+
+
 def _sig(name, restype, *argtypes):
     fn = getattr(lib, name)
     fn.restype = restype
@@ -84,6 +89,8 @@ _sig("tl_tokenizer_id_to_token", c_char_p, c_void_p, c_int32)
 _sig("tl_model_default_params", TlModelParams)
 _sig("tl_model_load", c_int, c_char_p, POINTER(TlModelParams), POINTER(c_void_p))
 _sig("tl_model_free", None, c_void_p)
+_sig("tl_model_load_tensors", c_int, c_char_p, POINTER(TlTensorView), c_size_t,
+     POINTER(TlModelParams), POINTER(c_void_p))
 _sig("tl_model_hidden_size", c_size_t, c_void_p)
 _sig("tl_model_max_positions", c_size_t, c_void_p)
 _sig("tl_model_type", c_char_p, c_void_p)

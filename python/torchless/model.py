@@ -24,6 +24,16 @@ class Model:
         params.load_tokenizer = 1 if load_tokenizer else 0
         handle = c_void_p()
         check(lib.tl_model_load(str(path_or_id).encode(), byref(params), byref(handle)))
+        self._init_from_handle(handle)
+
+    @classmethod
+    def _from_handle(cls, handle) -> "Model":
+        """Wraps an already loaded tl_model handle (owned by the new object)."""
+        self = cls.__new__(cls)
+        self._init_from_handle(handle)
+        return self
+
+    def _init_from_handle(self, handle) -> None:
         self._h = handle
         self.hidden_size = lib.tl_model_hidden_size(handle)
         self.max_positions = lib.tl_model_max_positions(handle)

@@ -564,3 +564,56 @@ tl_status tl_st_copy_f32(const tl_st_tensor *t, float *dst) {
                             t->name, tl_dtype_name(t->dtype));
     }
 }
+
+tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *label,
+                           tl_safetensors **out) {
+    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_st_from_views: out is NULL");
+    *out = NULL;
+    if (n && !views) return tl_set_error(TL_ERR_INVALID_ARG, "%s: tensors is NULL", label);
+    tl_safetensors *st = calloc(1, sizeof *st);
+    if (st) st->tensors = calloc(n ? n : 1, sizeof *st->tensors);
+    if (!st || !st->tensors) {
+        free(st);
+        return tl_set_error(TL_ERR_OOM, "%s: out of memory", label);
+    }
+    tl_status s = TL_OK;
+    for (size_t i = 0; i < n && s == TL_OK; i++, st->n++) {
+        const tl_tensor_view *v = &views[i];
+        tl_st_tensor *t = &st->tensors[i];
+        t->file = label;
+        if (!v->name || !*v->name) {
+            s = tl_set_error(TL_ERR_INVALID_ARG, "%s: tensor %zu has no name", label, i);
+            break;
+        }
+        if (!(t->name = tl_strdup(v->name))) { s = tl_set_error(TL_ERR_OOM, "%s: out of memory", label); break; }
+        if (!v->dtype || !dtype_parse(v->dtype, &t->dtype)) {
+            s = tl_set_error(TL_ERR_UNSUPPORTED, "%s: tensor '%s': dtype '%s' is not supported", label,
+                             v->name, v->dtype ? v->dtype : "(null)");
+            break;
+        }
+        if (v->ndim < 0 || v->ndim > TL_ST_MAX_DIMS || (v->ndim && !v->shape) || !v->data) {
+            s = tl_set_error(TL_ERR_INVALID_ARG, "%s: tensor '%s': bad ndim %d, shape or data", label,
+                             v->name, v->ndim);
+            break;
+        }
+        size_t numel = 1;
+        t->ndim = v->ndim;
+        for (int d = 0; d < v->ndim && s == TL_OK; d++) {
+            t->shape[d] = v->shape[d];
+            if (v->shape[d] < 0 || tl_mul_overflow(numel, (size_t)v->shape[d], &numel))
+                s = tl_set_error(TL_ERR_INVALID_ARG, "%s: tensor '%s': shape[%d] is negative or too large",
+                                 label, v->name, d);
+        }
+        if (s == TL_OK && tl_mul_overflow(numel, tl_dtype_size(t->dtype), &t->nbytes))
+            s = tl_set_error(TL_ERR_INVALID_ARG, "%s: tensor '%s' is too large", label, v->name);
+        t->numel = numel;
+        t->data = v->data;
+    }
+    if (s == TL_OK) s = build_name_index(st);
+    if (s != TL_OK) {
+        tl_st_close(st);
+        return s;
+    }
+    *out = st;
+    return TL_OK;
+}

@@ -37,6 +37,12 @@ tl_status tl_st_open_file(const char *path, tl_safetensors **out);
  * TL_ERR_IO naming dir when neither exists. Caller closes *out. */
 tl_status tl_st_open_dir(const char *dir, tl_safetensors **out);
 
+/* Builds a tensor set over caller memory (no mapping, no copy): validates names
+ * (non-empty, unique), dtypes, ndim and shape overflow; label names the source in
+ * errors. The caller's memory must outlive *out. Close with tl_st_close. */
+tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *label,
+                           tl_safetensors **out);
+
 /* Unmaps and frees everything; NULL is a no-op. */
 void tl_st_close(tl_safetensors *st);
 

@@ -44,13 +44,9 @@ static tl_status get_positive(const cJSON *cfg, const char *path, const char *ke
     return TL_OK;
 }
 
-tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
-    memset(arch, 0, sizeof *arch);
-    char *path = tl_path_join(dir, "config.json");
-    if (!path) return tl_set_error(TL_ERR_OOM, "out of memory");
-    cJSON *cfg = NULL;
-    tl_status s = tl_json_load_file(path, &cfg);
-    if (s != TL_OK) goto done;
+/* Fills arch from a parsed config object; errors name path and the field at fault. */
+static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch) {
+    tl_status s;
     if (!cJSON_IsObject(cfg)) {
         s = tl_set_error(TL_ERR_FORMAT, "%s: top level is not a JSON object", path);
         goto done;
@@ -158,7 +154,31 @@ tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
     snprintf(arch->act_name, sizeof arch->act_name, "%s", act);
     s = TL_OK;
 done:
+    return s;
+}
+
+tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
+    memset(arch, 0, sizeof *arch);
+    char *path = tl_path_join(dir, "config.json");
+    if (!path) return tl_set_error(TL_ERR_OOM, "out of memory");
+    cJSON *cfg = NULL;
+    tl_status s = tl_json_load_file(path, &cfg);
+    if (s == TL_OK) s = parse_config(cfg, path, arch);
     cJSON_Delete(cfg);
     free(path);
     return s;
 }
+
+tl_status tl_arch_from_json(const char *json, const char *label, tl_arch *arch) {
+    memset(arch, 0, sizeof *arch);
+    if (!json) return tl_set_error(TL_ERR_INVALID_ARG, "%s: config text is NULL", label);
+    const char *end = NULL;
+    cJSON *cfg = cJSON_ParseWithOpts(json, &end, 0);
+    if (!cfg)
+        return tl_set_error(TL_ERR_FORMAT, "%s: invalid JSON near byte %zu", label,
+                            end ? (size_t)(end - json) : 0);
+    tl_status s = parse_config(cfg, label, arch);
+    cJSON_Delete(cfg);
+    return s;
+}
+

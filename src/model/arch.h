@@ -73,6 +73,10 @@ typedef struct tl_arch {
  * model_type or activation (TL_ERR_UNSUPPORTED, listing the supported ones). */
 tl_status tl_arch_from_config(const char *dir, tl_arch *arch);
 
+/* Same as tl_arch_from_config for config text already in memory; label names it in
+ * errors (e.g. "config"). */
+tl_status tl_arch_from_json(const char *json, const char *label, tl_arch *arch);
+
 /* Returns the family entry for model_type, NULL when unsupported. */
 const tl_family *tl_family_find(const char *model_type);
 

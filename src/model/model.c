@@ -15,6 +15,8 @@ tl_model_params tl_model_default_params(void) {
     return p;
 }
 
+static tl_status finish_load(tl_model *m, const tl_model_params *p);
+
 /* Loads the tokenizer beside the weights; its absence is remembered, not fatal. */
 static tl_status load_tokenizer(tl_model *m) {
     char *tj = tl_path_join(m->dir, "tokenizer.json"), *vt = tl_path_join(m->dir, "vocab.txt");
@@ -42,21 +44,52 @@ tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, t
     if (!m) return tl_set_error(TL_ERR_OOM, "out of memory");
     tl_status s = tl_resolve_model_dir(path_or_id, &m->dir);
     if (s == TL_OK) s = tl_arch_from_config(m->dir, &m->arch);
-    if (s == TL_OK && m->arch.head_dim > TL_ATTN_MAX_HEAD_DIM)
-        s = tl_set_error(TL_ERR_UNSUPPORTED, "%s/config.json: head size %zu (hidden_size / "
-                         "num_attention_heads) exceeds the supported %d", m->dir,
-                         m->arch.head_dim, TL_ATTN_MAX_HEAD_DIM);
     if (s == TL_OK) s = tl_st_open_dir(m->dir, &m->st);
-    if (s == TL_OK) s = tl_weights_bind(&m->w, &m->arch, m->st);
+    if (s == TL_OK) s = finish_load(m, &p);
     if (s == TL_OK) s = tl_st_config_load(m->dir, &m->st_cfg);
     if (s == TL_OK && p.load_tokenizer) s = load_tokenizer(m);
-    if (s == TL_OK && !(m->gemm = tl_gemm_select())) s = TL_ERR_INVALID_ARG;
     if (s != TL_OK) {
         tl_model_free(m);
         return s;
     }
-    m->n_threads = tl_threads_resolve(p.num_threads);
-    tl_threads_set(m->n_threads);
+    *out = m;
+    return TL_OK;
+}
+
+/* Finishes a model whose arch, st and dir are set: head-size check, weights, threads. */
+static tl_status finish_load(tl_model *m, const tl_model_params *p) {
+    tl_status s = TL_OK;
+    if (m->arch.head_dim > TL_ATTN_MAX_HEAD_DIM)
+        s = tl_set_error(TL_ERR_UNSUPPORTED, "%s: head size %zu (hidden_size / num_attention_heads) "
+                         "exceeds the supported %d", m->dir, m->arch.head_dim, TL_ATTN_MAX_HEAD_DIM);
+    if (s == TL_OK) s = tl_weights_bind(&m->w, &m->arch, m->st);
+    if (s == TL_OK && !(m->gemm = tl_gemm_select())) s = TL_ERR_INVALID_ARG;
+    if (s == TL_OK) {
+        m->n_threads = tl_threads_resolve(p->num_threads);
+        tl_threads_set(m->n_threads);
+    }
+    return s;
+}
+
+tl_status tl_model_load_tensors(const char *config_json, const tl_tensor_view *tensors, size_t n,
+                                const tl_model_params *params, tl_model **out) {
+    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_model_load_tensors: out is NULL");
+    *out = NULL;
+    tl_model_params p = params ? *params : tl_model_default_params();
+    tl_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->dir = tl_strdup("(tensors in memory)")) ||
+        !(m->tok_error = tl_strdup("a model loaded from tensors has no tokenizer: pass token ids"))) {
+        tl_model_free(m);
+        return tl_set_error(TL_ERR_OOM, "out of memory");
+    }
+    tl_status s = tl_arch_from_json(config_json, "config", &m->arch);
+    if (s == TL_OK) s = tl_st_from_views(tensors, n, "state_dict", &m->st);
+    if (s == TL_OK) s = tl_st_config_load(NULL, &m->st_cfg);
+    if (s == TL_OK) s = finish_load(m, &p);
+    if (s != TL_OK) {
+        tl_model_free(m);
+        return s;
+    }
     *out = m;
     return TL_OK;
 }

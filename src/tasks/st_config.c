@@ -78,6 +78,7 @@ tl_status tl_st_config_load(const char *dir, tl_st_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->pooling = TL_POOL_MEAN;
     cfg->include_prompt = 1;
+    if (!dir) return TL_OK; /* no files: a plain model's defaults */
     char *path = tl_path_join(dir, "modules.json");
     if (!path) return tl_set_error(TL_ERR_OOM, "out of memory");
     if (!tl_file_exists(path)) { free(path); return TL_OK; }

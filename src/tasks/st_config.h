@@ -27,7 +27,7 @@ typedef struct tl_st_config {
 /* Reads the sentence-transformers files of dir into *cfg. A model without modules.json
  * gets sentence-transformers' defaults for a plain transformers model (mean pooling, no
  * normalize). Unknown module types (Dense, ...) are TL_ERR_UNSUPPORTED naming the module. */
-tl_status tl_st_config_load(const char *dir, tl_st_config *cfg);
+tl_status tl_st_config_load(const char *dir, tl_st_config *cfg); /* dir NULL: defaults */
 
 /* Number of pooling modes set, i.e. how many hidden-size blocks an embedding has. */
 size_t tl_st_pooling_count(const tl_st_config *cfg);

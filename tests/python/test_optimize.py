@@ -1,0 +1,124 @@
+"""torchless.optimize on live transformers models and on directories: parity with the
+model's own forward, zero-copy weights, padding modes, clear errors."""
+import numpy as np
+import pytest
+import torch
+
+import torchless
+from tiny_models import build_tiny_encoder
+
+BERT = dict(vocab_size=120, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=80, max_position_embeddings=64)
+
+
+def live(model_class, seed=0, **cfg):
+    import transformers
+
+    cls = getattr(transformers, model_class)
+    torch.manual_seed(seed)
+    m = cls(cls.config_class(**cfg)).eval()
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith("bias") or "LayerNorm" in name:
+                p.add_(torch.randn_like(p) * 0.2)
+    return m
+
+
+def padded_batch(vocab, pad_id=0, seed=3):
+    rng = np.random.default_rng(seed)
+    lens = [5, 17, 1, 30]
+    L = max(lens)
+    ids = np.full((len(lens), L), pad_id, dtype=np.int64)
+    mask = np.zeros((len(lens), L), dtype=np.int64)
+    for b, n in enumerate(lens):
+        ids[b, :n] = rng.integers(2, vocab, size=n)
+        mask[b, :n] = 1
+    types = (rng.integers(0, 2, size=ids.shape) * mask).astype(np.int64)
+    return torch.tensor(ids), torch.tensor(mask), torch.tensor(types)
+
+
+def rel_err(got, want):
+    return float((np.abs(got - want) / np.maximum(np.abs(want), 1.0)).max())
+
+
+@pytest.mark.parametrize("model_class,cfg", [
+    ("BertModel", BERT),
+    ("BertForMaskedLM", BERT),
+    ("RobertaModel", dict(BERT, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
+    ("DistilBertModel", dict(vocab_size=120, dim=48, n_layers=2, n_heads=4, hidden_dim=80,
+                             max_position_embeddings=64)),
+])
+def test_live_model_matches_its_forward_at_every_position(model_class, cfg):
+    m = live(model_class, **cfg)
+    pad = cfg.get("pad_token_id", 0)
+    ids, mask, types = padded_batch(cfg["vocab_size"], pad_id=pad)
+    kw = dict(input_ids=ids, attention_mask=mask)
+    if model_class.startswith("Bert"):
+        kw["token_type_ids"] = types
+    base = m.base_model if hasattr(m, "base_model") else m
+    with torch.inference_mode():
+        want = base(**kw).last_hidden_state.numpy()
+    fast = torchless.optimize(model=m)
+    got = fast(**kw)["last_hidden_state"]
+    assert isinstance(got, torch.Tensor) and tuple(got.shape) == want.shape
+    assert rel_err(got.numpy(), want) <= 1e-4
+    # numpy in, numpy out
+    got_np = fast(**{k: v.numpy() for k, v in kw.items()})["last_hidden_state"]
+    assert isinstance(got_np, np.ndarray) and rel_err(got_np, want) <= 1e-4
+
+
+def test_skip_padding_equals_on_real_tokens_and_zeros_elsewhere():
+    m = live("BertModel", **BERT)
+    ids, mask, types = padded_batch(120)
+    with torch.inference_mode():
+        want = m(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state.numpy()
+    got = torchless.optimize(model=m, padding="skip")(input_ids=ids, attention_mask=mask,
+                                                      token_type_ids=types)["last_hidden_state"].numpy()
+    real = mask.numpy().astype(bool)
+    assert rel_err(got[real], want[real]) <= 1e-4
+    assert np.all(got[~real] == 0)
+
+
+def test_fp32_weights_are_used_in_place_not_copied():
+    m = live("BertModel", **BERT)
+    fast = torchless.optimize(model=m)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    before = fast(input_ids=ids)["last_hidden_state"].clone()
+    with torch.no_grad():  # an FFN weight: torchless reads it from torch's own memory
+        m.encoder.layer[0].output.dense.weight.mul_(2.0)
+        want = m(input_ids=ids).last_hidden_state
+    after = fast(input_ids=ids)["last_hidden_state"]
+    assert (after - before).abs().max() > 1e-3
+    assert rel_err(after.numpy(), want.numpy()) <= 1e-4
+
+
+def test_bf16_live_model_is_converted():
+    m = live("BertModel", **BERT).to(torch.bfloat16)
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    want = m.float()(input_ids=ids).last_hidden_state.detach().numpy()
+    m = m.to(torch.bfloat16)
+    got = torchless.optimize(model=m)(input_ids=ids)["last_hidden_state"].numpy()
+    assert rel_err(got, want) <= 1e-4
+
+
+def test_directory_and_inside_forward_signature(tmp_path):
+    d = build_tiny_encoder(tmp_path / "bert", "BertModel", BERT, seed=4)
+    import transformers
+
+    hf = transformers.AutoModel.from_pretrained(d).eval()
+    ids = torch.tensor([[3, 4, 5, 6, 7, 8]])
+    with torch.inference_mode():
+        want = hf(input_ids=ids).last_hidden_state.numpy()
+    out = torchless.optimize(model=str(d))(ids, return_dict=False)[0]
+    assert rel_err(out.numpy(), want) <= 1e-4
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="pass model="):
+        torchless.optimize()
+    with pytest.raises(NotImplementedError, match=r"use torchless.pipeline\('fill-mask'"):
+        torchless.optimize(task="fill-mask", model=live("BertModel", **BERT))
+    with pytest.raises(torchless.TorchlessError, match="no such directory|not found"):
+        torchless.optimize(model="/nonexistent/model")
+    with pytest.raises(ValueError, match="input_ids is required"):
+        torchless.optimize(model=live("BertModel", **BERT))()
