@@ -1,5 +1,5 @@
-/* encode.c — tl_tokenizer_encode: added tokens -> normalizer -> pre-tokenizer ->
- * WordPiece per sequence, then truncation and the post-processor. */
+/* encode.c — tl_tokenizer_encode: added tokens -> normalizer -> pre-tokenizer -> model
+ * (WordPiece, BPE) per sequence, then truncation and the post-processor. */
 #include "tokenizer/tok_internal.h"
 #include "core/error.h"
 #include "core/util.h"
@@ -16,15 +16,18 @@ tl_encode_params tl_encode_default_params(void) {
 typedef struct {
     tl_nstr ns;
     tl_pieces pieces, npieces;
-    tl_spans words;
+    tl_ptbuf pt;
     tl_mtoks mt;
+    tl_mscratch ms;
     char *buf;
     size_t buf_cap;
 } scratch;
 
 static void scratch_free(scratch *w) {
     tl_nstr_free(&w->ns);
-    free(w->pieces.v); free(w->npieces.v); free(w->words.v); free(w->mt.v); free(w->buf);
+    tl_ptbuf_free(&w->pt);
+    tl_mscratch_free(&w->ms);
+    free(w->pieces.v); free(w->npieces.v); free(w->mt.v); free(w->buf);
 }
 
 /* Appends an added-token piece: its token string is the matched text itself, including
@@ -45,15 +48,22 @@ static tl_status push_added(scratch *w, const tl_added_token *at, const uint32_t
     return tl_enc_push(enc, at->id, w->buf, len, type_id, 0, os, oe, word);
 }
 
-/* Appends the model tokens of word ns[s, e) (word index word) to enc. */
+/* Appends the model tokens of word pt.buf[s, e) (word index word) to enc. */
 static tl_status encode_word(const tl_tokenizer *t, scratch *w, size_t s, size_t e, int32_t word,
                              int32_t type_id, tl_encoding *enc) {
-    tl_status st = tl_wordpiece_tokenize(&t->wp, w->ns.cp + s, e - s, &w->mt);
+    const uint32_t *cps = w->pt.buf.cp + s;
+    tl_status st;
+    switch (t->model) {
+    case TL_MODEL_BPE: st = tl_bpe_tokenize(&t->bpe, cps, e - s, &w->ms, &w->mt); break;
+    default: st = tl_wordpiece_tokenize(&t->wp, cps, e - s, &w->mt); break;
+    }
+    const tl_vocab *v = tl_tok_vocab(t);
+    const int32_t *os = w->pt.buf.os + s, *oe = w->pt.buf.oe + s;
     for (size_t k = 0; k < w->mt.len && st == TL_OK; k++) {
         const tl_mtok *m = &w->mt.v[k];
-        const char *tok = t->wp.vocab.id_to_tok[m->id];
-        st = tl_enc_push(enc, m->id, tok, strlen(tok), type_id, 0, w->ns.os[s + m->s],
-                         w->ns.oe[s + m->e - 1], word);
+        const char *tok = (size_t)m->id < v->n_ids && v->id_to_tok[m->id] ? v->id_to_tok[m->id] : "";
+        int32_t a = os[m->s], b = m->e > m->s ? oe[m->e - 1] : a;
+        st = tl_enc_push(enc, m->id, tok, strlen(tok), type_id, 0, a, b, word);
     }
     return st;
 }
@@ -75,10 +85,9 @@ static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t 
                             w->ns.oe[pc->e - 1], (*word)++, enc);
             continue;
         }
-        w->words.len = 0;
-        st = tl_pretok_split(&t->pre, &w->ns, pc->s, pc->e, &w->words);
-        for (size_t k = 0; k < w->words.len && st == TL_OK; k++)
-            st = encode_word(t, w, w->words.v[k].s, w->words.v[k].e, (*word)++, type_id, enc);
+        st = tl_pretok_run(&t->pre, &w->ns, pc->s, pc->e, &w->pt);
+        for (size_t k = 0; k < w->pt.words.len && st == TL_OK; k++)
+            st = encode_word(t, w, w->pt.words.v[k].s, w->pt.words.v[k].e, (*word)++, type_id, enc);
     }
     return st;
 }
@@ -130,7 +139,12 @@ tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t 
         if (p.max_length >= added)
             tl_truncate_longest_first(&a, pair ? &b : NULL, p.max_length - added);
     }
+    if (st == TL_OK && tok->post.trim_before) {
+        tl_trim_offsets(&a, 0, a.len, tok->post.aps_before);
+        if (pair) tl_trim_offsets(&b, 0, b.len, tok->post.aps_before);
+    }
     if (st == TL_OK) st = tl_postproc_apply(&tok->post, &a, pair ? &b : NULL, p.add_special_tokens, res);
+    if (st == TL_OK && tok->post.trim_after) tl_trim_offsets(res, 0, res->len, tok->post.aps_after);
     tl_enc_clear(&a);
     tl_enc_clear(&b);
     if (st != TL_OK) { tl_encoding_free(res); return st; }

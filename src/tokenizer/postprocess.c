@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"
+#include "tokenizer/unicode.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -99,28 +100,43 @@ static tl_status add_special(tl_postproc *p, const char *name, size_t n, const i
     return TL_OK;
 }
 
+/* Builds single/pair templates from piece lists over two named specials (a = index 0,
+ * b = index 1). names[i] < 0 marks a sequence piece ($A or $B). */
+static tl_status build_two(tl_postproc *out, const char *t0, int32_t id0, const char *t1, int32_t id1,
+                           const int *single, size_t ns, const int *pair, size_t np,
+                           const int *ptypes, const int *pseq) {
+    out->kind = 1;
+    tl_status s = add_special(out, t0, 1, &id0, &t0);
+    if (s == TL_OK && strcmp(t0, t1)) s = add_special(out, t1, 1, &id1, &t1);
+    out->single = calloc(ns, sizeof *out->single);
+    out->pair = calloc(np, sizeof *out->pair);
+    if (s == TL_OK && (!out->single || !out->pair)) s = tl_set_error(TL_ERR_OOM, "post_processor: out of memory");
+    for (size_t i = 0; i < ns + np && s == TL_OK; i++) {
+        int isp = i >= ns;
+        int code = isp ? pair[i - ns] : single[i];
+        tl_tpl_piece pc = {code >= 0, isp ? pseq[i - ns] : 0, isp ? ptypes[i - ns] : 0, NULL};
+        if (code >= 0 && !(pc.name = tl_strdup(code == 0 ? t0 : t1))) s = tl_set_error(TL_ERR_OOM, "post_processor: out of memory");
+        if (isp) out->pair[out->n_pair++] = pc;
+        else out->single[out->n_single++] = pc;
+    }
+    if (s != TL_OK) tl_postproc_free(out);
+    return s;
+}
+
 tl_status tl_postproc_bert(tl_postproc *out, const char *cls, int32_t cls_id, const char *sep, int32_t sep_id) {
     memset(out, 0, sizeof *out);
-    out->kind = 1;
-    tl_status s = add_special(out, cls, 1, &cls_id, &cls);
-    if (s == TL_OK) s = add_special(out, sep, 1, &sep_id, &sep);
-    out->single = calloc(3, sizeof *out->single);
-    out->pair = calloc(5, sizeof *out->pair);
-    if (s == TL_OK && (!out->single || !out->pair)) s = tl_set_error(TL_ERR_OOM, "post_processor: out of memory");
-    if (s != TL_OK) { tl_postproc_free(out); return s; }
-    const char *names[5] = {cls, NULL, sep, NULL, sep};
-    const int seqs[5] = {0, 0, 0, 1, 0}, types[5] = {0, 0, 0, 1, 1};
-    for (int i = 0; i < 5; i++) {
-        tl_tpl_piece pc = {names[i] != NULL, seqs[i], types[i], NULL};
-        if (names[i] && !(pc.name = tl_strdup(names[i]))) { tl_postproc_free(out); return tl_set_error(TL_ERR_OOM, "post_processor: out of memory"); }
-        out->pair[out->n_pair++] = pc;
-        if (i < 3) {
-            pc.name = names[i] ? tl_strdup(names[i]) : NULL;
-            if (names[i] && !pc.name) { tl_postproc_free(out); return tl_set_error(TL_ERR_OOM, "post_processor: out of memory"); }
-            out->single[out->n_single++] = pc;
-        }
-    }
-    return TL_OK;
+    static const int single[3] = {0, -1, 1}, pair[5] = {0, -1, 1, -1, 1};
+    static const int types[5] = {0, 0, 0, 1, 1}, seqs[5] = {0, 0, 0, 1, 0};
+    return build_two(out, cls, cls_id, sep, sep_id, single, 3, pair, 5, types, seqs);
+}
+
+/* RobertaProcessing: <s> $A </s> / <s> $A </s> </s> $B </s>, every type id 0. */
+static tl_status postproc_roberta(tl_postproc *out, const char *cls, int32_t cls_id, const char *sep, int32_t sep_id) {
+    static const int single[3] = {0, -1, 1}, pair[6] = {0, -1, 1, 1, -1, 1};
+    static const int types[6] = {0, 0, 0, 0, 0, 0}, seqs[6] = {0, 0, 0, 0, 1, 0};
+    tl_status s = build_two(out, cls, cls_id, sep, sep_id, single, 3, pair, 6, types, seqs);
+    out->zero_types = 1;
+    return s;
 }
 
 /* Reads a ["token", id] pair of BertProcessing. */
@@ -133,21 +149,8 @@ static int token_pair(const cJSON *j, const char **tok, int32_t *id) {
     return 1;
 }
 
-tl_status tl_postproc_parse(const cJSON *j, const char *path, tl_postproc *out) {
-    memset(out, 0, sizeof *out);
-    if (!j || cJSON_IsNull(j)) return TL_OK;
-    const char *type = tl_json_str(j, "type");
-    if (!type) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor: missing \"type\"", path);
-    if (!strcmp(type, "BertProcessing")) {
-        const char *cls, *sep;
-        int32_t cls_id, sep_id;
-        if (!token_pair(cJSON_GetObjectItemCaseSensitive(j, "cls"), &cls, &cls_id) ||
-            !token_pair(cJSON_GetObjectItemCaseSensitive(j, "sep"), &sep, &sep_id))
-            return tl_set_error(TL_ERR_FORMAT, "%s: post_processor BertProcessing: bad cls/sep", path);
-        return tl_postproc_bert(out, cls, cls_id, sep, sep_id);
-    }
-    if (strcmp(type, "TemplateProcessing"))
-        return tl_set_error(TL_ERR_UNSUPPORTED, "%s: post_processor type \"%s\" is not supported", path, type);
+/* Parses a TemplateProcessing body into out (kind 1). */
+static tl_status parse_template_proc(const cJSON *j, const char *path, tl_postproc *out) {
     out->kind = 1;
     tl_status s = parse_template(cJSON_GetObjectItemCaseSensitive(j, "single"), path, "single", &out->single, &out->n_single);
     if (s == TL_OK) s = parse_template(cJSON_GetObjectItemCaseSensitive(j, "pair"), path, "pair", &out->pair, &out->n_pair);
@@ -178,6 +181,60 @@ tl_status tl_postproc_parse(const cJSON *j, const char *path, tl_postproc *out) 
     }
     if (s == TL_OK) s = check_template(out, out->single, out->n_single, path);
     if (s == TL_OK) s = check_template(out, out->pair, out->n_pair, path);
+    return s;
+}
+
+/* Parses one processor into out, flattening Sequence: at most one template-like stage;
+ * ByteLevel stages become trims before or after it. */
+static tl_status parse_one(const cJSON *j, const char *path, int depth, tl_postproc *out) {
+    const char *type = tl_json_str(j, "type");
+    if (!type) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor: missing \"type\"", path);
+    if (depth > 16) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor: nesting too deep", path);
+    int ok = 1;
+    if (!strcmp(type, "ByteLevel")) {
+        int trim = tl_json_bool(j, "trim_offsets", 1, &ok), aps = tl_json_bool(j, "add_prefix_space", 1, &ok);
+        if (!ok) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor ByteLevel: a flag is not a boolean", path);
+        if (!trim) return TL_OK;
+        if (out->kind) { out->trim_after = 1; out->aps_after = aps; }
+        else if (out->trim_before) return tl_set_error(TL_ERR_UNSUPPORTED, "%s: post_processor: two trimming ByteLevel stages", path);
+        else { out->trim_before = 1; out->aps_before = aps; }
+        return TL_OK;
+    }
+    if (!strcmp(type, "Sequence")) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "processors"), *it;
+        if (!cJSON_IsArray(arr)) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor Sequence: \"processors\" is not an array", path);
+        cJSON_ArrayForEach(it, arr) {
+            tl_status s = parse_one(it, path, depth + 1, out);
+            if (s != TL_OK) return s;
+        }
+        return TL_OK;
+    }
+    if (out->kind) return tl_set_error(TL_ERR_UNSUPPORTED, "%s: post_processor: more than one template stage", path);
+    if (!strcmp(type, "BertProcessing") || !strcmp(type, "RobertaProcessing")) {
+        const char *cls, *sep;
+        int32_t cls_id, sep_id;
+        if (!token_pair(cJSON_GetObjectItemCaseSensitive(j, "cls"), &cls, &cls_id) ||
+            !token_pair(cJSON_GetObjectItemCaseSensitive(j, "sep"), &sep, &sep_id))
+            return tl_set_error(TL_ERR_FORMAT, "%s: post_processor %s: bad cls/sep", path, type);
+        if (type[0] == 'B') return tl_postproc_bert(out, cls, cls_id, sep, sep_id);
+        int trim = tl_json_bool(j, "trim_offsets", 1, &ok), aps = tl_json_bool(j, "add_prefix_space", 1, &ok);
+        if (!ok) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor RobertaProcessing: a flag is not a boolean", path);
+        if (trim && out->trim_before) return tl_set_error(TL_ERR_UNSUPPORTED, "%s: post_processor: two trimming stages", path);
+        if (trim) { out->trim_before = 1; out->aps_before = aps; }
+        int tb = out->trim_before, ab = out->aps_before;
+        tl_status s = postproc_roberta(out, cls, cls_id, sep, sep_id);
+        out->trim_before = tb;
+        out->aps_before = ab;
+        return s;
+    }
+    if (!strcmp(type, "TemplateProcessing")) return parse_template_proc(j, path, out);
+    return tl_set_error(TL_ERR_UNSUPPORTED, "%s: post_processor type \"%s\" is not supported", path, type);
+}
+
+tl_status tl_postproc_parse(const cJSON *j, const char *path, tl_postproc *out) {
+    memset(out, 0, sizeof *out);
+    if (!j || cJSON_IsNull(j)) return TL_OK;
+    tl_status s = parse_one(j, path, 0, out);
     if (s != TL_OK) tl_postproc_free(out);
     return s;
 }
@@ -218,6 +275,10 @@ tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl
         tl_status s = tl_enc_append(out, a, -1);
         return s == TL_OK && b ? tl_enc_append(out, b, -1) : s;
     }
+    if (!add_special && p->zero_types) {
+        tl_status s = tl_enc_append(out, a, 0);
+        return s == TL_OK && b ? tl_enc_append(out, b, 0) : s;
+    }
     const tl_tpl_piece *t = b ? p->pair : p->single;
     size_t n = b ? p->n_pair : p->n_single;
     for (size_t i = 0; i < n; i++) {
@@ -234,4 +295,28 @@ tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl
         if (s != TL_OK) return s;
     }
     return TL_OK;
+}
+
+void tl_trim_offsets(tl_encoding *e, size_t from, size_t to, int add_prefix_space) {
+    for (size_t i = from; i < to; i++) {
+        const char *tok = e->str + e->tok_off[i];
+        uint32_t *cps;
+        size_t n;
+        if (tl_utf8_decode(tok, strlen(tok), "token", &cps, &n) != TL_OK) continue;
+        size_t lead = 0, trail = 0;
+        while (lead < n && (cps[lead] == 0x120 || tl_uc_is_whitespace(cps[lead]))) lead++;
+        while (trail < n && (cps[n - 1 - trail] == 0x120 || tl_uc_is_whitespace(cps[n - 1 - trail]))) trail++;
+        free(cps);
+        int32_t *o = &e->offsets[2 * i];
+        if (lead > 0) {
+            int is_first = i == from || o[0] == 0;
+            if (is_first && add_prefix_space && lead == 1) lead = 0;
+            int64_t ns = (int64_t)o[0] + (int64_t)lead;
+            o[0] = (int32_t)(ns < o[1] ? ns : o[1]);
+        }
+        if (trail > 0 && (int64_t)o[1] >= (int64_t)trail) {
+            int64_t ne = (int64_t)o[1] - (int64_t)trail;
+            o[1] = (int32_t)(ne > o[0] ? ne : o[0]);
+        }
+    }
 }

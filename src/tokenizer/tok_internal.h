@@ -63,23 +63,74 @@ void tl_normalizer_free(tl_normalizer *n);
 /* Normalizes s in place, keeping every char's original span. TL_ERR_OOM on failure. */
 tl_status tl_normalizer_apply(const tl_normalizer *n, tl_nstr *s);
 
+/* ---------------------------------------------------------------- regex + split */
+
+typedef struct tl_regex tl_regex;
+/* Matcher scratch: the subject as UTF-8, byte -> char index map, PCRE2 match data. */
+typedef struct { char *u8; size_t *b2c; size_t cap; void *md; } tl_rx_scratch;
+/* One piece of tokenizers' find_matches: chars [s, e), match or gap. */
+typedef struct { size_t s, e; int match; } tl_match;
+typedef struct { tl_match *v; size_t len, cap; } tl_matches;
+typedef enum {
+    TL_SPLIT_REMOVED, TL_SPLIT_ISOLATED, TL_SPLIT_MERGED_PREV, TL_SPLIT_MERGED_NEXT, TL_SPLIT_CONTIGUOUS
+} tl_split_behavior;
+
+/* Compiles a pattern in PCRE2 UTF + UCP mode (literal = 1: a plain string). TL_ERR_FORMAT
+ * names what and the offset on a bad pattern. Caller frees with tl_regex_free. */
+tl_status tl_regex_compile(const char *pattern, int literal, const char *what, tl_regex **out);
+void tl_regex_free(tl_regex *re);
+void tl_rx_scratch_free(tl_rx_scratch *sc);
+/* find_matches of re over cps[0, n) (onig find_iter stepping); out is cleared first. */
+tl_status tl_regex_find(const tl_regex *re, const uint32_t *cps, size_t n, tl_rx_scratch *sc, tl_matches *out);
+/* find_matches of a char predicate: every char with pred(c, arg) is its own match. */
+tl_status tl_char_find(int (*pred)(uint32_t, uint32_t), uint32_t arg, const uint32_t *cps, size_t n,
+                       tl_matches *out);
+/* Applies a split behavior (and invert) to m (rewritten), appending the non-empty kept
+ * pieces, shifted by base, to out. */
+tl_status tl_split_apply(tl_matches *m, tl_split_behavior beh, int invert, size_t base, tl_spans *out);
+
 /* ---------------------------------------------------------------- pre-tokenizer */
 
 typedef enum {
-    TL_PRE_NONE, TL_PRE_BERT, TL_PRE_WHITESPACE, TL_PRE_WHITESPACE_SPLIT, TL_PRE_SEQUENCE
+    TL_PRE_NONE, TL_PRE_BERT, TL_PRE_WHITESPACE, TL_PRE_WHITESPACE_SPLIT, TL_PRE_SEQUENCE,
+    TL_PRE_BYTE_LEVEL, TL_PRE_METASPACE, TL_PRE_SPLIT, TL_PRE_PUNCTUATION, TL_PRE_DIGITS
 } tl_pre_kind;
+
+enum { TL_PREPEND_ALWAYS, TL_PREPEND_FIRST, TL_PREPEND_NEVER };
 
 typedef struct tl_pretok {
     tl_pre_kind kind;
     struct tl_pretok *children;
     size_t n_children;
+    int add_prefix_space, use_regex;                 /* ByteLevel */
+    uint32_t replacement;                            /* Metaspace */
+    int prepend_scheme, split;                       /* Metaspace */
+    tl_regex *re;                                    /* Split; ByteLevel's GPT-2 regex */
+    tl_split_behavior behavior;                      /* Split, Punctuation */
+    int invert;                                      /* Split */
+    int individual_digits;                           /* Digits */
 } tl_pretok;
+
+/* Pre-tokenizer working state: the (possibly transformed) string and its words. */
+typedef struct tl_ptbuf {
+    tl_nstr buf, tmp;
+    tl_spans words, tmpw;
+    tl_matches m;
+    tl_rx_scratch rx;
+} tl_ptbuf;
 
 /* Parses a "pre_tokenizer" JSON value (NULL/null: none). Caller frees with tl_pretok_free. */
 tl_status tl_pretok_parse(const cJSON *j, const char *path, int depth, tl_pretok *out);
 void tl_pretok_free(tl_pretok *p);
-/* Splits s[from, to) into non-empty words, appended to out as spans of s. */
-tl_status tl_pretok_split(const tl_pretok *p, const tl_nstr *s, size_t from, size_t to, tl_spans *out);
+/* Pre-tokenizes src[from, to): b->buf receives the words' chars (with original spans)
+ * and b->words their non-empty spans into b->buf, in order. */
+tl_status tl_pretok_run(const tl_pretok *p, const tl_nstr *src, size_t from, size_t to, tl_ptbuf *b);
+void tl_ptbuf_free(tl_ptbuf *b);
+/* Byte-level alphabet: the char standing for byte b, and back (-1 if c is not one). */
+uint32_t tl_bytelevel_char(uint8_t b);
+int tl_bytelevel_byte(uint32_t c);
+/* ByteLevel's GPT-2 split pattern. */
+extern const char tl_gpt2_pattern[];
 
 /* ---------------------------------------------------------------- vocab + WordPiece */
 
@@ -115,6 +166,47 @@ void tl_wordpiece_free(tl_wordpiece *wp);
 /* Tokenizes the word cps[0, n) greedily longest-match-first; appends to out (cleared
  * first). TL_ERR_FORMAT when a word needs the unk token and the vocab lacks it. */
 tl_status tl_wordpiece_tokenize(const tl_wordpiece *wp, const uint32_t *cps, size_t n, tl_mtoks *out);
+
+/* Scratch memory a model reuses across words (freed by tl_mscratch_free). */
+typedef struct tl_mscratch {
+    char *buf; size_t buf_cap;
+    size_t *boff; size_t boff_cap;
+    void *sym; size_t sym_cap;
+    void *heap; size_t heap_cap;
+    void *lat; size_t lat_cap;
+} tl_mscratch;
+void tl_mscratch_free(tl_mscratch *s);
+/* Grows *p to hold n elements of elem bytes (capacity in *cap); 0 or -1 on OOM. */
+int tl_grow(void **p, size_t *cap, size_t n, size_t elem);
+
+/* ---------------------------------------------------------------- BPE */
+
+typedef struct { uint64_t key; uint32_t rank; int32_t new_id; } tl_merge_slot;
+
+typedef struct tl_bpe {
+    tl_vocab vocab;
+    char *unk_token;             /* NULL: unknown chars are dropped */
+    char *prefix, *suffix;       /* continuing_subword_prefix, end_of_word_suffix (NULL: none) */
+    int byte_fallback, fuse_unk, ignore_merges;
+    tl_merge_slot *merges;       /* open addressing on (a << 32 | b); key UINT64_MAX = empty */
+    size_t merge_mask, n_merges;
+    int32_t byte_ids[256];       /* id of "<0xXX>", or -1 */
+} tl_bpe;
+
+/* Parses a JSON {token: id} object into v (ids range-checked). */
+tl_status tl_vocab_parse_json(const cJSON *vocab, const char *path, tl_vocab *v);
+/* Parses model {"type":"BPE",...} (merges as "a b" strings or [a, b] pairs). */
+tl_status tl_bpe_parse(const cJSON *j, const char *path, tl_bpe *out);
+/* Adds merge (a, b) with this rank; TL_ERR_FORMAT when a token is not in the vocab. */
+tl_status tl_bpe_add_merge(tl_bpe *bpe, const char *a, size_t alen, const char *b, size_t blen,
+                           uint32_t rank, const char *what);
+/* Fills byte_ids after the vocab is loaded. */
+void tl_bpe_finish(tl_bpe *bpe);
+void tl_bpe_free(tl_bpe *bpe);
+/* Tokenizes the word cps[0, n) as tokenizers' BPE does (dropout none); out cleared first. */
+tl_status tl_bpe_tokenize(const tl_bpe *bpe, const uint32_t *cps, size_t n, tl_mscratch *sc, tl_mtoks *out);
+/* Appends a model token; 0 or -1 on OOM. */
+int tl_mtoks_push(tl_mtoks *o, int32_t id, size_t s, size_t e);
 
 /* ---------------------------------------------------------------- added tokens */
 
@@ -177,11 +269,14 @@ typedef struct { int special; int seq; int32_t type_id; char *name; } tl_tpl_pie
 typedef struct { char *name; int32_t *ids; char **tokens; size_t n; } tl_tpl_special;
 
 typedef struct tl_postproc {
-    int kind;                           /* 0 none, 1 template (BertProcessing is mapped to it) */
+    int kind;                           /* 0 none, 1 template (Bert/Roberta mapped to it) */
     tl_tpl_piece *single, *pair;
     size_t n_single, n_pair;
     tl_tpl_special *specials;
     size_t n_specials;
+    int zero_types;                     /* RobertaProcessing: every type id is 0 */
+    int trim_before, aps_before;        /* trim_offsets (add_prefix_space) before the template */
+    int trim_after, aps_after;          /* ... and after it (a ByteLevel later in a Sequence) */
 } tl_postproc;
 
 /* Parses "post_processor" (NULL/null: none). Caller frees with tl_postproc_free. */
@@ -194,21 +289,34 @@ void tl_postproc_free(tl_postproc *p);
 size_t tl_postproc_added(const tl_postproc *p, int is_pair);
 /* Truncates a (and b) to max_len tokens in total with tokenizers' longest_first rule. */
 void tl_truncate_longest_first(tl_encoding *a, tl_encoding *b, size_t max_len);
+/* ByteLevel's process_offsets on tokens [from, to) of e: drops leading/trailing spaces
+ * ('Ġ' or whitespace chars of the token string) from their offsets. */
+void tl_trim_offsets(tl_encoding *e, size_t from, size_t to, int add_prefix_space);
 /* Merges a (and b, may be NULL) into out as the template says. */
 tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl_encoding *b,
                             int add_special, tl_encoding *out);
 
 /* ---------------------------------------------------------------- tokenizer */
 
+typedef enum { TL_MODEL_WORDPIECE, TL_MODEL_BPE, TL_MODEL_UNIGRAM } tl_model_kind;
+
 struct tl_tokenizer {
     char *source;          /* the file it came from, for messages */
     tl_normalizer norm;
     tl_pretok pre;
+    tl_model_kind model;
     tl_wordpiece wp;
+    tl_bpe bpe;
     tl_added added;
     tl_postproc post;
     size_t vocab_size;     /* |model vocab ∪ added tokens| */
 };
+
+/* The model's vocabulary. */
+const tl_vocab *tl_tok_vocab(const struct tl_tokenizer *t);
+/* Builds the GPT2TokenizerFast / RobertaTokenizerFast pipeline from dir/vocab.json +
+ * dir/merges.txt (+ tokenizer_config.json, special_tokens_map.json). */
+tl_status tl_tokenizer_load_vocab_json(const char *dir, struct tl_tokenizer *tok);
 
 /* Builds a BertTokenizerFast-equivalent tokenizer from dir/vocab.txt (+ optional
  * tokenizer_config.json). Fills tok (zeroed by the caller). */

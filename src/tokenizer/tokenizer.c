@@ -15,17 +15,22 @@ void tl_tokenizer_free(tl_tokenizer *tok) {
     tl_normalizer_free(&tok->norm);
     tl_pretok_free(&tok->pre);
     tl_wordpiece_free(&tok->wp);
+    tl_bpe_free(&tok->bpe);
     tl_added_free(&tok->added);
     tl_postproc_free(&tok->post);
     free(tok->source);
     free(tok);
 }
 
+const tl_vocab *tl_tok_vocab(const tl_tokenizer *t) {
+    return t->model == TL_MODEL_BPE ? &t->bpe.vocab : &t->wp.vocab;
+}
+
 void tl_tokenizer_finish(tl_tokenizer *tok) {
-    size_t n = tok->wp.vocab.n_tokens;
+    size_t n = tl_tok_vocab(tok)->n_tokens;
     for (size_t i = 0; i < tok->added.len; i++) {
         const char *c = tok->added.v[i].content;
-        int dup = tl_vocab_get(&tok->wp.vocab, c, strlen(c)) >= 0;
+        int dup = tl_vocab_get(tl_tok_vocab(tok), c, strlen(c)) >= 0;
         for (size_t k = 0; k < i && !dup; k++) dup = !strcmp(tok->added.v[k].content, c);
         if (!dup) n++;
     }
@@ -69,11 +74,12 @@ static tl_status from_json(const cJSON *root, const char *path, tl_tokenizer *to
         cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word"))
         type = "WordPiece"; /* older files omit model.type */
     if (!type) return tl_set_error(TL_ERR_FORMAT, "%s: model.type is missing", path);
-    if (strcmp(type, "WordPiece"))
-        return tl_set_error(TL_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported yet (WordPiece only)", path, type);
     tl_status s = tl_normalizer_parse(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), path, 0, &tok->norm);
     if (s == TL_OK) s = tl_pretok_parse(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), path, 0, &tok->pre);
-    if (s == TL_OK) s = tl_wordpiece_parse(model, path, &tok->wp);
+    if (s != TL_OK) return s;
+    if (!strcmp(type, "WordPiece")) { tok->model = TL_MODEL_WORDPIECE; s = tl_wordpiece_parse(model, path, &tok->wp); }
+    else if (!strcmp(type, "BPE")) { tok->model = TL_MODEL_BPE; s = tl_bpe_parse(model, path, &tok->bpe); }
+    else return tl_set_error(TL_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported", path, type);
     if (s == TL_OK) s = parse_added(cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), path, tok);
     if (s == TL_OK) s = tl_postproc_parse(cJSON_GetObjectItemCaseSensitive(root, "post_processor"), path, &tok->post);
     return s;
@@ -95,27 +101,32 @@ static tl_status load_json_file(const char *path, tl_tokenizer **out) {
     return TL_OK;
 }
 
-/* Loads from a directory: tokenizer.json, else vocab.txt. */
+/* Builds a tokenizer from a legacy layout with loader; fills *out. */
+static tl_status load_legacy(const char *dir, const char *file,
+                             tl_status (*loader)(const char *, tl_tokenizer *), tl_tokenizer **out) {
+    tl_tokenizer *tok = calloc(1, sizeof *tok);
+    if (!tok) return tl_set_error(TL_ERR_OOM, "%s: out of memory", dir);
+    tl_status s = loader(dir, tok);
+    if (s == TL_OK && !(tok->source = tl_path_join(dir, file))) s = tl_set_error(TL_ERR_OOM, "%s: out of memory", dir);
+    if (s != TL_OK) { tl_tokenizer_free(tok); return s; }
+    tl_tokenizer_finish(tok);
+    *out = tok;
+    return TL_OK;
+}
+
+/* Loads from a directory: tokenizer.json, else vocab.txt, else vocab.json + merges.txt. */
 static tl_status load_dir(const char *dir, tl_tokenizer **out) {
     char *json = tl_path_join(dir, "tokenizer.json");
     char *vocab = tl_path_join(dir, "vocab.txt");
+    char *vjson = tl_path_join(dir, "vocab.json");
+    char *merges = tl_path_join(dir, "merges.txt");
     tl_status s;
-    if (!json || !vocab) s = tl_set_error(TL_ERR_OOM, "%s: out of memory", dir);
+    if (!json || !vocab || !vjson || !merges) s = tl_set_error(TL_ERR_OOM, "%s: out of memory", dir);
     else if (tl_file_exists(json)) s = load_json_file(json, out);
-    else if (tl_file_exists(vocab)) {
-        tl_tokenizer *tok = calloc(1, sizeof *tok);
-        if (!tok) s = tl_set_error(TL_ERR_OOM, "%s: out of memory", dir);
-        else {
-            s = tl_tokenizer_load_vocab_txt(dir, tok);
-            if (s == TL_OK && !(tok->source = tl_strdup(vocab))) s = tl_set_error(TL_ERR_OOM, "%s: out of memory", dir);
-            if (s != TL_OK) tl_tokenizer_free(tok);
-            else { tl_tokenizer_finish(tok); *out = tok; }
-        }
-    } else {
-        s = tl_set_error(TL_ERR_IO, "%s: no tokenizer.json or vocab.txt in this directory", dir);
-    }
-    free(json);
-    free(vocab);
+    else if (tl_file_exists(vocab)) s = load_legacy(dir, "vocab.txt", tl_tokenizer_load_vocab_txt, out);
+    else if (tl_file_exists(vjson) && tl_file_exists(merges)) s = load_legacy(dir, "vocab.json", tl_tokenizer_load_vocab_json, out);
+    else s = tl_set_error(TL_ERR_IO, "%s: no tokenizer.json, vocab.txt or vocab.json + merges.txt in this directory", dir);
+    free(json); free(vocab); free(vjson); free(merges);
     return s;
 }
 
@@ -138,13 +149,14 @@ size_t tl_tokenizer_vocab_size(const tl_tokenizer *tok) { return tok ? tok->voca
 int32_t tl_tokenizer_token_to_id(const tl_tokenizer *tok, const char *token) {
     if (!tok || !token) return -1;
     int32_t id = tl_added_find(&tok->added, token);
-    return id >= 0 ? id : tl_vocab_get(&tok->wp.vocab, token, strlen(token));
+    return id >= 0 ? id : tl_vocab_get(tl_tok_vocab(tok), token, strlen(token));
 }
 
 const char *tl_tokenizer_id_to_token(const tl_tokenizer *tok, int32_t id) {
     if (!tok || id < 0) return NULL;
     for (size_t i = 0; i < tok->added.len; i++)
         if (tok->added.v[i].id == id) return tok->added.v[i].content;
-    if ((size_t)id < tok->wp.vocab.n_ids) return tok->wp.vocab.id_to_tok[id];
+    const tl_vocab *v = tl_tok_vocab(tok);
+    if ((size_t)id < v->n_ids) return v->id_to_tok[id];
     return NULL;
 }

@@ -72,3 +72,9 @@ int tl_uc_ccc(uint32_t c) {
     if (c > 0x10FFFF) return 0;
     return utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
 }
+
+int tl_uc_is_numeric(uint32_t c) {
+    if (c > 0x10FFFF) return 0;
+    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
+}

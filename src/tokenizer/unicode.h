@@ -43,6 +43,8 @@ int tl_uc_lower(uint32_t c, uint32_t out[3]);
  * as tokenizers' NFD/NFKD computes it to out (cap entries); returns the count, or -1 when
  * cap is too small. Not reordered. */
 int tl_uc_decompose(uint32_t c, int compat, uint32_t *out, int cap);
+/* 1 if c is Rust's char::is_numeric (general category Nd, Nl or No). */
+int tl_uc_is_numeric(uint32_t c);
 /* Canonical combining class of c. */
 int tl_uc_ccc(uint32_t c);
 

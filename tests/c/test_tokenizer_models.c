@@ -1,0 +1,188 @@
+/* test_tokenizer_models.c — the BPE / byte-level / Split / Metaspace / Unigram parts of the
+ * C tokenizer on small hand-written tokenizer.json files (expected values computed once
+ * with Hugging Face tokenizers), and a fuzz run of random bytes and random UTF-8 through
+ * every configuration that must never crash or return a non-input error. */
+#include "torchless.h"
+#include "tl_test.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *BPE_JSON =
+    "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":13,\"content\":\"<s>\",\"single_word\":false,\"lstrip\":false,"
+    "\"rstrip\":false,\"normalized\":false,\"special\":true}],\"normalizer\":null,"
+    "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true},"
+    "\"post_processor\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true},"
+    "\"decoder\":{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true},"
+    "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"fuse_unk\":false,\"byte_fallback\":true,"
+    "\"vocab\":{\"<unk>\":0,\"<0x41>\":1,\"h\":2,\"e\":3,\"l\":4,\"o\":5,\"he\":6,\"ll\":7,\"hell\":8,\"hello\":9,"
+    "\"\xc4\xa0\":10,\"w\":11,\"\xc4\xa0w\":12},\"merges\":[\"h e\",\"l l\",\"he ll\",\"hell o\",\"\xc4\xa0 w\"]}}";
+
+/* A Split regex (Llama-3 style) + ByteLevel without regex + digits + punctuation. */
+static const char *SPLIT_JSON =
+    "{\"version\":\"1.0\",\"added_tokens\":[],\"normalizer\":null,"
+    "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":["
+    "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+    "{\"type\":\"Split\",\"pattern\":{\"String\":\"x\"},\"behavior\":\"MergedWithNext\",\"invert\":true},"
+    "{\"type\":\"Digits\",\"individual_digits\":true},{\"type\":\"Punctuation\",\"behavior\":\"Contiguous\"},"
+    "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":false,\"use_regex\":false}]},"
+    "\"post_processor\":null,"
+    "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":null,\"byte_fallback\":false,"
+    "\"vocab\":{\"h\":0,\"e\":1,\"l\":2,\"o\":3,\"he\":4,\"ll\":5,\"hell\":6,\"hello\":7},"
+    "\"merges\":[[\"h\",\"e\"],[\"l\",\"l\"],[\"he\",\"ll\"],[\"hell\",\"o\"]]}}";
+
+static char dir_[64];
+
+/* Writes json to <tmpdir>/<name>/tokenizer.json and loads it (NULL on failure). */
+static tl_tokenizer *load_json(const char *name, const char *json) {
+    if (!dir_[0]) {
+        snprintf(dir_, sizeof dir_, "/tmp/tl_tok_test_XXXXXX");
+        if (!mkdtemp(dir_)) return NULL;
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s.json", dir_, name);
+    FILE *f = fopen(path, "w");
+    if (!f) return NULL;
+    fputs(json, f);
+    fclose(f);
+    tl_tokenizer *tok = NULL;
+    CHECK_OK(tl_tokenizer_load(path, &tok));
+    unlink(path);
+    return tok;
+}
+
+/* Encodes s and compares ids and offsets with the expected arrays. */
+static int enc_is(tl_tokenizer *tok, const char *s, const int32_t *ids, const int32_t *off, size_t n) {
+    tl_encoding *e = NULL;
+    if (tl_tokenizer_encode(tok, s, strlen(s), NULL, 0, NULL, &e) != TL_OK) return 0;
+    int ok = tl_encoding_length(e) == n && !memcmp(tl_encoding_ids(e), ids, n * sizeof *ids) &&
+             !memcmp(tl_encoding_offsets(e), off, 2 * n * sizeof *off);
+    if (!ok) {
+        fprintf(stderr, "  %s ->", s);
+        for (size_t i = 0; i < tl_encoding_length(e); i++)
+            fprintf(stderr, " %d(%d,%d)", tl_encoding_ids(e)[i], tl_encoding_offsets(e)[2 * i], tl_encoding_offsets(e)[2 * i + 1]);
+        fprintf(stderr, "\n");
+    }
+    tl_encoding_free(e);
+    return ok;
+}
+
+TL_TEST(test_bpe_known) {
+    tl_tokenizer *tok = load_json("bpe", BPE_JSON);
+    if (!tok) return;
+    /* trim_offsets moves the lone 'Ġ' to (6, 6) */
+    CHECK(enc_is(tok, "hello hello", (int32_t[]){9, 10, 9}, (int32_t[]){0, 5, 6, 6, 6, 11}, 3));
+    CHECK(enc_is(tok, "hello w<s>", (int32_t[]){9, 12, 13}, (int32_t[]){0, 5, 6, 7, 7, 10}, 3));
+    /* byte fallback lands before the pending unk, as tokenizers orders them */
+    CHECK(enc_is(tok, "xA", (int32_t[]){1, 0}, (int32_t[]){0, 1, 1, 2}, 2));
+    CHECK(enc_is(tok, "\xc3\xa9", (int32_t[]){0, 0}, (int32_t[]){0, 1, 0, 1}, 2));
+    CHECK(tl_tokenizer_vocab_size(tok) == 14);
+    CHECK(tl_tokenizer_token_to_id(tok, "hello") == 9 && tl_tokenizer_token_to_id(tok, "<s>") == 13);
+    tl_tokenizer_free(tok);
+}
+
+TL_TEST(test_split_known) {
+    tl_tokenizer *tok = load_json("split", SPLIT_JSON);
+    if (!tok) return;
+    CHECK(enc_is(tok, "hello", (int32_t[]){7}, (int32_t[]){0, 5}, 1));
+    tl_tokenizer_free(tok);
+}
+
+TL_TEST(test_bad_configs) {
+    const char *bad[] = {
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a b\"]}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a\"]}}",
+        "{\"model\":{\"type\":\"BPE\",\"dropout\":0.5,\"vocab\":{},\"merges\":[]}}",
+        "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\"},"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+        "{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"a\"},\"behavior\":\"Nope\"},"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+        "{\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"ab\"},\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[]}}",
+        "{\"model\":{\"type\":\"Nope\"}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char path[256];
+        if (!dir_[0]) { snprintf(dir_, sizeof dir_, "/tmp/tl_tok_test_XXXXXX"); if (!mkdtemp(dir_)) return; }
+        snprintf(path, sizeof path, "%s/bad.json", dir_);
+        FILE *f = fopen(path, "w");
+        if (!f) return;
+        fputs(bad[i], f);
+        fclose(f);
+        tl_tokenizer *tok = NULL;
+        tl_status s = tl_tokenizer_load(path, &tok);
+        CHECK(s == TL_ERR_FORMAT || s == TL_ERR_UNSUPPORTED);
+        CHECK(tok == NULL && strlen(tl_last_error()) > 0);
+        unlink(path);
+    }
+}
+
+static uint64_t rs_ = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void) { rs_ ^= rs_ << 13; rs_ ^= rs_ >> 7; rs_ ^= rs_ << 17; return rs_; }
+
+/* Appends code point c as UTF-8. */
+static void put_utf8(uint32_t c, char *b, size_t *n) {
+    if (c < 0x80) b[(*n)++] = (char)c;
+    else if (c < 0x800) { b[(*n)++] = (char)(0xC0 | c >> 6); b[(*n)++] = (char)(0x80 | (c & 0x3F)); }
+    else if (c < 0x10000) { b[(*n)++] = (char)(0xE0 | c >> 12); b[(*n)++] = (char)(0x80 | (c >> 6 & 0x3F)); b[(*n)++] = (char)(0x80 | (c & 0x3F)); }
+    else { b[(*n)++] = (char)(0xF0 | c >> 18); b[(*n)++] = (char)(0x80 | (c >> 12 & 0x3F)); b[(*n)++] = (char)(0x80 | (c >> 6 & 0x3F)); b[(*n)++] = (char)(0x80 | (c & 0x3F)); }
+}
+
+/* Random bytes and random valid UTF-8 through tok: only TL_OK or TL_ERR_INVALID_ARG, and
+ * valid input always encodes with offsets inside the text. */
+static void fuzz(tl_tokenizer *tok, int iters) {
+    char buf[700];
+    int bad = 0, ok = 0;
+    tl_encode_params p = tl_encode_default_params();
+    for (int it = 0; it < iters; it++) {
+        size_t n = 0, nchars = 0, len = (size_t)(rnd() % 160);
+        int valid = it % 2;
+        for (size_t i = 0; i < len; i++) {
+            uint64_t r = rnd();
+            if (!valid) { buf[n++] = (char)(r % 3 == 0 ? 0x80 + (r >> 8) % 0x80 : (r >> 8) & 0xFF); continue; }
+            uint32_t c;
+            switch (r % 7) {
+            case 0: c = (uint32_t)((r >> 8) % 0x80); break;
+            case 1: c = ' '; break;
+            case 2: c = (uint32_t)(0x300 + (r >> 8) % 0x70); break;
+            case 3: c = (uint32_t)(0x4E00 + (r >> 8) % 0x5200); break;
+            case 4: c = "hello w1\n\r'"[(r >> 8) % 11]; break;
+            default: c = (uint32_t)((r >> 8) % 0x110000); break;
+            }
+            if (c >= 0xD800 && c <= 0xDFFF) c = 'x';
+            put_utf8(c, buf, &n);
+            nchars++;
+        }
+        p.max_length = it % 3 == 0 ? (size_t)(rnd() % 12) : 0;
+        tl_encoding *e = NULL;
+        tl_status s = tl_tokenizer_encode(tok, buf, n, it % 4 == 0 ? buf : NULL, it % 4 == 0 ? n / 2 : 0, &p, &e);
+        if (s == TL_OK) {
+            ok++;
+            for (size_t i = 0; valid && i < tl_encoding_length(e); i++) {
+                const int32_t *o = tl_encoding_offsets(e);
+                if (o[2 * i] < 0 || o[2 * i] > o[2 * i + 1] || (size_t)o[2 * i + 1] > nchars) bad++;
+            }
+        } else if (s != TL_ERR_INVALID_ARG || valid) {
+            fprintf(stderr, "  fuzz: %s: %s\n", tl_status_name(s), tl_last_error());
+            bad++;
+        }
+        tl_encoding_free(e);
+    }
+    CHECK(bad == 0);
+    CHECK(ok > iters / 3);
+}
+
+TL_TEST(test_fuzz_models) {
+    const char *names[] = {"bpe", "split"}, *jsons[] = {BPE_JSON, SPLIT_JSON};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        tl_tokenizer *tok = load_json(names[i], jsons[i]);
+        if (!tok) continue;
+        fuzz(tok, 6000);
+        tl_tokenizer_free(tok);
+    }
+    if (dir_[0]) rmdir(dir_);
+}
+
+
