@@ -2,8 +2,9 @@
 from ._lib import TorchlessError, lib as _lib
 from .model import Model
 from .optimize import OptimizedModel, optimize
+from .pipeline import Pipeline, pipeline
 from .tokenizer import Encoding, Tokenizer
 
 __version__ = _lib.tl_version().decode()
 
-__all__ = ["optimize", "OptimizedModel", "Model", "Tokenizer", "Encoding", "TorchlessError", "__version__"]
+__all__ = ["optimize", "OptimizedModel", "pipeline", "Pipeline", "Model", "Tokenizer", "Encoding", "TorchlessError", "__version__"]

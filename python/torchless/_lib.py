@@ -115,3 +115,9 @@ def check(status: int) -> None:
         name = lib.tl_status_name(status).decode()
         msg = lib.tl_last_error().decode("utf-8", "replace")
         raise TorchlessError(name, msg)
+
+# pipelines (python/torchless/pipeline.py)
+_sig("tl_pipeline_create", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p))
+_sig("tl_pipeline_free", None, c_void_p)
+_sig("tl_pipeline_task", c_char_p, c_void_p)
+_sig("tl_pipeline_run", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p))

@@ -1,5 +1,9 @@
-/* cmd_run.c — `torchless run`: feature-extraction and sentence-embedding on texts. */
+/* cmd_run.c — `torchless run`: sentence-embedding and feature-extraction on texts, and every
+ * pipeline task (text-classification, token-classification, question-answering, fill-mask,
+ * zero-shot-classification) through tl_pipeline_run, one JSON result line per input. */
 #include "cli.h"
+
+#include <cjson/cJSON.h>
 
 #include <getopt.h>
 #include <math.h>
@@ -12,12 +16,22 @@ static void run_usage(FILE *f) {
     fprintf(f,
             "usage: torchless run [--model DIR_OR_ID] [--task TASK] [options] [TEXT...]\n\n"
             "Runs TASK on each TEXT (and on each line of --input) and prints one JSON line per\n"
-            "text, in input order.\n\n"
+            "input, in input order.\n\n"
             "  -m, --model DIR_OR_ID  model directory or cached HF id (default: $TORCHLESS_MODEL)\n"
             "  -t, --task TASK        sentence-embedding (default): pooled (+ normalized) vector,\n"
             "                         as SentenceTransformer.encode gives;\n"
-            "                         feature-extraction: last hidden state of every token\n"
-            "  -i, --input FILE       JSONL file ('-' = stdin): each line a JSON string or {\"text\": ...}\n"
+            "                         feature-extraction: last hidden state of every token;\n"
+            "                         text-classification (sentiment-analysis), token-classification\n"
+            "                         (ner), question-answering, fill-mask, zero-shot-classification:\n"
+            "                         each line is what transformers.pipeline(TASK) returns;\n"
+            "                         auto: the task config.json architectures implies\n"
+            "  -i, --input FILE       JSONL file ('-' = stdin): each line a JSON string or {\"text\": ...};\n"
+            "                         for pipeline tasks each line is one pipeline input: a string or\n"
+            "                         the task's object ({\"text\", \"text_pair\"}, {\"question\",\n"
+            "                         \"context\"}, {\"sequences\", \"candidate_labels\"})\n"
+            "  -o, --options JSON     pipeline parameters as a JSON object, e.g.\n"
+            "                         '{\"top_k\": 2}', '{\"aggregation_strategy\": \"simple\"}',\n"
+            "                         '{\"candidate_labels\": [\"sports\", \"politics\"]}'\n"
             "      --max-length N     truncate to N tokens (default: the model's configured maximum)\n"
             "      --normalize / --no-normalize\n"
             "                         force L2 normalization on or off (default: as the model's\n"
@@ -28,7 +42,70 @@ static void run_usage(FILE *f) {
             "  -h, --help             this help\n\n"
             "output (json): {\"index\": i, \"embedding\": [...]} or\n"
             "               {\"index\": i, \"tokens\": n, \"last_hidden_state\": [[...], ...]};\n"
-            "with --similarity a last line {\"similarity\": [[...], ...]}.\n");
+            "with --similarity a last line {\"similarity\": [[...], ...]};\n"
+            "pipeline tasks: the pipeline's result for each input, e.g.\n"
+            "               [{\"label\":\"POSITIVE\",\"score\":0.99}]\n");
+}
+
+/* Returns 1 for the tasks run through tl_pipeline_run. */
+static int is_pipeline_task(const char *task) {
+    static const char *names[] = {"text-classification", "sentiment-analysis", "token-classification", "ner",
+                                  "question-answering", "fill-mask", "zero-shot-classification", "auto"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(task, names[i])) return 1;
+    return 0;
+}
+
+/* Reads a JSONL file ("-" = stdin) of pipeline inputs: each non-blank line is one JSON
+ * value, stored re-serialized. Prints an error naming file and line and returns 0 on failure. */
+static int read_jsonl_values(const char *path, tl_strlist *out) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) { fprintf(stderr, "torchless: %s: cannot open\n", path); return 0; }
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int ok = 1;
+    while (ok && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        size_t k = 0;
+        while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n')) k++;
+        if (k == (size_t)n) continue;
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
+        char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+        if (!j) {
+            fprintf(stderr, "torchless: %s:%zu: not a JSON value\n", path, lineno);
+            ok = 0;
+        } else if (!txt || !tl_strlist_push(out, txt)) {
+            fprintf(stderr, "torchless: out of memory\n");
+            ok = 0;
+        }
+        free(txt);
+        cJSON_Delete(j);
+    }
+    free(line);
+    if (f != stdin) fclose(f);
+    return ok;
+}
+
+/* Runs a pipeline task on each input (JSON values) and prints one result line each. */
+static int run_pipeline(tl_model *m, const char *task, const char *options, tl_strlist *inputs) {
+    tl_pipeline *p = NULL;
+    if (tl_pipeline_create(m, strcmp(task, "auto") ? task : NULL, options, &p) != TL_OK)
+        return tl_cli_fail("cannot create the pipeline");
+    int rc = 0;
+    for (size_t i = 0; i < inputs->n && !rc; i++) {
+        char *out = NULL;
+        if (tl_pipeline_run(p, inputs->items[i], NULL, &out) != TL_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "input %zu", i);
+            rc = tl_cli_fail(what);
+        } else {
+            printf("%s\n", out);
+        }
+        tl_free(out);
+    }
+    tl_pipeline_free(p);
+    return rc;
 }
 
 /* Prints n floats as a JSON array with enough digits to round-trip. */
@@ -117,17 +194,20 @@ int tl_cmd_run(int argc, char **argv) {
         {"input", required_argument, 0, 'i'}, {"max-length", required_argument, 0, 'L'},
         {"normalize", no_argument, 0, 'N'},   {"no-normalize", no_argument, 0, 'n'},
         {"similarity", no_argument, 0, 's'},  {"format", required_argument, 0, 'f'},
-        {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *model_arg = NULL, *task = "sentence-embedding", *format = "json";
+        {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
+        {"options", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    const char *model_arg = NULL, *task = "sentence-embedding", *format = "json", *options = NULL;
+    const char *input_path = NULL;
     long max_len = 0, threads = 0;
     int normalize = -1, sim = 0, c;
     tl_strlist texts = {0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:t:i:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:i:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_arg = optarg; break;
         case 't': task = optarg; break;
-        case 'i': if (!tl_read_jsonl_texts(optarg, &texts)) { tl_strlist_free(&texts); return 2; } break;
+        case 'i': input_path = optarg; break;
+        case 'o': options = optarg; break;
         case 'L':
             if (!(max_len = tl_cli_positive(optarg, 1L << 30, "run", "--max-length"))) { tl_strlist_free(&texts); return 2; }
             break;
@@ -145,14 +225,33 @@ int tl_cmd_run(int argc, char **argv) {
     int table = 0;
     if (!strcmp(format, "table")) table = 1;
     else if (strcmp(format, "json")) { fprintf(stderr, "torchless run: --format must be json or table, not '%s'\n", format); tl_strlist_free(&texts); return 2; }
-    int embed = !strcmp(task, "sentence-embedding");
-    if (!embed && strcmp(task, "feature-extraction")) {
-        fprintf(stderr, "torchless run: unknown task '%s' (supported: sentence-embedding, feature-extraction)\n", task);
+    int embed = !strcmp(task, "sentence-embedding"), pipe = is_pipeline_task(task);
+    if (!embed && !pipe && strcmp(task, "feature-extraction")) {
+        fprintf(stderr, "torchless run: unknown task '%s' (supported: sentence-embedding, feature-extraction, "
+                        "text-classification, token-classification, question-answering, fill-mask, "
+                        "zero-shot-classification, auto)\n", task);
         tl_strlist_free(&texts);
         return 2;
     }
-    for (int i = optind; i < argc; i++)
-        if (!tl_strlist_push(&texts, argv[i])) { fprintf(stderr, "torchless: out of memory\n"); tl_strlist_free(&texts); return 1; }
+    if (options && !pipe) {
+        fprintf(stderr, "torchless run: --options is for pipeline tasks (text-classification, ...), not %s\n", task);
+        return 2;
+    }
+    if (input_path && !(pipe ? read_jsonl_values(input_path, &texts) : tl_read_jsonl_texts(input_path, &texts))) {
+        tl_strlist_free(&texts);
+        return 2;
+    }
+    for (int i = optind; i < argc; i++) {
+        char *js = NULL;
+        if (pipe) {
+            cJSON *str = cJSON_CreateString(argv[i]);
+            js = str ? cJSON_PrintUnformatted(str) : NULL;
+            cJSON_Delete(str);
+        }
+        int ok = (!pipe || js) && tl_strlist_push(&texts, pipe ? js : argv[i]);
+        free(js);
+        if (!ok) { fprintf(stderr, "torchless: out of memory\n"); tl_strlist_free(&texts); return 1; }
+    }
     if (!texts.n) { fprintf(stderr, "torchless run: no input: give TEXT arguments or --input FILE\n"); return 2; }
     const char *path = tl_cli_model_arg(model_arg, "run");
     if (!path) { tl_strlist_free(&texts); return 2; }
@@ -161,6 +260,7 @@ int tl_cmd_run(int argc, char **argv) {
     tl_model *m = NULL;
     int rc;
     if (tl_model_load(path, &mp, &m) != TL_OK) rc = tl_cli_fail("cannot load model");
+    else if (pipe) rc = run_pipeline(m, task, options, &texts);
     else if (embed) rc = run_embed(m, &texts, (size_t)max_len, normalize, sim, table);
     else rc = run_features(m, &texts, (size_t)max_len);
     tl_model_free(m);

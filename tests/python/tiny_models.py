@@ -83,3 +83,56 @@ def build_tiny_encoder(path: Path, model_class: str, config: dict, seed=0):
                 p.add_(torch.randn_like(p) * 0.2)
     model.save_pretrained(Path(path), safe_serialization=True)
     return Path(path)
+
+
+# Task heads of the tiny BERTs (build_tiny_bert_task): the transformers class, config
+# extras, and the parameters scaled so that argmax / ranking is clearly decided.
+BERT_TASKS = {
+    "seq-cls": ("BertForSequenceClassification",
+                {"id2label": {0: "NEGATIVE", 1: "NEUTRAL", 2: "POSITIVE"}}, ("classifier.",)),
+    "seq-cls-multi": ("BertForSequenceClassification",
+                      {"id2label": {0: "sports", 1: "politics", 2: "science", 3: "music"},
+                       "problem_type": "multi_label_classification"}, ("classifier.",)),
+    "seq-cls-single": ("BertForSequenceClassification", {"num_labels": 1}, ("classifier.",)),
+    "token-cls": ("BertForTokenClassification",
+                  {"id2label": {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC",
+                                5: "B-ORG", 6: "I-ORG"}}, ("classifier.",)),
+    "qa": ("BertForQuestionAnswering", {}, ("qa_outputs.",)),
+    "mlm": ("BertForMaskedLM", {}, ("cls.predictions.transform.LayerNorm.",)),
+    "nli": ("BertForSequenceClassification",
+            {"id2label": {0: "contradiction", 1: "neutral", 2: "entailment"}}, ("classifier.",)),
+}
+
+
+def build_tiny_bert_task(path: Path, task: str, seed=0, layers=2, hidden=64, heads=4,
+                         max_positions=64, scale=20.0):
+    """Saves a random Bert*For<task> model (see BERT_TASKS) with its trained WordPiece
+    tokenizer.json and a tokenizer_config.json giving model_max_length = max_positions.
+    Biases and norms are randomized and the head's parameters multiplied by `scale` so
+    scores are far from uniform. Returns the directory."""
+    import json
+
+    import torch
+    import transformers
+
+    cls_name, extra, scaled = BERT_TASKS[task]
+    tok = train_wordpiece()
+    cfg = transformers.BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=hidden,
+                                  num_hidden_layers=layers, num_attention_heads=heads,
+                                  intermediate_size=2 * hidden, max_position_embeddings=max_positions,
+                                  **extra)
+    if "id2label" in extra:
+        cfg.label2id = {v: k for k, v in extra["id2label"].items()}
+    torch.manual_seed(seed)
+    model = getattr(transformers, cls_name)(cfg).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or "LayerNorm" in name:
+                p.add_(torch.randn_like(p) * 0.2)
+            if any(name.startswith(s) for s in scaled):
+                p.mul_(scale)
+    path = Path(path)
+    model.save_pretrained(path, safe_serialization=True)
+    tok.save(str(path / "tokenizer.json"))
+    (path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": max_positions}))
+    return path

@@ -1,0 +1,132 @@
+"""torchless.pipeline: a drop-in for ``transformers.pipeline`` on the tasks torchless runs
+in C (text-classification, token-classification, question-answering, fill-mask,
+zero-shot-classification, feature-extraction, sentence-embedding), with the same inputs
+and the same plain-Python results, and no PyTorch underneath."""
+from __future__ import annotations
+
+import ctypes
+import json
+from ctypes import byref, c_void_p
+from typing import Any, Optional, Union
+
+from ._lib import check, lib
+from .model import Model
+
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+
+# transformers' default checkpoints per task, looked up in the local Hugging Face cache
+# when pipeline() gets a task and no model (nothing is downloaded).
+DEFAULT_MODELS = {
+    "text-classification": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+    "token-classification": "dbmdz/bert-large-cased-finetuned-conll03-english",
+    "question-answering": "distilbert/distilbert-base-cased-distilled-squad",
+    "fill-mask": "distilbert/distilroberta-base",
+    "zero-shot-classification": "facebook/bart-large-mnli",
+    "feature-extraction": "distilbert/distilbert-base-cased",
+    "sentence-embedding": "sentence-transformers/all-MiniLM-L6-v2",
+}
+
+# Arguments transformers.pipeline accepts that do not change results here.
+_IGNORED = {"device", "device_map", "dtype", "torch_dtype", "framework", "revision", "use_fast",
+            "token", "trust_remote_code", "model_kwargs", "config", "batch_size", "num_workers"}
+
+
+def _jsonable(x: Any) -> Any:
+    """Turns tuples / generators into lists so the inputs serialise as transformers sees them."""
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "__iter__"):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+class Pipeline:
+    """A task pipeline over a torchless model; call it like the transformers pipeline."""
+
+    def __init__(self, task: Optional[str], model: Model, options: dict, owns_model: bool):
+        self.model = model
+        self._owns_model = owns_model
+        handle = c_void_p()
+        opts = json.dumps(options).encode() if options else None
+        t = TASK_ALIASES.get(task, task) if task else None
+        check(lib.tl_pipeline_create(model._h, t.encode() if t else None, opts, byref(handle)))
+        self._h = handle
+        self.task = lib.tl_pipeline_task(handle).decode()
+
+    def close(self) -> None:
+        """Frees the C pipeline (and the model when the pipeline loaded it)."""
+        if getattr(self, "_h", None):
+            lib.tl_pipeline_free(self._h)
+            self._h = None
+        if getattr(self, "_owns_model", False) and self.model is not None:
+            self.model.close()
+            self._owns_model = False
+
+    def __del__(self):
+        self.close()
+
+    def __call__(self, inputs: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """Runs the task: a string, a list of strings, or the task's dict inputs
+        ({"text", "text_pair"}, {"question", "context"}); parameters as transformers names
+        them (top_k, aggregation_strategy, candidate_labels, ...). batch_size is accepted."""
+        for k in ("batch_size", "num_workers"):
+            kwargs.pop(k, None)
+        if self.task == "zero-shot-classification" and args:
+            if len(args) != 1 or "candidate_labels" in kwargs:
+                raise ValueError(f"Unable to understand extra arguments {args}")
+            kwargs["candidate_labels"] = args[0]
+        elif args:
+            raise TypeError(f"unexpected positional arguments {args}")
+        if self.task == "question-answering":
+            if inputs is None and "question" in kwargs:
+                inputs = {"question": kwargs.pop("question"), "context": kwargs.pop("context", None)}
+            elif isinstance(inputs, str) and "context" in kwargs:
+                inputs = {"question": inputs, "context": kwargs.pop("context")}
+        if inputs is None:
+            for key in ("inputs", "sequences", "text", "text_inputs"):
+                if key in kwargs:
+                    inputs = kwargs.pop(key)
+                    break
+        payload = json.dumps(_jsonable(inputs), ensure_ascii=False).encode("utf-8", "surrogatepass")
+        params = json.dumps(_jsonable(kwargs)).encode() if kwargs else None
+        out = c_void_p()
+        check(lib.tl_pipeline_run(self._h, payload, params, byref(out)))
+        try:
+            return json.loads(ctypes.string_at(out.value).decode("utf-8"))
+        finally:
+            lib.tl_free(out)
+
+
+def pipeline(task: Optional[str] = None, model: Union[str, Model, None] = None,
+             tokenizer: Any = None, **kwargs: Any) -> Pipeline:
+    """Drop-in for ``transformers.pipeline(task, model, tokenizer, **kwargs)``.
+
+    ``model`` is a directory, a Hugging Face id in the local cache, or a ``torchless.Model``;
+    without it the task's default checkpoint is taken from the cache. Without ``task``
+    the task is inferred from config.json ``architectures``. ``tokenizer`` may only name
+    the model's own tokenizer (the one beside the weights). Other keyword arguments are the
+    task's parameters (``top_k``, ``aggregation_strategy``, ...) applied to every call;
+    ``num_threads`` sets the worker threads; device / dtype / batch_size are accepted and
+    do not change results."""
+    if task is None and model is None:
+        raise ValueError("give a task, a model, or both")
+    num_threads = int(kwargs.pop("num_threads", 0) or 0)
+    for k in _IGNORED:
+        kwargs.pop(k, None)
+    owns = False
+    if model is None:
+        t = TASK_ALIASES.get(task, task)
+        if t not in DEFAULT_MODELS:
+            raise KeyError(f"unknown task '{task}'; torchless supports {sorted(DEFAULT_MODELS)}")
+        model = DEFAULT_MODELS[t]
+    if not isinstance(model, Model):
+        if tokenizer is not None and isinstance(tokenizer, str) and str(tokenizer) != str(model):
+            raise ValueError("torchless uses the tokenizer saved beside the model; tokenizer= must name "
+                             "the same directory or id as model=")
+        model = Model(str(model), num_threads=num_threads)
+        owns = True
+    return Pipeline(task, model, kwargs, owns)

@@ -1,0 +1,241 @@
+/* pipeline.c — tl_pipeline_create / free / task / run: picks the task (given, or inferred
+ * from config.json "architectures"), binds its head, reads the label names and tokenizer
+ * facts, and runs the task on JSON inputs with options + call parameters. */
+#include "core/error.h"
+#include "core/util.h"
+#include "io/json.h"
+#include "tasks/pipeline.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const tl_task *const tl_tasks[] = {
+    &tl_task_text_classification, &tl_task_token_classification, &tl_task_question_answering,
+    &tl_task_fill_mask, &tl_task_zero_shot, &tl_task_feature_extraction, &tl_task_sentence_embedding,
+};
+#define TL_N_TASKS (sizeof tl_tasks / sizeof tl_tasks[0])
+
+/* transformers' task aliases. */
+static const char *canonical_task(const char *task) {
+    if (!strcmp(task, "sentiment-analysis")) return "text-classification";
+    if (!strcmp(task, "ner")) return "token-classification";
+    return task;
+}
+
+/* Returns 1 when s ends with suffix. */
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* The task transformers' pipeline() infers from config.json architectures[0]. */
+static const char *infer_task(const cJSON *cfg) {
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(cfg, "architectures");
+    const cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
+    if (!cJSON_IsString(a0)) return "feature-extraction";
+    const char *a = a0->valuestring;
+    if (ends_with(a, "ForSequenceClassification")) return "text-classification";
+    if (ends_with(a, "ForTokenClassification")) return "token-classification";
+    if (ends_with(a, "ForQuestionAnswering")) return "question-answering";
+    if (ends_with(a, "ForMaskedLM")) return "fill-mask";
+    return "feature-extraction";
+}
+
+/* Reads id2label (or num_labels: LABEL_i), problem_type and the entailment id. */
+static tl_status read_labels(tl_pipeline *p, const cJSON *cfg, const char *path) {
+    const cJSON *id2 = cJSON_GetObjectItemCaseSensitive(cfg, "id2label");
+    int ok = 1;
+    long nl = tl_json_int(cfg, "num_labels", 2, &ok);
+    size_t n = cJSON_IsObject(id2) ? (size_t)cJSON_GetArraySize(id2) : (ok && nl > 0 && nl < 100000 ? (size_t)nl : 2);
+    p->id2label = calloc(n ? n : 1, sizeof *p->id2label);
+    if (!p->id2label) return tl_set_error(TL_ERR_OOM, "out of memory");
+    p->n_labels = n;
+    const cJSON *e;
+    if (cJSON_IsObject(id2)) {
+        cJSON_ArrayForEach(e, id2) {
+            char *end = NULL;
+            long i = strtol(e->string, &end, 10);
+            if (!cJSON_IsString(e) || *end || i < 0 || (size_t)i >= n || p->id2label[i])
+                return tl_set_error(TL_ERR_FORMAT, "%s: id2label must map the ids 0..%zu to label strings", path, n - 1);
+            if (!(p->id2label[i] = tl_strdup(e->valuestring))) return tl_set_error(TL_ERR_OOM, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p->id2label[i]) continue;
+        char buf[32];
+        snprintf(buf, sizeof buf, "LABEL_%zu", i);
+        if (!(p->id2label[i] = tl_strdup(buf))) return tl_set_error(TL_ERR_OOM, "out of memory");
+    }
+    const char *pt = tl_json_str(cfg, "problem_type");
+    snprintf(p->problem_type, sizeof p->problem_type, "%s", pt ? pt : "");
+    p->entailment_id = -1;
+    const cJSON *l2i = cJSON_GetObjectItemCaseSensitive(cfg, "label2id");
+    if (!cJSON_IsObject(l2i)) l2i = NULL;
+    cJSON_ArrayForEach(e, l2i) {
+        if (strncasecmp(e->string, "entail", 6) == 0 && cJSON_IsNumber(e)) {
+            p->entailment_id = (int)e->valuedouble;
+            break;
+        }
+    }
+    return TL_OK;
+}
+
+/* Reads a special-token string from tokenizer_config.json (a string or {"content": ...}). */
+static const char *special_str(const cJSON *tc, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(tc, key);
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsObject(v)) return tl_json_str(v, "content");
+    return NULL;
+}
+
+/* Reads tokenizer_config.json (model_max_length, clean-up, special tokens) and the
+ * decoder of tokenizer.json; both optional. */
+static tl_status read_tokenizer_facts(tl_pipeline *p) {
+    snprintf(p->subword_prefix, sizeof p->subword_prefix, "##");
+    p->decoder_cleanup = 1;
+    snprintf(p->mask_token, sizeof p->mask_token, "[MASK]");
+    const char *unk = "[UNK]", *pad = "[PAD]";
+    char *path = tl_path_join(p->m->dir, "tokenizer_config.json");
+    cJSON *tc = NULL;
+    tl_status s = TL_OK;
+    if (!path) return tl_set_error(TL_ERR_OOM, "out of memory");
+    if (tl_file_exists(path) && (s = tl_json_load_file(path, &tc)) == TL_OK) {
+        const cJSON *ml = cJSON_GetObjectItemCaseSensitive(tc, "model_max_length");
+        if (cJSON_IsNumber(ml) && ml->valuedouble >= 1 && ml->valuedouble < 1e15)
+            p->model_max_length = (size_t)ml->valuedouble;
+        p->clean_up_spaces = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tc, "clean_up_tokenization_spaces"));
+        const char *mt = special_str(tc, "mask_token");
+        if (mt) snprintf(p->mask_token, sizeof p->mask_token, "%s", mt);
+        if (special_str(tc, "unk_token")) unk = special_str(tc, "unk_token");
+        if (special_str(tc, "pad_token")) pad = special_str(tc, "pad_token");
+    }
+    free(path);
+    if (s == TL_OK && p->m->tok) {
+        p->mask_id = tl_tokenizer_token_to_id(p->m->tok, p->mask_token);
+        if (p->mask_id < 0 && tl_tokenizer_token_to_id(p->m->tok, "<mask>") >= 0) {
+            snprintf(p->mask_token, sizeof p->mask_token, "<mask>");
+            p->mask_id = tl_tokenizer_token_to_id(p->m->tok, "<mask>");
+        }
+        p->unk_id = tl_tokenizer_token_to_id(p->m->tok, unk);
+        p->pad_id = tl_tokenizer_token_to_id(p->m->tok, pad);
+    }
+    cJSON_Delete(tc);
+    if (s != TL_OK) return s;
+    path = tl_path_join(p->m->dir, "tokenizer.json");
+    if (!path) return tl_set_error(TL_ERR_OOM, "out of memory");
+    cJSON *tj = NULL;
+    if (tl_file_exists(path) && (s = tl_json_load_file(path, &tj)) == TL_OK) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(tj, "decoder");
+        const char *type = tl_json_str(d, "type");
+        if (type && !strcmp(type, "WordPiece")) {
+            const char *pre = tl_json_str(d, "prefix");
+            if (pre) snprintf(p->subword_prefix, sizeof p->subword_prefix, "%s", pre);
+            p->decoder_cleanup = tl_json_bool(d, "cleanup", 1, NULL);
+        }
+    }
+    cJSON_Delete(tj);
+    free(path);
+    return s;
+}
+
+tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_json, tl_pipeline **out) {
+    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_create: out is NULL");
+    *out = NULL;
+    if (!m) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_create: model is NULL");
+    tl_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return tl_set_error(TL_ERR_OOM, "out of memory");
+    p->m = m;
+    char *path = tl_path_join(m->dir, "config.json");
+    cJSON *cfg = NULL;
+    tl_status s = path ? tl_json_load_file(path, &cfg) : tl_set_error(TL_ERR_OOM, "out of memory");
+    if (s != TL_OK) goto fail;
+    const char *name = task ? canonical_task(task) : infer_task(cfg);
+    for (size_t i = 0; i < TL_N_TASKS; i++)
+        if (!strcmp(tl_tasks[i]->name, name)) p->task = tl_tasks[i];
+    if (!p->task) {
+        s = tl_set_error(TL_ERR_INVALID_ARG, "unknown task '%s' (supported: text-classification, "
+                         "token-classification, question-answering, fill-mask, zero-shot-classification, "
+                         "feature-extraction, sentence-embedding)", task);
+        goto fail;
+    }
+    if (options_json && *options_json) {
+        p->options = cJSON_Parse(options_json);
+        if (!cJSON_IsObject(p->options)) {
+            s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: options must be a JSON object, got '%.80s'",
+                             p->task->name, options_json);
+            goto fail;
+        }
+    } else if (!(p->options = cJSON_CreateObject())) {
+        s = tl_set_error(TL_ERR_OOM, "out of memory");
+        goto fail;
+    }
+    if ((s = read_labels(p, cfg, path)) || (s = tl_model_require_tokenizer(m)) || (s = read_tokenizer_facts(p)))
+        goto fail;
+    int kind = p->task->head;
+    if (kind >= 0 && (s = tl_head_bind(&p->head, m, (tl_head_kind)kind, p->n_labels))) {
+        tl_error_prefix(s, "%s pipeline", p->task->name);
+        goto fail;
+    }
+    if (p->task->check && (s = p->task->check(p, p->options))) {
+        tl_error_prefix(s, "%s pipeline options", p->task->name);
+        goto fail;
+    }
+    cJSON_Delete(cfg);
+    free(path);
+    *out = p;
+    return TL_OK;
+fail:
+    cJSON_Delete(cfg);
+    free(path);
+    tl_pipeline_free(p);
+    return s;
+}
+
+void tl_pipeline_free(tl_pipeline *p) {
+    if (!p) return;
+    tl_head_free(&p->head);
+    for (size_t i = 0; p->id2label && i < p->n_labels; i++) free(p->id2label[i]);
+    free(p->id2label);
+    cJSON_Delete(p->options);
+    free(p);
+}
+
+const char *tl_pipeline_task(const tl_pipeline *p) { return p && p->task ? p->task->name : NULL; }
+
+tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json, char **output_json) {
+    if (!output_json) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run: output_json is NULL");
+    *output_json = NULL;
+    if (!p || !inputs_json) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run: NULL pipeline or inputs");
+    cJSON *in = cJSON_Parse(inputs_json), *call = NULL, *merged = NULL, *res = NULL;
+    tl_status s = TL_OK;
+    if (!in) {
+        s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: inputs are not valid JSON: '%.80s'",
+                         p->task->name, inputs_json);
+        goto done;
+    }
+    call = params_json && *params_json ? cJSON_Parse(params_json) : cJSON_CreateObject();
+    if (!cJSON_IsObject(call)) {
+        s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: parameters must be a JSON object", p->task->name);
+        goto done;
+    }
+    if (!(merged = cJSON_Duplicate(p->options, 1))) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, call) {
+        cJSON *dup = cJSON_Duplicate(e, 1);
+        if (!dup) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
+        if (cJSON_HasObjectItem(merged, e->string)) cJSON_ReplaceItemInObjectCaseSensitive(merged, e->string, dup);
+        else cJSON_AddItemToObject(merged, e->string, dup);
+    }
+    s = p->task->run(p, in, merged, call, &res);
+    if (s != TL_OK) { tl_error_prefix(s, "%s pipeline", p->task->name); goto done; }
+    if (!(*output_json = cJSON_PrintUnformatted(res))) s = tl_set_error(TL_ERR_OOM, "out of memory");
+done:
+    cJSON_Delete(in);
+    cJSON_Delete(call);
+    cJSON_Delete(merged);
+    cJSON_Delete(res);
+    return s;
+}

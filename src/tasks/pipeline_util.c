@@ -1,0 +1,157 @@
+/* pipeline_util.c — helpers shared by the pipeline tasks: encoding with truncation,
+ * the packed forward pass, softmax, JSON parameters and input lists. */
+#include "core/error.h"
+#include "core/util.h"
+#include "tasks/pipeline.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+tl_status tl_pl_encode(const tl_pipeline *p, const char *text, const char *pair, size_t max_length,
+                       size_t index, tl_encoding **out) {
+    tl_encode_params ep = tl_encode_default_params();
+    ep.max_length = max_length;
+    tl_status s = tl_tokenizer_encode(p->m->tok, text, strlen(text), pair, pair ? strlen(pair) : 0, &ep, out);
+    if (s != TL_OK) return tl_error_prefix(s, "input %zu", index);
+    size_t len = tl_encoding_length(*out), cap = p->m->arch.max_positions;
+    if (len > cap) {
+        tl_encoding_free(*out);
+        *out = NULL;
+        return tl_set_error(TL_ERR_INVALID_ARG,
+                            "input %zu has %zu tokens but the model accepts at most %zu: pass "
+                            "truncation=true (and max_length) to cut it, or shorten the text",
+                            index, len, cap);
+    }
+    return TL_OK;
+}
+
+tl_status tl_pl_forward(const tl_pipeline *p, tl_encoding *const *encs, size_t n, tl_pl_out *o) {
+    memset(o, 0, sizeof *o);
+    const size_t H = p->m->arch.hidden;
+    size_t total = 0, bytes;
+    o->cu = malloc((n + 1) * sizeof *o->cu);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    tl_status s = TL_OK;
+    int32_t *ids = NULL, *tt = NULL, *am = NULL;
+    if (!o->cu || !lens) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
+    o->cu[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = tl_encoding_length(encs[i]);
+        total += lens[i];
+        o->cu[i + 1] = total;
+    }
+    o->total = total;
+    if (tl_mul_overflow(total ? total : 1, H * sizeof(float), &bytes) || !(o->hidden = malloc(bytes)) ||
+        !(ids = malloc((total ? total : 1) * sizeof *ids)) || !(tt = malloc((total ? total : 1) * sizeof *tt)) ||
+        !(am = malloc((total ? total : 1) * sizeof *am))) {
+        s = tl_set_error(TL_ERR_OOM, "out of memory for %zu tokens", total);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(ids + o->cu[i], tl_encoding_ids(encs[i]), lens[i] * sizeof *ids);
+        memcpy(tt + o->cu[i], tl_encoding_type_ids(encs[i]), lens[i] * sizeof *tt);
+        memcpy(am + o->cu[i], tl_encoding_attention_mask(encs[i]), lens[i] * sizeof *am);
+    }
+    tl_batch b = {.n_seqs = n, .seq_lens = lens, .input_ids = ids, .token_type_ids = tt,
+                  .attention_mask = am};
+    s = tl_model_forward(p->m, &b, o->hidden, total * H);
+done:
+    free(lens);
+    free(ids);
+    free(tt);
+    free(am);
+    if (s != TL_OK) tl_pl_out_free(o);
+    return s;
+}
+
+void tl_pl_out_free(tl_pl_out *o) {
+    free(o->hidden);
+    free(o->cu);
+    memset(o, 0, sizeof *o);
+}
+
+tl_status tl_pl_truncation(const tl_pipeline *p, const cJSON *params, int default_on, size_t *max_length) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(params, "truncation");
+    int on = default_on;
+    if (t && !cJSON_IsNull(t)) {
+        if (cJSON_IsBool(t)) on = cJSON_IsTrue(t);
+        else if (cJSON_IsString(t) && (!strcmp(t->valuestring, "longest_first") ||
+                                       !strcmp(t->valuestring, "only_first") ||
+                                       !strcmp(t->valuestring, "only_second")))
+            on = 1;
+        else if (cJSON_IsString(t) && !strcmp(t->valuestring, "do_not_truncate")) on = 0;
+        else
+            return tl_set_error(TL_ERR_INVALID_ARG, "truncation must be true, false, 'longest_first', "
+                                "'only_first', 'only_second' or 'do_not_truncate'");
+    }
+    long ml = 0;
+    tl_status s = tl_pl_int(params, "max_length", 0, 1, &ml);
+    if (s != TL_OK) return s;
+    *max_length = 0;
+    if (!on) return TL_OK;
+    size_t cap = p->m->arch.max_positions;
+    size_t want = ml > 0 ? (size_t)ml : p->model_max_length;
+    *max_length = want && want < cap ? want : cap;
+    return TL_OK;
+}
+
+void tl_pl_softmax(float *x, size_t n) {
+    if (!n) return;
+    float mx = x[0];
+    for (size_t i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    for (size_t i = 0; i < n; i++) x[i] /= sum;
+}
+
+size_t *tl_pl_cp_offsets(const char *s, size_t *n_cp) {
+    size_t len = strlen(s), n = 0;
+    size_t *off = malloc((len + 1) * sizeof *off);
+    if (!off) return NULL;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) off[n++] = i;
+    off[n] = len;
+    *n_cp = n;
+    return off;
+}
+
+tl_status tl_pl_items(const cJSON *inputs, const cJSON ***items, size_t *n, int *single) {
+    *items = NULL;
+    *n = 0;
+    *single = !cJSON_IsArray(inputs);
+    size_t count = *single ? 1 : (size_t)cJSON_GetArraySize(inputs);
+    const cJSON **v = malloc((count ? count : 1) * sizeof *v);
+    if (!v) return tl_set_error(TL_ERR_OOM, "out of memory");
+    if (*single) v[0] = inputs;
+    else {
+        size_t i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, inputs) v[i++] = e;
+    }
+    *items = v;
+    *n = count;
+    return TL_OK;
+}
+
+tl_status tl_pl_int(const cJSON *params, const char *key, long def, long min, long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+    if (!v || cJSON_IsNull(v)) { *out = def; return TL_OK; }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < (double)min ||
+        v->valuedouble > 1e15)
+        return tl_set_error(TL_ERR_INVALID_ARG, "parameter '%s' must be an integer >= %ld", key, min);
+    *out = (long)v->valuedouble;
+    return TL_OK;
+}
+
+tl_status tl_pl_bool(const cJSON *params, const char *key, int def, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+    if (!v || cJSON_IsNull(v)) { *out = def; return TL_OK; }
+    if (!cJSON_IsBool(v)) return tl_set_error(TL_ERR_INVALID_ARG, "parameter '%s' must be true or false", key);
+    *out = cJSON_IsTrue(v);
+    return TL_OK;
+}
+
+cJSON *tl_pl_add_num(cJSON *obj, const char *key, double v) {
+    return cJSON_AddNumberToObject(obj, key, v);
+}
