@@ -12,9 +12,29 @@
 
 #define TL_ATTN_TILE 64
 
-size_t tl_attention_scratch_floats(size_t max_len) {
-    /* one score tile + the mask bias row */
-    return (size_t)TL_ATTN_TILE * max_len + max_len + 32;
+size_t tl_attention_scratch_floats(size_t max_len, size_t span) {
+    /* one score tile + the mask bias row (+ DeBERTa: a c2p tile and the p2c rows) */
+    return (size_t)TL_ATTN_TILE * max_len + max_len + 32 +
+           (span ? (size_t)TL_ATTN_TILE * 2 * span + max_len * 2 * span + 32 : 0);
+}
+
+/* Adds DeBERTa's c2p and p2c terms to the score tile (rows from query i0, len keys):
+ * qp (rows, 2span) = Q_tile . pos_k^T, kp (len, 2span) = K . pos_q^T, both via sgemm. */
+static void add_disentangled(float *tile, size_t rows, size_t i0, size_t len, const float *Q,
+                             size_t stride, size_t h, size_t d, const tl_disentangled *dis,
+                             float *qp, const float *kp) {
+    const size_t w = 2 * dis->span;
+    if (dis->pos_k)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)w, (int)d, 1.0f, Q,
+                    (int)stride, dis->pos_k + h * d, (int)dis->ld, 0.0f, qp, (int)w);
+    for (size_t r = 0; r < rows; r++) {
+        float *row = tile + r * len;
+        const int32_t *idx = dis->idx + dis->center + (i0 + r); /* idx[-j] is offset i - j */
+        if (dis->pos_k)
+            for (size_t j = 0; j < len; j++) row[j] += qp[r * w + (size_t)idx[-(long)j]];
+        if (dis->pos_q)
+            for (size_t j = 0; j < len; j++) row[j] += kp[j * w + (size_t)idx[-(long)j]];
+    }
 }
 
 /* Softmax of one score row in place after scaling and adding the mask bias; with every
@@ -73,9 +93,11 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
     const int32_t *key_mask = ex ? ex->key_mask : NULL;
     const tl_rel_bias *rel = ex ? ex->rel : NULL;
     const size_t window = ex ? ex->window : 0;
+    const tl_disentangled *dis = ex ? ex->dis : NULL;
     const size_t H = n_heads * d, stride = 3 * H;
-    const float scale = 1.0f / sqrtf((float)d);
+    const float scale = ex && ex->scale > 0 ? ex->scale : 1.0f / sqrtf((float)d);
     float *bias = scratch, *tile = scratch + len + 16;
+    float *qp = tile + (size_t)TL_ATTN_TILE * len + 16, *kp = NULL;
     int any_key = 0;
     for (size_t j = 0; j < len; j++) {
         int on = !key_mask || key_mask[r0 + j];
@@ -83,12 +105,19 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
         any_key |= on;
     }
     const float *K = qkv + r0 * stride + H + h * d, *V = qkv + r0 * stride + 2 * H + h * d;
+    if (dis && dis->pos_q) { /* kp (len, 2span) = K . pos_q^T, shared by every query tile */
+        kp = qp + (size_t)TL_ATTN_TILE * 2 * dis->span + 16;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)len, (int)(2 * dis->span), (int)d,
+                    1.0f, K, (int)stride, dis->pos_q + h * d, (int)dis->ld, 0.0f, kp,
+                    (int)(2 * dis->span));
+    }
     for (size_t i0 = 0; i0 < len; i0 += TL_ATTN_TILE) {
         size_t rows = len - i0 < TL_ATTN_TILE ? len - i0 : TL_ATTN_TILE;
         const float *Q = qkv + (r0 + i0) * stride + h * d;
         // tile (rows, len) = Q (rows, d) @ K (len, d)^T
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)len, (int)d, 1.0f,
                     Q, (int)stride, K, (int)stride, 0.0f, tile, (int)len);
+        if (dis) add_disentangled(tile, rows, i0, len, Q, stride, h, d, dis, qp, kp);
         for (size_t r = 0; r < rows; r++) {
             // rel row for query i = i0 + r: offsets j - i for j = 0..len-1
             const float *relrow = rel ? rel->table + h * (2 * rel->span - 1) + (rel->span - 1) - (i0 + r) : NULL;
@@ -97,7 +126,8 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
                 lo = i > window ? i - window : 0;
                 hi = i + window + 1 < len ? i + window + 1 : len;
             }
-            softmax_row(tile + r * len, bias, relrow, len, scale, any_key, lo, hi);
+            int row_any = any_key && !(ex && ex->mask_queries && key_mask && !key_mask[r0 + i]);
+            softmax_row(tile + r * len, bias, relrow, len, scale, row_any, lo, hi);
         }
         // out rows (rows, d) = P (rows, len) @ V (len, d)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)len, 1.0f,
@@ -111,7 +141,7 @@ void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t
     size_t max_len = 0;
     for (size_t s = 0; s < n_seqs; s++)
         if (cu_seqlens[s + 1] - cu_seqlens[s] > max_len) max_len = cu_seqlens[s + 1] - cu_seqlens[s];
-    const size_t per_thread = tl_attention_scratch_floats(max_len);
+    const size_t per_thread = tl_attention_scratch_floats(max_len, ex && ex->dis ? ex->dis->span : 0);
     const long n_tasks = (long)(n_seqs * n_heads);
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
     for (long task = 0; task < n_tasks; task++) {

@@ -54,11 +54,25 @@ typedef struct tl_rel_bias {
     size_t span;
 } tl_rel_bias;
 
+/* DeBERTa's disentangled attention: score(i, j) += q_i . pos_k[idx(i - j)] (c2p) +
+ * k_j . pos_q[idx(i - j)] (p2c), before scaling. pos_k / pos_q are (2 * span) rows of
+ * projected relative embeddings with row stride ld, head h at column h * head_dim (NULL
+ * disables that term); idx[(i - j) + center] is the row for offset i - j. */
+typedef struct tl_disentangled {
+    const float *pos_q, *pos_k;
+    size_t ld, span;
+    const int32_t *idx;
+    size_t center; /* >= longest sequence - 1 */
+} tl_disentangled;
+
 /* What restricts or biases attention beyond the sequence boundaries; all optional. */
 typedef struct tl_attn_extras {
     const int32_t *key_mask;  /* (T) 0 marks a key no query may attend to, or NULL */
     const tl_rel_bias *rel;   /* offset-indexed bias whose span exceeds every sequence, or NULL */
     size_t window;            /* > 0: query i sees only keys with |i - j| <= window */
+    const tl_disentangled *dis; /* DeBERTa c2p / p2c terms, or NULL */
+    float scale;              /* score multiplier; 0 means 1 / sqrt(head_dim) */
+    int mask_queries;         /* a query whose own key_mask is 0 gets equal weights (DeBERTa) */
 } tl_attn_extras;
 
 /* Multi-head self-attention over a packed batch, one sequence at a time.
@@ -68,14 +82,15 @@ typedef struct tl_attn_extras {
 void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
                   const tl_attn_extras *ex, size_t n_heads, size_t head_dim, float *scratch,
                   int n_threads);
-/* Scratch floats one attention thread needs for sequences up to max_len tokens. */
-size_t tl_attention_scratch_floats(size_t max_len);
+/* Scratch floats one attention thread needs for sequences up to max_len tokens (span:
+ * the disentangled span, 0 without). */
+size_t tl_attention_scratch_floats(size_t max_len, size_t span);
 
 /* Largest head dimension tl_attention supports (checked at model load). */
 #define TL_ATTN_MAX_HEAD_DIM 256
 
-/* out (T, H) = word[ids] + pos[pos_ids] + type[type_ids] (type may be NULL). Indices
- * must already be validated by the caller. */
+/* out (T, H) = word[ids] + pos[pos_ids] + type[type_ids] (pos and type may be NULL).
+ * Indices must already be validated by the caller. */
 void tl_embeddings_sum(const float *word, const float *pos, const float *type,
                        const int32_t *ids, const int32_t *pos_ids, const int32_t *type_ids,
                        float *out, size_t T, size_t H);

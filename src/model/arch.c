@@ -89,7 +89,7 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
     arch->has_emb_proj = f->emb_proj_w && (f->emb_proj_always || arch->embedding_size != arch->hidden);
 
     int ok = 1;
-    long tv = k->type_vocab ? tl_json_int(cfg, k->type_vocab, 2, &ok) : 0;
+    long tv = k->type_vocab ? tl_json_int(cfg, k->type_vocab, k->no_types_by_default ? 0 : 2, &ok) : 0;
     double def_eps = k->default_ln_eps > 0 ? k->default_ln_eps : 1e-12;
     arch->ln_eps = k->ln_eps ? tl_json_num(cfg, k->ln_eps, def_eps, &ok) : def_eps;
     long pad = tl_json_int(cfg, "pad_token_id", f->positions == TL_POS_ABSOLUTE_PADDED ? 1 : 0, &ok);
@@ -121,6 +121,7 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
     }
     arch->n_layer_groups = arch->n_layers;
     if (f->block == TL_BLOCK_MODERNBERT && (s = tl_modernbert_config(cfg, path, arch))) goto done;
+    if (f->deberta && (s = tl_deberta_config(cfg, path, arch))) goto done;
     if (f->layers_shared) {
         long groups = tl_json_int(cfg, "num_hidden_groups", 1, &ok);
         long inner = tl_json_int(cfg, "inner_group_num", 1, &ok);

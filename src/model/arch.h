@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include "torchless.h"
 
+struct cJSON;
+
 typedef enum tl_activation { TL_ACT_GELU, TL_ACT_GELU_TANH, TL_ACT_RELU, TL_ACT_SILU } tl_activation;
 
 /* How a layer is wired. */
@@ -25,6 +27,7 @@ typedef struct tl_config_keys {
         *ln_eps, *act, *embedding_size;
     const char *default_act; /* when the activation key is absent */
     double default_ln_eps;   /* when the eps key is absent (0: 1e-12) */
+    int no_types_by_default; /* type_vocab_size defaults to 0 (else 2) */
 } tl_config_keys;
 
 /* Tensor-name templates of one encoder family; "%d" stands for the layer index (the
@@ -42,6 +45,11 @@ typedef struct tl_family {
     int emb_proj_always;                 /* the projection exists even when sizes match */
     const char *rel_bias;                /* MPNet relative position bias (buckets, heads), or NULL */
     const char *final_ln_w, *final_ln_b; /* a norm after the last layer, or NULL */
+    /* DeBERTa-v2: embeddings summed, projected, then normalized and masked; disentangled
+     * attention with relative embeddings (and per-layer position projections unless
+     * share_att_key) */
+    int deberta;
+    const char *rel_emb, *rel_ln_w, *rel_ln_b, *pos_k_w, *pos_k_b, *pos_q_w, *pos_q_b;
     const char *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
     const char *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
     const char *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
@@ -57,6 +65,11 @@ typedef struct tl_arch {
     size_t n_layer_groups; /* distinct layer weight sets (n_layers unless shared) */
     int has_emb_proj;      /* embeddings are projected embedding_size -> hidden */
     size_t rel_buckets;    /* rows of the relative position bias table (0: none) */
+    /* DeBERTa only: */
+    int relative_attention, c2p, p2c, share_att_key, rel_ln, position_biased_input;
+    size_t att_span;        /* rows of relative embeddings = 2 * att_span */
+    long position_buckets;  /* > 0: log buckets; else plain offsets clamped to the span */
+    long max_relative_positions;
     /* ModernBERT (TL_BLOCK_MODERNBERT) only: */
     int norm_bias, attn_bias, mlp_bias; /* which norms / linears carry a bias */
     size_t local_window;                /* a local layer attends to |i - j| <= local_window */
@@ -83,8 +96,10 @@ const tl_family *tl_family_find(const char *model_type);
 /* Writes the comma-separated supported model_type names into buf. */
 void tl_family_list(char *buf, size_t cap);
 
+/* Fills the DeBERTa-only fields of arch (deberta_config.c). */
+tl_status tl_deberta_config(const struct cJSON *cfg, const char *path, tl_arch *arch);
+
 /* Fills the ModernBERT-only fields of arch (modernbert_config.c). */
-struct cJSON;
 tl_status tl_modernbert_config(const struct cJSON *cfg, const char *path, tl_arch *arch);
 
 /* Static name of an activation ("gelu", ...). */

@@ -7,6 +7,7 @@
 #include "model/relpos.h"
 #include "runtime/profile.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,7 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
 
 /* Byte sizes of the arena's parts for T tokens; returns 0 on overflow. */
 typedef struct arena_plan {
-    size_t qkv, ctx, tmp, ffn, emb, rel, pos, cu, scratch, total;
+    size_t qkv, ctx, tmp, ffn, emb, rel, didx, pos, cu, scratch, total;
     size_t rel_span; /* longest sequence + 1 when the model has a relative bias */
 } arena_plan;
 
@@ -87,10 +88,12 @@ static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, are
     memset(p, 0, sizeof *p);
     if (tl_mul_overflow(T, 3 * a->hidden, &p->qkv) || tl_mul_overflow(T, a->hidden, &p->ctx) ||
         tl_mul_overflow(T, a->intermediate, &p->ffn) ||
-        tl_mul_overflow(tl_attention_scratch_floats(max_len), (size_t)nt, &p->scratch))
+        tl_mul_overflow(tl_attention_scratch_floats(max_len, a->relative_attention ? a->att_span : 0),
+                        (size_t)nt, &p->scratch))
         return 0;
     p->tmp = p->ctx;
     if (a->has_emb_proj && tl_mul_overflow(T, a->embedding_size, &p->emb)) return 0;
+    if (a->relative_attention) p->didx = 2 * max_len + 1;
     if (a->rel_buckets) {
         p->rel_span = max_len + 1;
         if (tl_mul_overflow(a->n_heads, 2 * p->rel_span - 1, &p->rel)) return 0;
@@ -98,7 +101,7 @@ static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, are
     p->pos = T;
     p->cu = b->n_seqs + 1;
     size_t n = 0;
-    size_t parts[] = {p->qkv, p->ctx, p->tmp, p->ffn, p->emb, p->rel, p->pos, p->cu * 2, p->scratch};
+    size_t parts[] = {p->qkv, p->ctx, p->tmp, p->ffn, p->emb, p->rel, p->didx, p->pos, p->cu * 2, p->scratch};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if (tl_add_overflow(n, round16(parts[i]), &n)) return 0;
     return !tl_mul_overflow(n, sizeof(float), &p->total);
@@ -118,7 +121,8 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", p.total);
     float *qkv = arena, *ctx = qkv + round16(p.qkv), *tmp = ctx + round16(p.ctx);
     float *ffn = tmp + round16(p.tmp), *emb = ffn + round16(p.ffn), *rel = emb + round16(p.emb);
-    int32_t *pos = (int32_t *)(rel + round16(p.rel));
+    int32_t *didx = (int32_t *)(rel + round16(p.rel));
+    int32_t *pos = didx + round16(p.didx);
     size_t *cu = (size_t *)((float *)pos + round16(p.pos));
     float *scratch = (float *)cu + round16(p.cu * 2);
 
@@ -135,12 +139,25 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
 /* Closes the timing of one kernel step when TORCHLESS_PROFILE is on. */
 #define STEP(k) do { if (prof) { double t1 = tl_prof_now(); tl_prof_add((k), t1 - t0); t0 = t1; } } while (0)
     // e (T, E) = LN(word[ids] + type[tt] + pos[p]); x (T, H) = e, or e @ Wproj^T + b
+    // (DeBERTa: project first, then LN on (T, H), then zero the masked tokens)
     const size_t E = a->embedding_size;
     float *e = a->has_emb_proj ? emb : x;
     tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
                       b->token_type_ids, e, T, E);
-    tl_add_layernorm(e, NULL, w->emb_ln_w, w->emb_ln_b, T, E, (float)a->ln_eps);
+    if (!a->family->deberta) tl_add_layernorm(e, NULL, w->emb_ln_w, w->emb_ln_b, T, E, (float)a->ln_eps);
     if (a->has_emb_proj) m->gemm->linear(e, w->emb_proj_w, w->emb_proj_b, x, T, E, H);
+    if (a->family->deberta) {
+        tl_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, T, H, (float)a->ln_eps);
+        for (size_t t = 0; b->attention_mask && t < T; t++)
+            if (!b->attention_mask[t]) memset(x + t * H, 0, H * sizeof(float));
+    }
+    // DeBERTa: row of the position projections for each offset i - j
+    const size_t center = p.didx ? p.didx / 2 : 0;
+    for (size_t k = 0; k < p.didx; k++) {
+        long bucket = tl_deberta_bucket((long)k - (long)center, a->position_buckets, a->max_relative_positions);
+        long row = bucket + (long)a->att_span, top = 2 * (long)a->att_span - 1;
+        didx[k] = (int32_t)(row < 0 ? 0 : (row > top ? top : row));
+    }
     tl_rel_bias relb = {rel, p.rel_span};
     if (a->rel_buckets) tl_rel_bias_table(w->rel_bias, a->n_heads, p.rel_span, rel);
     STEP(TL_PROF_EMBED);
@@ -149,7 +166,12 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
         const tl_layer_weights *L = w->layer_of[l];
         m->gemm->linear(x, L->qkv_w, L->qkv_b, qkv, T, H, 3 * H);       // qkv (T, 3H)
         STEP(TL_PROF_QKV);
-        tl_attn_extras ex = {b->attention_mask, a->rel_buckets ? &relb : NULL, 0};
+        tl_disentangled dis = {L->pos_q, L->pos_k, L->pos_ld, a->att_span, didx, center};
+        tl_attn_extras ex = {b->attention_mask, a->rel_buckets ? &relb : NULL, 0,
+                             a->relative_attention ? &dis : NULL,
+                             /* DeBERTa scales by sqrt(d * (1 + c2p + p2c)) */
+                             a->family->deberta ? 1.0f / sqrtf((float)a->head_dim * (float)(1 + a->c2p + a->p2c)) : 0.0f,
+                             a->family->deberta};
         tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);                                       // ctx (T, H)
         STEP(TL_PROF_ATTN);
         m->gemm->linear(ctx, L->attn_out_w, L->attn_out_b, tmp, T, H, H); // tmp (T, H)

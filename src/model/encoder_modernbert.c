@@ -27,7 +27,7 @@ tl_status tl_modernbert_forward(const tl_model *m, const tl_batch *b, size_t T, 
     int bad = tl_mul_overflow(T, H, &sizes[0]) || tl_mul_overflow(T, 3 * H, &sizes[1]) ||
               tl_mul_overflow(T, H, &sizes[2]) || tl_mul_overflow(T, 2 * I, &sizes[3]) ||
               tl_mul_overflow(T, I, &sizes[4]) ||
-              tl_mul_overflow(tl_attention_scratch_floats(max_len), (size_t)nt, &sizes[6]);
+              tl_mul_overflow(tl_attention_scratch_floats(max_len, 0), (size_t)nt, &sizes[6]);
     sizes[5] = 2 * (b->n_seqs + 1);
     for (int i = 0; i < 7 && !bad; i++) bad = tl_add_overflow(total, (sizes[i] + 15) & ~(size_t)15, &total);
     if (bad || tl_mul_overflow(total, sizeof(float), &total))
@@ -58,7 +58,7 @@ tl_status tl_modernbert_forward(const tl_model *m, const tl_batch *b, size_t T, 
         int local = a->layer_local[l];
         tl_rope_apply(qkv, cu, b->n_seqs, b->position_ids, a->n_heads, a->head_dim,
                       local ? a->rope_theta_local : a->rope_theta_global);
-        tl_attn_extras ex = {b->attention_mask, NULL, local ? a->local_window : 0};
+        tl_attn_extras ex = {.key_mask = b->attention_mask, .window = local ? a->local_window : 0};
         tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);
         m->gemm->linear(ctx, L->attn_out_w, L->attn_out_b, ln, T, H, H);        // ln (T, H)
         add_inplace(x, ln, T * H);

@@ -20,3 +20,14 @@ void tl_rel_bias_table(const float *w, size_t heads, size_t span, float *table) 
         for (size_t h = 0; h < heads; h++) table[h * width + k] = w[(size_t)bucket * heads + h];
     }
 }
+
+long tl_deberta_bucket(long rel, long buckets, long max_position) {
+    if (buckets <= 0 || max_position <= 0) return rel;
+    long mid = buckets / 2, sign = rel > 0 ? 1 : (rel < 0 ? -1 : 0);
+    long abs_pos = (rel < mid && rel > -mid) ? mid - 1 : (rel < 0 ? -rel : rel);
+    if (abs_pos <= mid) return rel;
+    float log_pos = ceilf(logf((float)abs_pos / (float)mid) /
+                          logf((float)((double)(max_position - 1) / (double)mid)) * (float)(mid - 1)) +
+                    (float)mid;
+    return (long)log_pos * sign;
+}

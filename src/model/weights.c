@@ -2,6 +2,7 @@
 #include "model/weights.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "kernels/kernels.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -158,6 +159,57 @@ static tl_status bind_modernbert(tl_weights *w, const tl_arch *a, const tl_safet
     return TL_OK;
 }
 
+/* Returns a new owned (rows, out) buffer = x (rows, in) @ W (out, in)^T + b, or NULL. */
+static float *project(tl_weights *w, const float *x, const float *W, const float *b, size_t rows,
+                      size_t in, size_t out) {
+    float *y = malloc(rows * out * sizeof(float));
+    if (!y || !keep(w, y)) return NULL;
+    tl_linear_blas(x, W, b, y, rows, in, out);
+    return y;
+}
+
+/* DeBERTa: binds the relative embeddings (normalized once if configured) and computes
+ * each layer's position projections for c2p / p2c once, at load. */
+static tl_status bind_deberta_positions(tl_weights *w, const tl_arch *a, const tl_safetensors *st) {
+    const tl_family *f = a->family;
+    const size_t H = a->hidden, R = 2 * a->att_span;
+    const float *rel, *g = NULL, *b = NULL;
+    tl_status s;
+    if ((s = bind(w, st, f->rel_emb, 0, R, H, &rel))) return s;
+    if (a->rel_ln) {
+        if ((s = bind(w, st, f->rel_ln_w, 0, H, 0, &g)) || (s = bind(w, st, f->rel_ln_b, 0, H, 0, &b)))
+            return s;
+        float *normed = malloc(R * H * sizeof(float));
+        if (!normed || !keep(w, normed)) return tl_set_error(TL_ERR_OOM, "out of memory");
+        tl_layernorm(rel, normed, g, b, R, H, (float)a->ln_eps);
+        rel = normed;
+    }
+    for (int l = 0; l < (int)a->n_layers; l++) {
+        tl_layer_weights *L = &w->layers[l];
+        if (a->share_att_key) { /* query_proj / key_proj of the layer itself: one fused pass */
+            float *pqk = project(w, rel, L->qkv_w, L->qkv_b, R, H, 3 * H);
+            if (!pqk) return tl_set_error(TL_ERR_OOM, "out of memory");
+            L->pos_q = a->p2c ? pqk : NULL;
+            L->pos_k = a->c2p ? pqk + H : NULL;
+            L->pos_ld = 3 * H;
+            continue;
+        }
+        const float *kw, *kb, *qw, *qb;
+        L->pos_ld = H;
+        if (a->c2p) {
+            if ((s = bind(w, st, f->pos_k_w, l, H, H, &kw)) || (s = bind(w, st, f->pos_k_b, l, H, 0, &kb)))
+                return s;
+            if (!(L->pos_k = project(w, rel, kw, kb, R, H, H))) return tl_set_error(TL_ERR_OOM, "out of memory");
+        }
+        if (a->p2c) {
+            if ((s = bind(w, st, f->pos_q_w, l, H, H, &qw)) || (s = bind(w, st, f->pos_q_b, l, H, 0, &qb)))
+                return s;
+            if (!(L->pos_q = project(w, rel, qw, qb, R, H, H))) return tl_set_error(TL_ERR_OOM, "out of memory");
+        }
+    }
+    return TL_OK;
+}
+
 /* Picks the first prefix under which the word embeddings exist. */
 static tl_status pick_prefix(tl_weights *w, const tl_family *f, const tl_safetensors *st) {
     char full[320];
@@ -186,14 +238,15 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
         return TL_OK;
     }
     if ((s = bind(w, st, f->word_emb, 0, a->vocab_size, E, &w->word_emb)) ||
-        (s = bind(w, st, f->pos_emb, 0, a->max_positions, E, &w->pos_emb)) ||
-        (s = bind(w, st, f->emb_ln_w, 0, E, 0, &w->emb_ln_w)) ||
-        (s = bind(w, st, f->emb_ln_b, 0, E, 0, &w->emb_ln_b)))
+        (s = bind_opt(w, st, f->pos_emb, 0, a->max_positions, E, !f->deberta || a->position_biased_input,
+                      &w->pos_emb)) ||
+        (s = bind(w, st, f->emb_ln_w, 0, f->deberta ? H : E, 0, &w->emb_ln_w)) || /* DeBERTa: after */
+        (s = bind(w, st, f->emb_ln_b, 0, f->deberta ? H : E, 0, &w->emb_ln_b)))  /* the projection */
         goto fail;
     if (a->type_vocab_size && (s = bind(w, st, f->type_emb, 0, a->type_vocab_size, E, &w->type_emb)))
         goto fail;
     if (a->has_emb_proj && ((s = bind(w, st, f->emb_proj_w, 0, H, E, &w->emb_proj_w)) ||
-                            (s = bind(w, st, f->emb_proj_b, 0, H, 0, &w->emb_proj_b))))
+                            (s = bind_opt(w, st, f->emb_proj_b, 0, H, 0, 1, &w->emb_proj_b))))
         goto fail;
     if (a->rel_buckets && (s = bind(w, st, f->rel_bias, 0, a->rel_buckets, a->n_heads, &w->rel_bias)))
         goto fail;
@@ -212,6 +265,7 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
             (s = bind(w, st, f->ffn_ln_b, l, H, 0, &L->ffn_ln_b)))
             goto fail;
     }
+    if (a->relative_attention && (s = bind_deberta_positions(w, a, st))) goto fail;
     return TL_OK;
 fail:
     tl_weights_free(w);

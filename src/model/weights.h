@@ -12,6 +12,10 @@ typedef struct tl_layer_weights {
     const float *qkv_w, *qkv_b; /* (3H, H) and (3H): Q, K, V concatenated at load */
     const float *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
     const float *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
+    /* DeBERTa: relative embeddings projected for p2c (pos_q) and c2p (pos_k), computed once
+     * at load, (2 * att_span) rows of stride pos_ld; NULL when the term is off */
+    const float *pos_q, *pos_k;
+    size_t pos_ld;
 } tl_layer_weights;
 
 typedef struct tl_weights {

@@ -77,7 +77,7 @@ static void check_attention(size_t d) {
     for (size_t t = 0; t < T; t++) qkv[t] *= 3.0f; /* sharper softmax */
     for (size_t t = 0; t < T; t++) mask[t] = (t % 5) != 3;
     int nt = tl_threads_get();
-    float *scratch = malloc(tl_attention_scratch_floats(129) * (size_t)nt * 4);
+    float *scratch = malloc(tl_attention_scratch_floats(129, 0) * (size_t)nt * 4);
     const size_t span = 130;
     float *table = malloc(nh * (2 * span - 1) * 4);
     fill(table, nh * (2 * span - 1), 9);
@@ -86,7 +86,7 @@ static void check_attention(size_t d) {
         const int32_t *m = (variant & 1) ? mask : NULL;
         const tl_rel_bias *r = (variant & 2) ? &rel : NULL;
         size_t window = (variant & 4) ? 6 : 0;
-        tl_attn_extras ex = {m, r, window};
+        tl_attn_extras ex = {.key_mask = m, .rel = r, .window = window};
         tl_attention(qkv, out, cu, n_seqs, &ex, nh, d, scratch, nt);
         attention_oracle(qkv, want, cu, n_seqs, m, r, window, nh, d);
         double worst = 0;

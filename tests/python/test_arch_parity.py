@@ -15,6 +15,9 @@ MODERN = dict(vocab_size=120, hidden_size=48, num_hidden_layers=4, num_attention
               global_attn_every_n_layers=2, pad_token_id=0, bos_token_id=2, eos_token_id=3,
               cls_token_id=2, sep_token_id=3)
 
+DEBERTA = dict(vocab_size=120, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=80, max_position_embeddings=64, relative_attention=True)
+
 CASES = {
     "roberta": ("RobertaModel", dict(BERT_LIKE, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
     "roberta_mlm_prefixed": ("RobertaForMaskedLM", dict(BERT_LIKE, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
@@ -25,6 +28,17 @@ CASES = {
     "distilbert": ("DistilBertModel", dict(dim=48, n_layers=2, n_heads=4, hidden_dim=80, **COMMON)),
     "distilbert_cls_prefixed": ("DistilBertForSequenceClassification", dict(dim=32, n_layers=3, n_heads=2, hidden_dim=64, activation="relu", **COMMON)),
     "albert": ("AlbertModel", dict(BERT_LIKE, embedding_size=16)),
+    # DeBERTa-v3 style: shared keys, log buckets (16 so offsets up to 300 use them), rel LN
+    "deberta_v3": ("DebertaV2Model", dict(DEBERTA, position_buckets=16, share_att_key=True,
+                                          norm_rel_ebd="layer_norm", position_biased_input=False,
+                                          pos_att_type=["p2c", "c2p"], max_position_embeddings=300)),
+    # DeBERTa-v2 style: separate position projections, plain offsets, token types,
+    # absolute positions too, a projected embedding
+    "deberta_v2_proj": ("DebertaV2Model", dict(DEBERTA, pos_att_type="c2p|p2c", type_vocab_size=2,
+                                               embedding_size=32, max_relative_positions=24)),
+    "deberta_c2p_only_mlm_prefixed": ("DebertaV2ForMaskedLM", dict(DEBERTA, pos_att_type=["c2p"],
+                                                                    share_att_key=True, position_buckets=8)),
+    "deberta_no_relative": ("DebertaV2Model", dict(DEBERTA, relative_attention=False)),
     # ModernBERT: pre-norm, RoPE, GeGLU, local window of +-8 on 2 of 3 layers
     "modernbert": ("ModernBertModel", dict(MODERN, num_hidden_layers=3, global_attn_every_n_layers=3)),
     "modernbert_biases_mlm_prefixed": ("ModernBertForMaskedLM", dict(
@@ -85,7 +99,9 @@ def test_family_matches_transformers(built, name):
         lens.insert(-1, 150)
     ids = [[int(x) for x in rng.integers(2, vocab, size=n)] for n in lens]
     ids[3][4] = pad  # a padding id inside a sequence: RoBERTa positions must follow it
-    use_types = cfg.get("type_vocab_size", 2) > 1 and not any(k in name for k in ("distilbert", "mpnet", "modernbert"))
+    default_types = 0 if "deberta" in name else 2
+    use_types = cfg.get("type_vocab_size", default_types) > 1 and not any(
+        k in name for k in ("distilbert", "mpnet", "modernbert"))
     types = [[int(x) for x in rng.integers(0, 2, size=n)] for n in lens] if use_types else None
     got = tl.forward(ids, token_type_ids=types)
     with torch.inference_mode():
@@ -123,5 +139,5 @@ def test_unsupported_type_lists_supported(tmp_path):
     with pytest.raises(TorchlessError) as e:
         Model(tmp_path, load_tokenizer=False)
     for t in ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert", "mpnet",
-              "modernbert"):
+              "modernbert", "deberta-v2"):
         assert t in str(e.value)

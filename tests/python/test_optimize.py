@@ -47,6 +47,12 @@ def rel_err(got, want):
     ("RobertaModel", dict(BERT, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)),
     ("DistilBertModel", dict(vocab_size=120, dim=48, n_layers=2, n_heads=4, hidden_dim=80,
                              max_position_embeddings=64)),
+    # padded queries: DeBERTa masks whole rows and zeroes masked embeddings
+    ("DebertaV2Model", dict(BERT, relative_attention=True, position_buckets=16, share_att_key=True,
+                            norm_rel_ebd="layer_norm", position_biased_input=False,
+                            pos_att_type=["p2c", "c2p"])),
+    ("ModernBertModel", dict(BERT, local_attention=8, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+                             cls_token_id=2, sep_token_id=3)),
 ])
 def test_live_model_matches_its_forward_at_every_position(model_class, cfg):
     m = live(model_class, **cfg)
