@@ -65,10 +65,11 @@ static tl_status bind_linear(tl_head *h, const tl_model *m, const tl_head_op *op
     size_t need = want_out(m, op->out, n_labels);
     tl_status s;
     if (!t && op->tied) {
-        /* Decoder tied to the word embeddings (vocab, hidden). */
-        if (in != m->arch.hidden)
-            return tl_set_error(TL_ERR_FORMAT, "%s: tied decoder input width %zu differs from hidden %zu",
-                                st_file(m->st), in, m->arch.hidden);
+        /* Decoder tied to the word embeddings (vocab, embedding_size). */
+        size_t E = m->arch.embedding_size ? m->arch.embedding_size : m->arch.hidden;
+        if (in != E)
+            return tl_set_error(TL_ERR_FORMAT, "%s: '%s' is absent and the word embeddings it is tied to "
+                                "have width %zu, not %zu", st_file(m->st), full, E, in);
         st->w = m->w.word_emb;
         st->out = m->arch.vocab_size;
     } else if (!t) {

@@ -28,32 +28,72 @@ static const tl_head_def tl_head_defs[] = {
         LIN(.w = "cls.predictions.decoder.weight", .b = "cls.predictions.bias",
             .b_alt = "cls.predictions.decoder.bias", .tied = 1, .out = TL_HOUT_VOCAB)}},
 
-    /* Slots for the families the encoder is gaining (enable with their model_type):
-     *
-     * roberta / camembert / xlm-roberta:
-     *   SEQ_CLS  RobertaClassificationHead on <s>: LIN classifier.dense (H), ACT TANH,
-     *            LIN classifier.out_proj (LABELS)
-     *   TOKEN_CLS LIN classifier (LABELS);  QA: LIN qa_outputs (TWO)
-     *   MLM      lm_head: LIN lm_head.dense, ACT GELU, LN lm_head.layer_norm,
-     *            LIN lm_head.decoder (tied, VOCAB) bias lm_head.bias (alt lm_head.decoder.bias)
-     * distilbert (base prefix "distilbert."):
-     *   SEQ_CLS  LIN pre_classifier (H), ACT RELU, LIN classifier (LABELS)
-     *   TOKEN_CLS LIN classifier;  QA: LIN qa_outputs
-     *   MLM      LIN vocab_transform, ACT CONFIG (config "activation"), LN vocab_layer_norm,
-     *            LIN vocab_projector (tied, VOCAB)
-     * electra:
-     *   SEQ_CLS  ElectraClassificationHead: LIN classifier.dense, ACT GELU,
-     *            LIN classifier.out_proj (LABELS)
-     *   TOKEN_CLS / QA as BERT (classifier, qa_outputs)
-     *   MLM      generator: LIN generator_predictions.dense (E), ACT GELU,
-     *            LN generator_predictions.LayerNorm, LIN generator_lm_head (tied, VOCAB)
-     *   (ElectraForPreTraining's discriminator: LIN discriminator_predictions.dense, ACT CONFIG,
-     *    LIN discriminator_predictions.dense_prediction (1) — no pipeline task uses it)
-     * albert (base prefix "albert."):
-     *   SEQ_CLS  LIN pooler (base, H), ACT TANH, LIN classifier (LABELS)
-     *   MLM      LIN predictions.dense (E), ACT CONFIG, LN predictions.LayerNorm,
-     *            LIN predictions.decoder (tied, VOCAB) bias predictions.bias
-     */
+#define TL_ROBERTA_HEADS(type)                                                                   \
+    /* RobertaClassificationHead on <s>: dense + tanh + out_proj. */                             \
+    {type, TL_HEAD_SEQ_CLS, {                                                                    \
+        LIN(.w = "classifier.dense.weight", .b = "classifier.dense.bias"), ACT(TL_HACT_TANH),    \
+        LIN(.w = "classifier.out_proj.weight", .b = "classifier.out_proj.bias", .out = TL_HOUT_LABELS)}}, \
+    {type, TL_HEAD_TOKEN_CLS, {                                                                  \
+        LIN(.w = "classifier.weight", .b = "classifier.bias", .out = TL_HOUT_LABELS)}},          \
+    {type, TL_HEAD_QA, {LIN(.w = "qa_outputs.weight", .b = "qa_outputs.bias", .out = TL_HOUT_TWO)}}, \
+    /* RobertaLMHead: dense + gelu + layer_norm + decoder tied to the embeddings. */             \
+    {type, TL_HEAD_MLM, {                                                                        \
+        LIN(.w = "lm_head.dense.weight", .b = "lm_head.dense.bias"), ACT(TL_HACT_GELU),          \
+        LN(.w = "lm_head.layer_norm.weight", .b = "lm_head.layer_norm.bias"),                    \
+        LIN(.w = "lm_head.decoder.weight", .b = "lm_head.bias", .b_alt = "lm_head.decoder.bias", \
+            .tied = 1, .out = TL_HOUT_VOCAB)}}
+
+    TL_ROBERTA_HEADS("roberta"),
+    TL_ROBERTA_HEADS("xlm-roberta"),
+    TL_ROBERTA_HEADS("camembert"),
+
+    /* DistilBERT: pre_classifier + ReLU + classifier on [CLS]; MLM vocab_transform +
+     * config activation + vocab_layer_norm + vocab_projector tied. */
+    {"distilbert", TL_HEAD_SEQ_CLS, {
+        LIN(.w = "pre_classifier.weight", .b = "pre_classifier.bias"), ACT(TL_HACT_RELU),
+        LIN(.w = "classifier.weight", .b = "classifier.bias", .out = TL_HOUT_LABELS)}},
+    {"distilbert", TL_HEAD_TOKEN_CLS, {
+        LIN(.w = "classifier.weight", .b = "classifier.bias", .out = TL_HOUT_LABELS)}},
+    {"distilbert", TL_HEAD_QA, {LIN(.w = "qa_outputs.weight", .b = "qa_outputs.bias", .out = TL_HOUT_TWO)}},
+    {"distilbert", TL_HEAD_MLM, {
+        LIN(.w = "vocab_transform.weight", .b = "vocab_transform.bias"), ACT(TL_HACT_CONFIG),
+        LN(.w = "vocab_layer_norm.weight", .b = "vocab_layer_norm.bias"),
+        LIN(.w = "vocab_projector.weight", .b = "vocab_projector.bias", .tied = 1, .out = TL_HOUT_VOCAB)}},
+
+    /* ELECTRA: ElectraClassificationHead (dense + gelu + out_proj on [CLS]); the generator's
+     * MLM head (dense to embedding_size + gelu + LayerNorm + generator_lm_head tied).
+     * ElectraForPreTraining's discriminator (discriminator_predictions.dense + hidden_act +
+     * dense_prediction to 1 logit per token) has no pipeline task. */
+    {"electra", TL_HEAD_SEQ_CLS, {
+        LIN(.w = "classifier.dense.weight", .b = "classifier.dense.bias"), ACT(TL_HACT_GELU),
+        LIN(.w = "classifier.out_proj.weight", .b = "classifier.out_proj.bias", .out = TL_HOUT_LABELS)}},
+    {"electra", TL_HEAD_TOKEN_CLS, {
+        LIN(.w = "classifier.weight", .b = "classifier.bias", .out = TL_HOUT_LABELS)}},
+    {"electra", TL_HEAD_QA, {LIN(.w = "qa_outputs.weight", .b = "qa_outputs.bias", .out = TL_HOUT_TWO)}},
+    {"electra", TL_HEAD_MLM, {
+        LIN(.w = "generator_predictions.dense.weight", .b = "generator_predictions.dense.bias"),
+        ACT(TL_HACT_GELU),
+        LN(.w = "generator_predictions.LayerNorm.weight", .b = "generator_predictions.LayerNorm.bias"),
+        LIN(.w = "generator_lm_head.weight", .b = "generator_lm_head.bias", .tied = 1, .out = TL_HOUT_VOCAB)}},
+
+    /* ALBERT: pooler (dense + tanh on [CLS]) + classifier; MLM predictions.dense (to
+     * embedding_size) + hidden_act + LayerNorm + decoder tied, bias predictions.bias. */
+    {"albert", TL_HEAD_SEQ_CLS, {
+        LIN(.w = "pooler.weight", .b = "pooler.bias", .base = 1), ACT(TL_HACT_TANH),
+        LIN(.w = "classifier.weight", .b = "classifier.bias", .out = TL_HOUT_LABELS)}},
+    {"albert", TL_HEAD_TOKEN_CLS, {
+        LIN(.w = "classifier.weight", .b = "classifier.bias", .out = TL_HOUT_LABELS)}},
+    {"albert", TL_HEAD_QA, {LIN(.w = "qa_outputs.weight", .b = "qa_outputs.bias", .out = TL_HOUT_TWO)}},
+    {"albert", TL_HEAD_MLM, {
+        LIN(.w = "predictions.dense.weight", .b = "predictions.dense.bias"), ACT(TL_HACT_CONFIG),
+        LN(.w = "predictions.LayerNorm.weight", .b = "predictions.LayerNorm.bias"),
+        LIN(.w = "predictions.decoder.weight", .b = "predictions.bias", .b_alt = "predictions.decoder.bias",
+            .tied = 1, .out = TL_HOUT_VOCAB)}},
+
+    /* Slots still open: mpnet (MPNetClassificationHead = RoBERTa's; lm_head as RoBERTa),
+     * deberta-v2 (ContextPooler dense + pooler_hidden_act on [CLS], then classifier;
+     * lm_predictions.lm_head), modernbert (head.dense + act + head.norm with cls/mean
+     * classifier_pooling, then classifier; decoder tied). */
 };
 
 const tl_head_def *tl_head_def_find(const char *model_type, tl_head_kind kind) {

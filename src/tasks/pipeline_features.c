@@ -45,7 +45,7 @@ static tl_status fe_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
     if (s != TL_OK) return s;
     tl_features *f = NULL;
     cJSON *res = NULL;
-    if (!max_len) max_len = p->m->arch.max_positions;
+    if (!max_len) max_len = tl_model_max_positions(p->m);
     s = tl_extract_features(p->m, texts, n, max_len, &f);
     if (s == TL_OK) res = cJSON_CreateArray();
     for (size_t i = 0; s == TL_OK && i < n; i++) {

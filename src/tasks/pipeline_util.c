@@ -14,7 +14,7 @@ tl_status tl_pl_encode(const tl_pipeline *p, const char *text, const char *pair,
     ep.max_length = max_length;
     tl_status s = tl_tokenizer_encode(p->m->tok, text, strlen(text), pair, pair ? strlen(pair) : 0, &ep, out);
     if (s != TL_OK) return tl_error_prefix(s, "input %zu", index);
-    size_t len = tl_encoding_length(*out), cap = p->m->arch.max_positions;
+    size_t len = tl_encoding_length(*out), cap = tl_model_max_positions(p->m);
     if (len > cap) {
         tl_encoding_free(*out);
         *out = NULL;
@@ -90,7 +90,7 @@ tl_status tl_pl_truncation(const tl_pipeline *p, const cJSON *params, int defaul
     if (s != TL_OK) return s;
     *max_length = 0;
     if (!on) return TL_OK;
-    size_t cap = p->m->arch.max_positions;
+    size_t cap = tl_model_max_positions(p->m);
     size_t want = ml > 0 ? (size_t)ml : p->model_max_length;
     *max_length = want && want < cap ? want : cap;
     return TL_OK;
