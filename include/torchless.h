@@ -82,6 +82,8 @@ const int32_t *tl_encoding_offsets(const tl_encoding *enc);
 const int32_t *tl_encoding_word_ids(const tl_encoding *enc);
 /* Token string i (static for the encoding's lifetime). */
 const char *tl_encoding_token(const tl_encoding *enc, size_t i);
+/* Byte length of token string i (it may hold NUL bytes, e.g. an unknown U+0000 piece). */
+size_t tl_encoding_token_length(const tl_encoding *enc, size_t i);
 
 /* Vocabulary size, and id <-> token lookups (-1 / NULL when absent). */
 size_t tl_tokenizer_vocab_size(const tl_tokenizer *tok);

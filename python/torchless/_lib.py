@@ -82,6 +82,7 @@ _sig("tl_encoding_length", c_size_t, c_void_p)
 for _n in ("ids", "type_ids", "special_tokens_mask", "attention_mask", "offsets", "word_ids"):
     _sig("tl_encoding_" + _n, POINTER(c_int32), c_void_p)
 _sig("tl_encoding_token", c_char_p, c_void_p, c_size_t)
+_sig("tl_encoding_token_length", c_size_t, c_void_p, c_size_t)
 _sig("tl_tokenizer_vocab_size", c_size_t, c_void_p)
 _sig("tl_tokenizer_token_to_id", c_int32, c_void_p, c_char_p)
 _sig("tl_tokenizer_id_to_token", c_char_p, c_void_p, c_int32)

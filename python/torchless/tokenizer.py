@@ -20,6 +20,12 @@ from typing import List, Optional, Sequence, Tuple
 from ._lib import TlEncodeParams, check, lib
 
 
+# tl_encoding_token as a raw pointer: tokens may hold NUL bytes, so read them by length
+_token_ptr = lib["tl_encoding_token"]
+_token_ptr.restype = ctypes.c_void_p
+_token_ptr.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+
+
 class Encoding:
     """The result of one encode call; plain Python lists, same fields as tokenizers.Encoding."""
 
@@ -56,7 +62,8 @@ class Encoding:
         attn = lib.tl_encoding_attention_mask(h)[:n]
         off = lib.tl_encoding_offsets(h)[:2 * n]
         words = lib.tl_encoding_word_ids(h)[:n]
-        tokens = [lib.tl_encoding_token(h, i).decode("utf-8") for i in range(n)]
+        tokens = [ctypes.string_at(_token_ptr(h, i), lib.tl_encoding_token_length(h, i)).decode("utf-8")
+                  for i in range(n)]
         return cls(ids, type_ids, tokens, [(off[2 * i], off[2 * i + 1]) for i in range(n)],
                    attn, special, [None if w < 0 else w for w in words])
 

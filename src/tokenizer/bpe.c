@@ -32,7 +32,7 @@ void tl_mscratch_free(tl_mscratch *s) {
 
 int tl_mtoks_push(tl_mtoks *o, int32_t id, size_t s, size_t e) {
     if (o->len == o->cap && tl_grow((void **)&o->v, &o->cap, o->len + 1, sizeof *o->v)) return -1;
-    o->v[o->len].id = id; o->v[o->len].s = s; o->v[o->len].e = e;
+    o->v[o->len].id = id; o->v[o->len].s = s; o->v[o->len].e = e; o->v[o->len].raw = 0;
     o->len++;
     return 0;
 }

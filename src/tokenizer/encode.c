@@ -55,14 +55,20 @@ static tl_status encode_word(const tl_tokenizer *t, scratch *w, size_t s, size_t
     tl_status st;
     switch (t->model) {
     case TL_MODEL_BPE: st = tl_bpe_tokenize(&t->bpe, cps, e - s, &w->ms, &w->mt); break;
+    case TL_MODEL_UNIGRAM: st = tl_unigram_tokenize(&t->uni, cps, e - s, &w->ms, &w->mt); break;
     default: st = tl_wordpiece_tokenize(&t->wp, cps, e - s, &w->mt); break;
     }
     const tl_vocab *v = tl_tok_vocab(t);
     const int32_t *os = w->pt.buf.os + s, *oe = w->pt.buf.oe + s;
     for (size_t k = 0; k < w->mt.len && st == TL_OK; k++) {
         const tl_mtok *m = &w->mt.v[k];
-        const char *tok = (size_t)m->id < v->n_ids && v->id_to_tok[m->id] ? v->id_to_tok[m->id] : "";
         int32_t a = os[m->s], b = m->e > m->s ? oe[m->e - 1] : a;
+        if (m->raw) { /* the piece's own text */
+            const char *u8 = w->ms.buf + w->ms.boff[m->s];
+            st = tl_enc_push(enc, m->id, u8, w->ms.boff[m->e] - w->ms.boff[m->s], type_id, 0, a, b, word);
+            continue;
+        }
+        const char *tok = (size_t)m->id < v->n_ids && v->id_to_tok[m->id] ? v->id_to_tok[m->id] : "";
         st = tl_enc_push(enc, m->id, tok, strlen(tok), type_id, 0, a, b, word);
     }
     return st;

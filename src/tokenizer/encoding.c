@@ -66,7 +66,7 @@ oom:
 tl_status tl_enc_append(tl_encoding *e, const tl_encoding *src, int32_t type_id) {
     for (size_t i = 0; i < src->len; i++) {
         const char *t = src->str + src->tok_off[i];
-        tl_status s = tl_enc_push(e, src->ids[i], t, strlen(t), type_id >= 0 ? type_id : src->type_ids[i],
+        tl_status s = tl_enc_push(e, src->ids[i], t, tl_encoding_token_length(src, i), type_id >= 0 ? type_id : src->type_ids[i],
                                   src->special[i], src->offsets[2 * i], src->offsets[2 * i + 1],
                                   src->word_ids[i]);
         if (s != TL_OK) return s;
@@ -75,7 +75,10 @@ tl_status tl_enc_append(tl_encoding *e, const tl_encoding *src, int32_t type_id)
 }
 
 void tl_enc_truncate(tl_encoding *e, size_t n) {
-    if (n < e->len) e->len = n;
+    if (n < e->len) {
+        e->str_len = e->tok_off[n];
+        e->len = n;
+    }
 }
 
 void tl_enc_clear(tl_encoding *e) {
@@ -104,6 +107,13 @@ const int32_t *tl_encoding_word_ids(const tl_encoding *enc) { return enc ? enc->
 const char *tl_encoding_token(const tl_encoding *enc, size_t i) {
     if (!enc || i >= enc->len) return NULL;
     return enc->str + enc->tok_off[i];
+}
+
+/* Byte length of token i (0 when out of range): the arena holds "tok\0" per token. */
+size_t tl_encoding_token_length(const tl_encoding *enc, size_t i) {
+    if (!enc || i >= enc->len) return 0;
+    size_t end = i + 1 < enc->len ? enc->tok_off[i + 1] : enc->str_len;
+    return end - enc->tok_off[i] - 1;
 }
 
 tl_status tl_enc_init(tl_encoding *e) {

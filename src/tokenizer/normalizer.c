@@ -38,26 +38,31 @@ static int tl_push(tlist *t, uint32_t c, int32_t change) {
 
 static void tl_free_list(tlist *t) { free(t->cp); free(t->ch); }
 
-/* Replaces s by the transform t (initial_offset chars dropped at the start). */
-static tl_status apply(tl_nstr *s, tlist *t, size_t initial_offset) {
+tl_status tl_norm_transform(tl_nstr *s, const uint32_t *cp, const int32_t *ch, size_t n) {
     tl_nstr out = {0};
-    if (tl_nstr_reserve(&out, t->len ? t->len : 1)) { tl_free_list(t); return tl_set_error(TL_ERR_OOM, "normalizer: out of memory"); }
-    size_t idx = initial_offset;
-    for (size_t i = 0; i < t->len; i++) {
+    if (tl_nstr_reserve(&out, n ? n : 1)) return tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
+    size_t idx = 0;
+    for (size_t i = 0; i < n; i++) {
         int32_t os = 0, oe = 0;
-        if (t->ch[i] > 0) {
+        if (ch[i] > 0) {
             if (idx >= 1 && idx - 1 < s->len) { os = s->os[idx - 1]; oe = s->oe[idx - 1]; }
         } else {
             if (idx < s->len) { os = s->os[idx]; oe = s->oe[idx]; }
             else if (s->len) { os = s->os[s->len - 1]; oe = s->oe[s->len - 1]; }
-            idx += 1 + (size_t)(-(int64_t)t->ch[i]);
+            idx += 1 + (size_t)(-(int64_t)ch[i]);
         }
-        tl_nstr_push(&out, t->cp[i], os, oe); /* capacity reserved above */
+        tl_nstr_push(&out, cp[i], os, oe); /* capacity reserved above */
     }
-    tl_free_list(t);
     tl_nstr_free(s);
     *s = out;
     return TL_OK;
+}
+
+/* Replaces s by the transform t, and frees t. */
+static tl_status apply(tl_nstr *s, tlist *t) {
+    tl_status st = tl_norm_transform(s, t->cp, t->ch, t->len);
+    tl_free_list(t);
+    return st;
 }
 
 #define OOM_IF(x) do { if (x) { tl_free_list(&t); return tl_set_error(TL_ERR_OOM, "normalizer: out of memory"); } } while (0)
@@ -90,7 +95,7 @@ static tl_status chinese(tl_nstr *s) {
         if (tl_uc_is_chinese(c)) OOM_IF(tl_push(&t, ' ', 0) || tl_push(&t, c, 1) || tl_push(&t, ' ', 1));
         else OOM_IF(tl_push(&t, c, 0));
     }
-    return apply(s, &t, 0);
+    return apply(s, &t);
 }
 
 /* Full lowercase, char by char, as Rust's char::to_lowercase. */
@@ -101,7 +106,7 @@ static tl_status lowercase(tl_nstr *s) {
         int n = tl_uc_lower(s->cp[i], lo);
         for (int k = 0; k < n; k++) OOM_IF(tl_push(&t, lo[k], k > 0));
     }
-    return apply(s, &t, 0);
+    return apply(s, &t);
 }
 
 /* Canonical (compat 0) or compatibility (compat 1) decomposition + canonical ordering. */
@@ -126,7 +131,7 @@ static tl_status decompose(tl_nstr *s, int compat) {
             j--;
         }
     }
-    return apply(s, &t, 0);
+    return apply(s, &t);
 }
 
 /* Returns the primary composite of a + b, or 0 when they do not compose. */
@@ -196,6 +201,8 @@ tl_status tl_normalizer_apply(const tl_normalizer *n, tl_nstr *s) {
     case TL_NORM_SEQUENCE:
         for (size_t i = 0; i < n->n_children && st == TL_OK; i++) st = tl_normalizer_apply(&n->children[i], s);
         return st;
+    default:
+        return tl_normalizer_apply_extra(n, s);
     }
     return TL_OK;
 }
@@ -234,7 +241,7 @@ tl_status tl_normalizer_parse(const cJSON *j, const char *path, int depth, tl_no
             if (s != TL_OK) { tl_normalizer_free(out); return s; }
         }
     } else {
-        return tl_set_error(TL_ERR_UNSUPPORTED, "%s: normalizer type \"%s\" is not supported", path, type);
+        return tl_normalizer_parse_extra(j, type, path, out);
     }
     return TL_OK;
 }
@@ -243,5 +250,9 @@ void tl_normalizer_free(tl_normalizer *n) {
     if (!n) return;
     for (size_t i = 0; i < n->n_children; i++) tl_normalizer_free(&n->children[i]);
     free(n->children);
+    tl_regex_free(n->re);
+    free(n->text);
+    free(n->trie);
+    free(n->pool);
     memset(n, 0, sizeof *n);
 }

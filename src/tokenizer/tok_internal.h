@@ -46,15 +46,31 @@ int tl_tok_json_index(const cJSON *obj, const char *key, long def, long max, lon
 
 typedef enum {
     TL_NORM_NONE, TL_NORM_BERT, TL_NORM_LOWERCASE, TL_NORM_STRIP_ACCENTS,
-    TL_NORM_NFD, TL_NORM_NFKD, TL_NORM_NFC, TL_NORM_NFKC, TL_NORM_SEQUENCE
+    TL_NORM_NFD, TL_NORM_NFKD, TL_NORM_NFC, TL_NORM_NFKC, TL_NORM_SEQUENCE,
+    TL_NORM_PRECOMPILED, TL_NORM_REPLACE, TL_NORM_STRIP, TL_NORM_PREPEND
 } tl_norm_kind;
 
+struct tl_regex;
 typedef struct tl_normalizer {
     tl_norm_kind kind;
     int clean_text, handle_chinese, strip_accents, lowercase; /* BertNormalizer */
     struct tl_normalizer *children;                          /* Sequence */
     size_t n_children;
+    int strip_left, strip_right;                             /* Strip */
+    struct tl_regex *re;                                     /* Replace pattern */
+    uint32_t *text; size_t n_text;                           /* Replace content / Prepend */
+    uint32_t *trie; size_t n_trie;                           /* Precompiled double array */
+    char *pool; size_t n_pool;                               /* Precompiled replacements */
 } tl_normalizer;
+
+/* Replaces s by tokenizers' NormalizedString::transform of (cp[i], ch[i]) pairs: ch 0
+ * replaces the next char, > 0 inserts (span of the previous char), < 0 replaces and drops
+ * -ch more chars. TL_ERR_OOM on failure. */
+tl_status tl_norm_transform(tl_nstr *s, const uint32_t *cp, const int32_t *ch, size_t n);
+/* Parses Precompiled / Replace / Strip / Prepend (norm_extra.c); TL_ERR_UNSUPPORTED otherwise. */
+tl_status tl_normalizer_parse_extra(const cJSON *j, const char *type, const char *path, tl_normalizer *out);
+/* Applies those kinds. */
+tl_status tl_normalizer_apply_extra(const tl_normalizer *n, tl_nstr *s);
 
 /* Parses a "normalizer" JSON value (NULL or JSON null: none). Nesting is limited.
  * TL_ERR_FORMAT / TL_ERR_UNSUPPORTED name path. Caller frees with tl_normalizer_free. */
@@ -65,7 +81,7 @@ tl_status tl_normalizer_apply(const tl_normalizer *n, tl_nstr *s);
 
 /* ---------------------------------------------------------------- regex + split */
 
-typedef struct tl_regex tl_regex;
+typedef struct tl_regex tl_regex; /* also forward-declared above */
 /* Matcher scratch: the subject as UTF-8, byte -> char index map, PCRE2 match data. */
 typedef struct { char *u8; size_t *b2c; size_t cap; void *md; } tl_rx_scratch;
 /* One piece of tokenizers' find_matches: chars [s, e), match or gap. */
@@ -157,7 +173,8 @@ typedef struct tl_wordpiece {
 } tl_wordpiece;
 
 /* One model token: id and the char range [s, e) it covers in the word. */
-typedef struct { int32_t id; size_t s, e; } tl_mtok;
+/* raw = 1: the token string is the word's text [s, e) (Unigram unknown pieces). */
+typedef struct { int32_t id; size_t s, e; int raw; } tl_mtok;
 typedef struct { tl_mtok *v; size_t len, cap; } tl_mtoks;
 
 /* Parses model {"type":"WordPiece",...}. Caller frees with tl_wordpiece_free. */
@@ -207,6 +224,25 @@ void tl_bpe_free(tl_bpe *bpe);
 tl_status tl_bpe_tokenize(const tl_bpe *bpe, const uint32_t *cps, size_t n, tl_mscratch *sc, tl_mtoks *out);
 /* Appends a model token; 0 or -1 on OOM. */
 int tl_mtoks_push(tl_mtoks *o, int32_t id, size_t s, size_t e);
+
+/* ---------------------------------------------------------------- Unigram */
+
+typedef struct tl_unigram {
+    tl_vocab vocab;
+    double *scores;              /* [n] */
+    size_t n, max_chars;         /* entries; longest piece in chars */
+    int32_t unk_id;              /* -1: none */
+    int byte_fallback;
+    double min_score;
+    int32_t byte_ids[256];
+} tl_unigram;
+
+/* Parses model {"type":"Unigram","unk_id":..,"vocab":[[piece, score], ...]}. */
+tl_status tl_unigram_parse(const cJSON *j, const char *path, tl_unigram *out);
+void tl_unigram_free(tl_unigram *u);
+/* Segments the word cps[0, n); tokens have raw = 1 (string = the piece's text) except
+ * byte-fallback ones. out cleared first. */
+tl_status tl_unigram_tokenize(const tl_unigram *u, const uint32_t *cps, size_t n, tl_mscratch *sc, tl_mtoks *out);
 
 /* ---------------------------------------------------------------- added tokens */
 
@@ -307,6 +343,7 @@ struct tl_tokenizer {
     tl_model_kind model;
     tl_wordpiece wp;
     tl_bpe bpe;
+    tl_unigram uni;
     tl_added added;
     tl_postproc post;
     size_t vocab_size;     /* |model vocab ∪ added tokens| */

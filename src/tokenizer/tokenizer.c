@@ -16,6 +16,7 @@ void tl_tokenizer_free(tl_tokenizer *tok) {
     tl_pretok_free(&tok->pre);
     tl_wordpiece_free(&tok->wp);
     tl_bpe_free(&tok->bpe);
+    tl_unigram_free(&tok->uni);
     tl_added_free(&tok->added);
     tl_postproc_free(&tok->post);
     free(tok->source);
@@ -23,7 +24,7 @@ void tl_tokenizer_free(tl_tokenizer *tok) {
 }
 
 const tl_vocab *tl_tok_vocab(const tl_tokenizer *t) {
-    return t->model == TL_MODEL_BPE ? &t->bpe.vocab : &t->wp.vocab;
+    return t->model == TL_MODEL_BPE ? &t->bpe.vocab : t->model == TL_MODEL_UNIGRAM ? &t->uni.vocab : &t->wp.vocab;
 }
 
 void tl_tokenizer_finish(tl_tokenizer *tok) {
@@ -79,6 +80,7 @@ static tl_status from_json(const cJSON *root, const char *path, tl_tokenizer *to
     if (s != TL_OK) return s;
     if (!strcmp(type, "WordPiece")) { tok->model = TL_MODEL_WORDPIECE; s = tl_wordpiece_parse(model, path, &tok->wp); }
     else if (!strcmp(type, "BPE")) { tok->model = TL_MODEL_BPE; s = tl_bpe_parse(model, path, &tok->bpe); }
+    else if (!strcmp(type, "Unigram")) { tok->model = TL_MODEL_UNIGRAM; s = tl_unigram_parse(model, path, &tok->uni); }
     else return tl_set_error(TL_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported", path, type);
     if (s == TL_OK) s = parse_added(cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), path, tok);
     if (s == TL_OK) s = tl_postproc_parse(cJSON_GetObjectItemCaseSensitive(root, "post_processor"), path, &tok->post);

@@ -133,7 +133,7 @@ static int mt_push(tl_mtoks *o, int32_t id, size_t s, size_t e) {
         o->v = v;
         o->cap = c;
     }
-    o->v[o->len].id = id; o->v[o->len].s = s; o->v[o->len].e = e;
+    o->v[o->len].id = id; o->v[o->len].s = s; o->v[o->len].e = e; o->v[o->len].raw = 0;
     o->len++;
     return 0;
 }

@@ -34,6 +34,18 @@ static const char *SPLIT_JSON =
     "\"vocab\":{\"h\":0,\"e\":1,\"l\":2,\"o\":3,\"he\":4,\"ll\":5,\"hell\":6,\"hello\":7},"
     "\"merges\":[[\"h\",\"e\"],[\"l\",\"l\"],[\"he\",\"ll\"],[\"hell\",\"o\"]]}}";
 
+/* Unigram + Metaspace (prepend first) + Replace / Strip / Prepend normalizers + byte_fallback. */
+static const char *UNIGRAM_JSON =
+    "{\"version\":\"1.0\",\"added_tokens\":[],"
+    "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Strip\",\"strip_left\":true,\"strip_right\":true},"
+    "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}\"},\"content\":\"\xe2\x96\x81\"},"
+    "{\"type\":\"Prepend\",\"prepend\":\"_\"}]},"
+    "\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xe2\x96\x81\",\"prepend_scheme\":\"first\",\"split\":true},"
+    "\"post_processor\":null,"
+    "\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"byte_fallback\":true,\"vocab\":[[\"<unk>\",0.0],"
+    "[\"\xe2\x96\x81\",-1.0],[\"h\",-2.0],[\"e\",-2.0],[\"l\",-2.0],[\"o\",-2.0],[\"hell\",-3.0],[\"hello\",-3.5],"
+    "[\"<0x41>\",-5.0],[\"_\",-2.0]]}}";
+
 static char dir_[64];
 
 /* Writes json to <tmpdir>/<name>/tokenizer.json and loads it (NULL on failure). */
@@ -88,6 +100,16 @@ TL_TEST(test_split_known) {
     tl_tokenizer *tok = load_json("split", SPLIT_JSON);
     if (!tok) return;
     CHECK(enc_is(tok, "hello", (int32_t[]){7}, (int32_t[]){0, 5}, 1));
+    tl_tokenizer_free(tok);
+}
+
+TL_TEST(test_unigram_known) {
+    tl_tokenizer *tok = load_json("unigram", UNIGRAM_JSON);
+    if (!tok) return;
+    /* "▁_hello" -> [▁][_][hello]; "A" falls back to <0x41>; unknown chars fuse into one unk */
+    CHECK(enc_is(tok, "hello", (int32_t[]){1, 9, 7}, (int32_t[]){0, 1, 0, 1, 0, 5}, 3));
+    CHECK(enc_is(tok, "A", (int32_t[]){1, 9, 8}, (int32_t[]){0, 1, 0, 1, 0, 1}, 3));
+    CHECK(enc_is(tok, "xyz", (int32_t[]){1, 9, 0}, (int32_t[]){0, 1, 0, 1, 0, 3}, 3));
     tl_tokenizer_free(tok);
 }
 
@@ -175,7 +197,7 @@ static void fuzz(tl_tokenizer *tok, int iters) {
 }
 
 TL_TEST(test_fuzz_models) {
-    const char *names[] = {"bpe", "split"}, *jsons[] = {BPE_JSON, SPLIT_JSON};
+    const char *names[] = {"bpe", "split", "unigram"}, *jsons[] = {BPE_JSON, SPLIT_JSON, UNIGRAM_JSON};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         tl_tokenizer *tok = load_json(names[i], jsons[i]);
         if (!tok) continue;
