@@ -1,13 +1,342 @@
-/* question_answering.c — the question-answering pipeline (placeholder until the
- * tokenizer's pair truncation with stride and overflowing windows lands). */
+/* question_answering.c — extractive question answering as transformers' (v4)
+ * QuestionAnsweringPipeline with a fast tokenizer: the context is split into windows of
+ * max_seq_len tokens overlapping by doc_stride (tokenizers' only_second truncation with
+ * overflowing encodings, rebuilt here from the full pair encoding), start/end logits are
+ * masked to the context (and [CLS]), softmaxed, spans scored start*end up to
+ * max_answer_len, aligned to words, cut from the context by character offsets, merged by
+ * text, and the best top_k returned (plus the null answer with handle_impossible_answer). */
 #include "core/error.h"
 #include "tasks/pipeline.h"
 
-/* Reports that question answering is not available yet. */
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+/* One window: the kept token indices of the full encoding. */
+typedef struct qa_win {
+    size_t *tok;   /* indices into the full encoding */
+    size_t n;
+    size_t item;   /* the input it belongs to */
+} qa_win;
+
+/* A candidate answer. */
+typedef struct qa_ans {
+    double score;
+    long start, end;
+    char *text;    /* owned */
+} qa_ans;
+
+typedef struct qa_params {
+    long top_k, doc_stride, max_answer_len, max_seq_len;
+    int impossible, align;
+} qa_params;
+
+/* Reads the QA parameters with transformers' defaults. */
+static tl_status qa_read_params(const tl_pipeline *p, const cJSON *params, qa_params *q) {
+    size_t cap = tl_model_max_positions(p->m);
+    long def_seq = (long)(p->model_max_length && p->model_max_length < 384 ? p->model_max_length : 384);
+    tl_status s;
+    if ((s = tl_pl_int(params, "top_k", 1, 1, &q->top_k)) || (s = tl_pl_int(params, "max_answer_len", 15, 1, &q->max_answer_len)) ||
+        (s = tl_pl_int(params, "max_seq_len", def_seq, 1, &q->max_seq_len)) ||
+        (s = tl_pl_bool(params, "handle_impossible_answer", 0, &q->impossible)) ||
+        (s = tl_pl_bool(params, "align_to_words", 1, &q->align)))
+        return s;
+    if ((size_t)q->max_seq_len > cap) q->max_seq_len = (long)cap;
+    if ((s = tl_pl_int(params, "doc_stride", q->max_seq_len / 2 < 128 ? q->max_seq_len / 2 : 128, 0, &q->doc_stride))) return s;
+    if (q->doc_stride > q->max_seq_len)
+        return tl_set_error(TL_ERR_INVALID_ARG, "`doc_stride` (%ld) is larger than `max_seq_len` (%ld)", q->doc_stride, q->max_seq_len);
+    return TL_OK;
+}
+
+/* Reads input i: {"question": ..., "context": ...} with both non-empty strings. */
+static tl_status qa_item(const cJSON *it, size_t i, const char **q, const char **c) {
+    if (!cJSON_IsObject(it))
+        return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: question-answering takes {\"question\": ..., \"context\": ...}", i);
+    const cJSON *qv = cJSON_GetObjectItemCaseSensitive(it, "question"), *cv = cJSON_GetObjectItemCaseSensitive(it, "context");
+    if (!cv || cJSON_IsNull(cv))
+        return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: a question needs a context: pass {\"question\": ..., \"context\": "
+                            "\"the text holding the answer\"}", i);
+    if (!qv || cJSON_IsNull(qv))
+        return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: missing \"question\"", i);
+    if (!cJSON_IsString(qv) || !cJSON_IsString(cv))
+        return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: \"question\" and \"context\" must be strings", i);
+    if (!qv->valuestring[0] || !cv->valuestring[0])
+        return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: `%s` cannot be empty", i, qv->valuestring[0] ? "context" : "question");
+    *q = qv->valuestring;
+    *c = cv->valuestring;
+    return TL_OK;
+}
+
+/* seq[t] = -1 (special), 0 (question) or 1 (context) for each token of the full pair
+ * encoding; nq = the question's token count. Returns the context token count. */
+static size_t sequence_ids(const tl_encoding *full, size_t nq, int *seq) {
+    const int32_t *sp = tl_encoding_special_tokens_mask(full);
+    size_t k = 0, nc = 0;
+    for (size_t t = 0; t < tl_encoding_length(full); t++) {
+        if (sp[t]) { seq[t] = -1; continue; }
+        seq[t] = k++ < nq ? 0 : 1;
+        nc += seq[t] == 1;
+    }
+    return nc;
+}
+
+/* Splits one input into windows (tokenizers' only_second truncation with stride). */
+static tl_status make_windows(const tl_encoding *full, const int *seq, size_t nc, const qa_params *q,
+                              size_t item, qa_win **wins, size_t *n_wins, size_t *cap_wins) {
+    size_t total = tl_encoding_length(full), maxc = nc, offset = nc ? nc : 1;
+    if (total > (size_t)q->max_seq_len) {
+        size_t remove = total - (size_t)q->max_seq_len;
+        if (nc <= remove)
+            return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: the question and special tokens leave no room for the "
+                                "context in max_seq_len=%ld tokens: raise max_seq_len or shorten the question", item, q->max_seq_len);
+        maxc = nc - remove;
+        if ((size_t)q->doc_stride >= maxc)
+            return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: doc_stride=%ld must be smaller than the %zu context tokens "
+                                "that fit in a window: lower doc_stride or raise max_seq_len", item, q->doc_stride, maxc);
+        offset = maxc - (size_t)q->doc_stride;
+    }
+    for (size_t a = 0;; a += offset) {
+        size_t b = a + maxc < nc ? a + maxc : nc;
+        if (*n_wins == *cap_wins) {
+            size_t cap = *cap_wins ? *cap_wins * 2 : 8;
+            qa_win *w = realloc(*wins, cap * sizeof *w);
+            if (!w) return tl_set_error(TL_ERR_OOM, "out of memory");
+            *wins = w;
+            *cap_wins = cap;
+        }
+        qa_win *w = &(*wins)[*n_wins];
+        w->item = item;
+        w->n = 0;
+        if (!(w->tok = malloc(total * sizeof *w->tok))) return tl_set_error(TL_ERR_OOM, "out of memory");
+        (*n_wins)++;
+        for (size_t t = 0, c = 0; t < total; t++) {
+            if (seq[t] == 1 && (c++ < a || c > b)) continue;
+            w->tok[w->n++] = t;
+        }
+        if (b >= nc) break;
+    }
+    return TL_OK;
+}
+
+/* Lower-cases UTF-8 s code point by code point (utf8proc); malloc'd, NULL on OOM. */
+static char *lower(const char *s) {
+    size_t len = strlen(s);
+    utf8proc_uint8_t *out = malloc(4 * len + 1), *w = out;
+    const utf8proc_uint8_t *r = (const utf8proc_uint8_t *)s;
+    if (!out) return NULL;
+    while (*r) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate(r, -1, &c);
+        if (k <= 0) break;
+        r += k;
+        w += utf8proc_encode_char(utf8proc_tolower(c), w);
+    }
+    *w = 0;
+    return (char *)out;
+}
+
+/* Adds (score, span, text) to the answers, merging with an answer of the same text
+ * (case-insensitive) as transformers' get_answer does. Takes ownership of text. */
+static tl_status add_answer(qa_ans **v, size_t *n, size_t *cap, double score, long s, long e, char *text) {
+    char *lt = lower(text);
+    if (!lt) { free(text); return tl_set_error(TL_ERR_OOM, "out of memory"); }
+    for (size_t i = 0; i < *n; i++) {
+        char *li = lower((*v)[i].text);
+        int same = li && !strcmp(li, lt);
+        free(li);
+        if (same) { (*v)[i].score += score; free(lt); free(text); return TL_OK; }
+    }
+    free(lt);
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 8;
+        qa_ans *nv = realloc(*v, c * sizeof *nv);
+        if (!nv) { free(text); return tl_set_error(TL_ERR_OOM, "out of memory"); }
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = (qa_ans){score, s, e, text};
+    return TL_OK;
+}
+
+/* transformers' get_indices: the answer's character span in the context. */
+static void span_chars(const tl_encoding *full, const int *seq, const qa_win *w, size_t s, size_t e, int align,
+                       long *cs, long *ce) {
+    const int32_t *off = tl_encoding_offsets(full), *wid = tl_encoding_word_ids(full);
+    size_t ts = w->tok[s], te = w->tok[e];
+    *cs = off[2 * ts];
+    *ce = off[2 * te + 1];
+    if (!align || wid[ts] < 0 || wid[te] < 0) return;
+    long a = -1, b = -1;
+    for (size_t i = 0; i < w->n; i++) { /* word_to_chars over this window's context tokens */
+        size_t t = w->tok[i];
+        if (seq[t] != 1) continue;
+        if (wid[t] == wid[ts] && a < 0) a = off[2 * t];
+        if (wid[t] == wid[te]) b = off[2 * t + 1];
+    }
+    if (a >= 0 && b >= 0) { *cs = a; *ce = b; }
+}
+
+/* Scores the spans of one window and adds its best candidates to the answers. */
+static tl_status window_answers(const tl_pipeline *p, const tl_encoding *full, const int *seq, const qa_win *w,
+                                const float *logits, const char *context, const size_t *cp, size_t n_cp,
+                                const qa_params *q, double *min_null, qa_ans **ans, size_t *n_ans, size_t *cap_ans) {
+    size_t n = w->n, k = (size_t)(q->align ? q->top_k * 2 + 10 : q->top_k);
+    float *st = malloc(2 * n * sizeof *st);
+    size_t *bs = malloc(k * sizeof *bs), *be = malloc(k * sizeof *be);
+    float *bv = malloc(k * sizeof *bv);
+    unsigned char *ok = malloc(n);
+    tl_status s = st && bs && be && bv && ok ? TL_OK : tl_set_error(TL_ERR_OOM, "out of memory");
+    if (s != TL_OK) goto done;
+    float *en = st + n;
+    const int32_t *ids = tl_encoding_ids(full);
+    int32_t cls = tl_tokenizer_token_to_id(p->m->tok, "[CLS]");
+    if (cls < 0) cls = tl_tokenizer_token_to_id(p->m->tok, "<s>");
+    for (size_t i = 0; i < n; i++) {
+        size_t t = w->tok[i];
+        ok[i] = seq[t] == 1 || (cls >= 0 && ids[t] == cls);
+        st[i] = ok[i] ? logits[2 * i] : -10000.0f;
+        en[i] = ok[i] ? logits[2 * i + 1] : -10000.0f;
+    }
+    tl_pl_softmax(st, n);
+    tl_pl_softmax(en, n);
+    if (q->impossible && (double)(st[0] * en[0]) < *min_null) *min_null = (double)(st[0] * en[0]);
+    st[0] = en[0] = 0.0f;
+    /* The k best cells of the (start, end) score matrix, upper band of width max_answer_len
+     * (other cells score 0), ties by position; then keep spans inside the allowed tokens. */
+    size_t nb = 0;
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b < n; b++) {
+            float v = b >= a && b - a < (size_t)q->max_answer_len ? st[a] * en[b] : 0.0f;
+            if (nb == k && !(v > bv[k - 1])) continue;
+            size_t j = nb < k ? nb++ : k - 1;
+            while (j > 0 && v > bv[j - 1]) { bv[j] = bv[j - 1]; bs[j] = bs[j - 1]; be[j] = be[j - 1]; j--; }
+            bv[j] = v; bs[j] = a; be[j] = b;
+        }
+    for (size_t i = 0; i < nb && s == TL_OK; i++) {
+        if (!ok[bs[i]] || !ok[be[i]]) continue;
+        long cs, ce;
+        span_chars(full, seq, w, bs[i], be[i], q->align, &cs, &ce);
+        if (cs < 0) cs = 0;
+        if (ce > (long)n_cp) ce = (long)n_cp;
+        char *text = ce > cs ? strndup(context + cp[cs], cp[ce] - cp[cs]) : strdup("");
+        if (!text) { s = tl_set_error(TL_ERR_OOM, "out of memory"); break; }
+        s = add_answer(ans, n_ans, cap_ans, (double)bv[i], cs, ce, text);
+    }
+done:
+    free(st); free(bs); free(be); free(bv); free(ok);
+    return s;
+}
+
+/* The result of one input: the best top_k answers (a dict when one). */
+static cJSON *qa_result(qa_ans *a, size_t n, const qa_params *q, double min_null) {
+    if (q->impossible) {
+        qa_ans *g = realloc(a, (n + 1) * sizeof *a);
+        if (!g) { for (size_t i = 0; i < n; i++) free(a[i].text); free(a); return NULL; }
+        a = g;
+        a[n++] = (qa_ans){min_null, 0, 0, NULL};
+    }
+    for (size_t i = 1; i < n; i++) /* stable, descending */
+        for (size_t j = i; j > 0 && a[j].score > a[j - 1].score; j--) { qa_ans t = a[j]; a[j] = a[j - 1]; a[j - 1] = t; }
+    size_t k = (size_t)q->top_k < n ? (size_t)q->top_k : n;
+    cJSON *list = cJSON_CreateArray();
+    for (size_t i = 0; list && i < k; i++) {
+        cJSON *d = cJSON_CreateObject();
+        tl_pl_add_num(d, "score", a[i].score);
+        cJSON_AddNumberToObject(d, "start", (double)a[i].start);
+        cJSON_AddNumberToObject(d, "end", (double)a[i].end);
+        cJSON_AddStringToObject(d, "answer", a[i].text ? a[i].text : "");
+        cJSON_AddItemToArray(list, d);
+    }
+    for (size_t i = 0; a && i < n; i++) free(a[i].text);
+    free(a);
+    if (list && k == 1) {
+        cJSON *one = cJSON_DetachItemFromArray(list, 0);
+        cJSON_Delete(list);
+        return one;
+    }
+    return list;
+}
+
+/* Runs question-answering on {"question", "context"} or a list of them. */
 static tl_status qa_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params, const cJSON *call, cJSON **out) {
-    (void)p; (void)inputs; (void)params; (void)call;
-    *out = NULL;
-    return tl_set_error(TL_ERR_UNSUPPORTED, "question-answering is not implemented yet");
+    (void)call;
+    qa_params q;
+    size_t n = 0, n_wins = 0, cap_wins = 0;
+    int single;
+    const cJSON **items = NULL;
+    const char **qs = NULL, **cs = NULL;
+    tl_encoding **full = NULL;
+    int **seq = NULL;
+    qa_win *wins = NULL;
+    tl_pl_out o = {0};
+    float *logits = NULL;
+    cJSON *res = NULL;
+    tl_status s = qa_read_params(p, params, &q);
+    if (s == TL_OK) s = tl_pl_items(inputs, &items, &n, &single);
+    if (s == TL_OK && (!(qs = calloc(n + 1, sizeof *qs)) || !(cs = calloc(n + 1, sizeof *cs)) ||
+                       !(full = calloc(n + 1, sizeof *full)) || !(seq = calloc(n + 1, sizeof *seq))))
+        s = tl_set_error(TL_ERR_OOM, "out of memory");
+    for (size_t i = 0; s == TL_OK && i < n; i++) {
+        tl_encoding *qe = NULL;
+        tl_encode_params ep = tl_encode_default_params();
+        ep.add_special_tokens = 0;
+        if ((s = qa_item(items[i], i, &qs[i], &cs[i]))) break;
+        if ((s = tl_tokenizer_encode(p->m->tok, qs[i], strlen(qs[i]), NULL, 0, &ep, &qe))) break;
+        size_t nq = tl_encoding_length(qe);
+        tl_encoding_free(qe);
+        s = tl_tokenizer_encode(p->m->tok, qs[i], strlen(qs[i]), cs[i], strlen(cs[i]), NULL, &full[i]);
+        if (s == TL_OK && !(seq[i] = malloc((tl_encoding_length(full[i]) + 1) * sizeof **seq))) s = tl_set_error(TL_ERR_OOM, "out of memory");
+        if (s == TL_OK) s = make_windows(full[i], seq[i], sequence_ids(full[i], nq, seq[i]), &q, i, &wins, &n_wins, &cap_wins);
+    }
+    /* Pack every window of every input into one batch. */
+    size_t *lens = NULL;
+    int32_t *ids = NULL, *tt = NULL;
+    size_t total = 0;
+    for (size_t w = 0; w < n_wins; w++) total += wins[w].n;
+    if (s == TL_OK && (!(lens = malloc((n_wins + 1) * sizeof *lens)) || !(ids = malloc((total + 1) * sizeof *ids)) ||
+                       !(tt = malloc((total + 1) * sizeof *tt)) || !(logits = malloc((total + 1) * 2 * sizeof *logits)) ||
+                       !(o.hidden = malloc((total + 1) * p->m->arch.hidden * sizeof(float)))))
+        s = tl_set_error(TL_ERR_OOM, "out of memory");
+    for (size_t w = 0, k = 0; s == TL_OK && w < n_wins; w++) {
+        const tl_encoding *f = full[wins[w].item];
+        lens[w] = wins[w].n;
+        for (size_t i = 0; i < wins[w].n; i++, k++) {
+            ids[k] = tl_encoding_ids(f)[wins[w].tok[i]];
+            tt[k] = tl_encoding_type_ids(f)[wins[w].tok[i]];
+        }
+    }
+    if (s == TL_OK) {
+        tl_batch b = {.n_seqs = n_wins, .seq_lens = lens, .input_ids = ids, .token_type_ids = tt};
+        s = tl_model_forward(p->m, &b, o.hidden, total * p->m->arch.hidden);
+    }
+    if (s == TL_OK) s = tl_head_apply(&p->head, p->m, o.hidden, NULL, total, logits);
+    if (s == TL_OK && !single && !(res = cJSON_CreateArray())) s = tl_set_error(TL_ERR_OOM, "out of memory");
+    for (size_t i = 0, w = 0, k = 0; s == TL_OK && i < n; i++) {
+        qa_ans *ans = NULL;
+        size_t n_ans = 0, cap_ans = 0, n_cp;
+        double min_null = 1000000.0;
+        size_t *cp = tl_pl_cp_offsets(cs[i], &n_cp);
+        if (!cp) s = tl_set_error(TL_ERR_OOM, "out of memory");
+        for (; s == TL_OK && w < n_wins && wins[w].item == i; k += wins[w].n, w++)
+            s = window_answers(p, full[i], seq[i], &wins[w], logits + 2 * k, cs[i], cp, n_cp, &q, &min_null, &ans, &n_ans, &cap_ans);
+        free(cp);
+        if (s != TL_OK) {
+            for (size_t j = 0; j < n_ans; j++) free(ans[j].text);
+            free(ans);
+            break;
+        }
+        cJSON *r = qa_result(ans, n_ans, &q, min_null);
+        if (!r) s = tl_set_error(TL_ERR_OOM, "out of memory");
+        else if (single) res = r;
+        else cJSON_AddItemToArray(res, r);
+    }
+    for (size_t w = 0; w < n_wins; w++) free(wins[w].tok);
+    for (size_t i = 0; full && i < n; i++) { tl_encoding_free(full[i]); free(seq[i]); }
+    free(wins); free(full); free(seq); free(qs); free(cs); free(items);
+    free(lens); free(ids); free(tt); free(logits); free(o.hidden);
+    if (s != TL_OK) { cJSON_Delete(res); res = NULL; }
+    *out = res;
+    return s;
 }
 
 const tl_task tl_task_question_answering = {"question-answering", TL_HEAD_QA, qa_run, NULL};

@@ -262,3 +262,22 @@ TL_TEST(text_tasks_need_the_tokenizer) {
     CHECK_CONTAINS(tl_last_error(), "tokenizer");
     tl_model_free(m);
 }
+
+TL_TEST(question_answering_needs_a_context) {
+    static const spec qa[] = {{"qa_outputs.weight", 2, H}, {"qa_outputs.bias", 2, 0}};
+    tl_model *m = load(write_model("qa", "BertForQuestionAnswering", 2, qa, 2));
+    tl_pipeline *p = NULL;
+    CHECK_OK(tl_pipeline_create(m, NULL, NULL, &p));
+    CHECK(p && !strcmp(tl_pipeline_task(p), "question-answering"));
+    char *out = NULL;
+    CHECK(tl_pipeline_run(p, "{\"question\":\"the fox?\"}", NULL, &out) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "a question needs a context");
+    CHECK(tl_pipeline_run(p, "\"the fox?\"", NULL, &out) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "{\"question\": ..., \"context\": ...}");
+    CHECK_OK(tl_pipeline_run(p, "{\"question\":\"the fox?\",\"context\":\"hello world, the fox is a dog.\"}",
+                             "{\"top_k\":2,\"handle_impossible_answer\":true}", &out));
+    CHECK_CONTAINS(out, "\"answer\":");
+    tl_free(out);
+    tl_pipeline_free(p);
+    tl_model_free(m);
+}
