@@ -143,7 +143,14 @@ void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t
         if (cu_seqlens[s + 1] - cu_seqlens[s] > max_len) max_len = cu_seqlens[s + 1] - cu_seqlens[s];
     const size_t per_thread = tl_attention_scratch_floats(max_len, ex && ex->dis ? ex->dis->span : 0);
     const long n_tasks = (long)(n_seqs * n_heads);
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
+    /* small batches run on the calling thread: waking the team costs more than it saves */
+    double work = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        double L = (double)(cu_seqlens[s + 1] - cu_seqlens[s]);
+        work += L * L * (double)(n_heads * head_dim);
+    }
+    const int parallel = n_threads > 1 && n_tasks > 1 && work > 2e5;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) if (parallel)
     for (long task = 0; task < n_tasks; task++) {
         size_t s = (size_t)task / n_heads, h = (size_t)task % n_heads;
         attend_head(qkv, out, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, n_heads,
