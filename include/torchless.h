@@ -211,6 +211,29 @@ const char *tl_pipeline_task(const tl_pipeline *p);
 tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json,
                           char **output_json);
 
+/* ------------------------------------------------------------------ task heads (logits) */
+
+/* A model's task head run on packed batches: the logits transformers' *For* models
+ * return, without any post-processing (torchless.optimize uses it). */
+typedef struct tl_task_head tl_task_head;
+
+/* Binds the head of task ("text-classification", "token-classification",
+ * "question-answering", "fill-mask") from model's checkpoint; n_labels is config.json's
+ * label count (classification heads only). model is borrowed. Errors name the missing
+ * head tensor. Free with tl_task_head_free(). */
+tl_status tl_task_head_create(tl_model *model, const char *task, size_t n_labels,
+                              tl_task_head **out);
+void tl_task_head_free(tl_task_head *head);
+
+/* Width of one output row (labels, 2 for start/end, or the vocabulary size), and whether
+ * there is one row per token (1) or one per sequence (0: text-classification). */
+size_t tl_task_head_width(const tl_task_head *head);
+int tl_task_head_per_token(const tl_task_head *head);
+
+/* Runs the encoder and the head on a packed batch; writes rows x width floats to out
+ * (rows = total tokens, or n_seqs for per-sequence heads). */
+tl_status tl_task_head_forward(tl_task_head *head, const tl_batch *batch, float *out, size_t out_len);
+
 /* ------------------------------------------------------------------ inspection */
 
 /* Writes a human-readable description of the model (architecture, parameter count,

@@ -122,3 +122,10 @@ _sig("tl_pipeline_create", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p
 _sig("tl_pipeline_free", None, c_void_p)
 _sig("tl_pipeline_task", c_char_p, c_void_p)
 _sig("tl_pipeline_run", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p))
+
+# task heads (python/torchless/optimize.py)
+_sig("tl_task_head_create", c_int, c_void_p, c_char_p, c_size_t, POINTER(c_void_p))
+_sig("tl_task_head_free", None, c_void_p)
+_sig("tl_task_head_width", c_size_t, c_void_p)
+_sig("tl_task_head_per_token", c_int, c_void_p)
+_sig("tl_task_head_forward", c_int, c_void_p, POINTER(TlBatch), POINTER(c_float), c_size_t)

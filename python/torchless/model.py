@@ -64,18 +64,8 @@ class Model:
                 position_ids=None) -> list:
         """Runs the encoder on sequences of different lengths (no padding) and returns one
         (len, hidden) float32 array per sequence: the last hidden state."""
-        seqs = [_as_i32(s).reshape(-1) for s in input_ids]
-        lens = np.array([len(s) for s in seqs], dtype=np.uintp)
+        batch, lens, _keep = self._pack(input_ids, token_type_ids, attention_mask, position_ids)
         total = int(lens.sum())
-        packed = lambda xs: None if xs is None else _as_i32(np.concatenate([_as_i32(x).reshape(-1) for x in xs]) if len(xs) else np.zeros(0))
-        ids = packed(seqs)
-        tt, am, pos = packed(token_type_ids), packed(attention_mask), packed(position_ids)
-        for name, arr in (("token_type_ids", tt), ("attention_mask", am), ("position_ids", pos)):
-            if arr is not None and arr.size != total:
-                raise ValueError(f"{name} has {arr.size} entries, input_ids {total}")
-        ptr = lambda a: None if a is None else a.ctypes.data_as(POINTER(c_int32))
-        batch = TlBatch(len(seqs), lens.ctypes.data_as(POINTER(c_size_t)), ptr(ids), ptr(tt),
-                        ptr(pos), ptr(am))
         out = np.empty((max(total, 1), self.hidden_size), dtype=np.float32)
         check(lib.tl_model_forward(self._h, byref(batch), out.ctypes.data_as(POINTER(c_float)),
                                    out.size))
@@ -84,6 +74,29 @@ class Model:
             res.append(out[start:start + int(n)].copy())
             start += int(n)
         return res
+
+    @staticmethod
+    def _pack(input_ids, token_type_ids=None, attention_mask=None, position_ids=None):
+        """Packs sequences of different lengths into a TlBatch; returns (batch, lens,
+        arrays that must stay alive while the batch is used)."""
+        seqs = [_as_i32(s).reshape(-1) for s in input_ids]
+        lens = np.array([len(s) for s in seqs], dtype=np.uintp)
+        total = int(lens.sum())
+
+        def packed(xs):
+            if xs is None:
+                return None
+            return _as_i32(np.concatenate([_as_i32(x).reshape(-1) for x in xs]) if len(xs) else np.zeros(0))
+
+        ids = packed(seqs)
+        tt, am, pos = packed(token_type_ids), packed(attention_mask), packed(position_ids)
+        for name, arr in (("token_type_ids", tt), ("attention_mask", am), ("position_ids", pos)):
+            if arr is not None and arr.size != total:
+                raise ValueError(f"{name} has {arr.size} entries, input_ids {total}")
+        ptr = lambda a: None if a is None else a.ctypes.data_as(POINTER(c_int32))
+        batch = TlBatch(len(seqs), lens.ctypes.data_as(POINTER(c_size_t)), ptr(ids), ptr(tt),
+                        ptr(pos), ptr(am))
+        return batch, lens, (lens, ids, tt, am, pos)
 
     def embed(self, texts: Sequence[str], normalize: Optional[bool] = None,
               max_length: int = 0) -> np.ndarray:

@@ -4,13 +4,19 @@ or a live transformers.PreTrainedModel — and call the result like the model's 
 from __future__ import annotations
 
 import ctypes
-from ctypes import byref, c_void_p
+from ctypes import POINTER, byref, c_float, c_void_p
 from typing import Any, Optional
 
 import numpy as np
 
 from ._lib import TlTensorView, check, lib
 from .model import Model
+
+# transformers class-name suffix -> the task whose head it carries
+_TASK_OF_CLASS = {"ForSequenceClassification": "text-classification",
+                  "ForTokenClassification": "token-classification",
+                  "ForQuestionAnswering": "question-answering", "ForMaskedLM": "fill-mask"}
+_HEAD_TASKS = set(_TASK_OF_CLASS.values())
 
 _DTYPES = {"torch.float32": "F32", "torch.float16": "F16", "torch.bfloat16": "BF16",
            "torch.float64": "F64"}
@@ -42,16 +48,48 @@ def _from_live_model(model, num_threads: int) -> tuple[Model, list]:
     return Model._from_handle(handle), keep
 
 
-class OptimizedModel:
-    """A callable with the encoder's forward signature (input_ids, attention_mask,
-    token_type_ids, position_ids) returning {"last_hidden_state": (batch, seq, hidden)}:
-    torch tensors when given torch tensors, numpy arrays otherwise."""
+class _TaskHead:
+    """Owns a tl_task_head: the model's head for one task, run on packed batches."""
 
-    def __init__(self, model: Model, keep: Optional[list] = None, config=None, padding: str = "compute"):
+    def __init__(self, model: Model, task: str, n_labels: int):
+        h = c_void_p()
+        check(lib.tl_task_head_create(model._h, task.encode(), n_labels, byref(h)))
+        self._h, self.task = h, task
+        self.width = lib.tl_task_head_width(h)
+        self.per_token = bool(lib.tl_task_head_per_token(h))
+
+    def run(self, rows_ids, types, mask, pos) -> list:
+        """Per sequence: (len, width) rows, or a (width,) row for per-sequence heads."""
+        batch, lens, _keep = Model._pack(rows_ids, types, mask, pos)
+        n_rows = int(lens.sum()) if self.per_token else len(lens)
+        out = np.empty((max(n_rows, 1), self.width), dtype=np.float32)
+        check(lib.tl_task_head_forward(self._h, byref(batch), out.ctypes.data_as(POINTER(c_float)), out.size))
+        if not self.per_token:
+            return [out[i] for i in range(len(lens))]
+        offs = np.concatenate([[0], np.cumsum(lens)]).astype(int)
+        return [out[offs[i]:offs[i + 1]] for i in range(len(lens))]
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            lib.tl_task_head_free(self._h)
+            self._h = None
+
+
+class OptimizedModel:
+    """A callable with the model's forward signature (input_ids, attention_mask,
+    token_type_ids, position_ids) returning what the transformers model returns:
+    {"last_hidden_state"} for a base model, {"logits"} for classification, token
+    classification and masked-LM heads, {"start_logits", "end_logits"} for question
+    answering — torch tensors when given torch tensors, numpy arrays otherwise."""
+
+    def __init__(self, model: Model, keep: Optional[list] = None, config=None, padding: str = "compute",
+                 task: Optional[str] = None, n_labels: int = 0):
         if padding not in ("compute", "skip"):
             raise ValueError("padding must be 'compute' (outputs equal transformers' at every position) "
                              "or 'skip' (padding positions are not computed and returned as zeros)")
         self.model, self._keep, self.config, self.padding = model, keep or [], config, padding
+        self.task = task
+        self._head = _TaskHead(model, task, n_labels) if task in _HEAD_TASKS else None
 
     def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                  return_dict: bool = True, **unused: Any):
@@ -65,25 +103,47 @@ class OptimizedModel:
         B, L = ids.shape
         mask, types, pos = (None if x is None else np_of(x).reshape(B, L)
                             for x in (attention_mask, token_type_ids, position_ids))
+        run = self._head.run if self._head else self.model.forward
+        width = self._head.width if self._head else self.model.hidden_size
+        per_token = self._head.per_token if self._head else True
         if self.padding == "skip" and mask is not None:
             keep = [np.nonzero(mask[b])[0] for b in range(B)]
             pick = lambda a: None if a is None else [a[b, keep[b]] for b in range(B)]
-            outs = self.model.forward(pick(ids), pick(types), None, pick(pos))
-            hidden = np.zeros((B, L, self.model.hidden_size), dtype=np.float32)
-            for b in range(B):
-                hidden[b, keep[b]] = outs[b]
+            outs = run(pick(ids), pick(types), None, pick(pos))
+            if per_token:
+                result = np.zeros((B, L, width), dtype=np.float32)
+                for b in range(B):
+                    result[b, keep[b]] = outs[b]
+            else:
+                result = np.stack(outs) if B else np.zeros((0, width), np.float32)
         else:
             rows = lambda a: None if a is None else list(a)
-            outs = self.model.forward(rows(ids), rows(types), rows(mask), rows(pos))
-            hidden = np.stack(outs) if B else np.zeros((0, L, self.model.hidden_size), np.float32)
+            outs = run(rows(ids), rows(types), rows(mask), rows(pos))
+            empty = (0, L, width) if per_token else (0, width)
+            result = np.stack(outs) if B else np.zeros(empty, np.float32)
+        if self.task == "question-answering":
+            named = {"start_logits": np.ascontiguousarray(result[..., 0]),
+                     "end_logits": np.ascontiguousarray(result[..., 1])}
+        elif self._head:
+            named = {"logits": result}
+        else:
+            named = {"last_hidden_state": result}
         if as_torch:
             import torch
 
-            hidden = torch.from_numpy(hidden)
-        out = {"last_hidden_state": hidden}
-        return out if return_dict else (hidden,)
+            named = {k: torch.from_numpy(v) for k, v in named.items()}
+        return named if return_dict else tuple(named.values())
 
     forward = __call__
+
+
+def _task_of(architectures) -> Optional[str]:
+    """The head task of a transformers class name (e.g. BertForMaskedLM -> fill-mask)."""
+    for arch in architectures or []:
+        for suffix, task in _TASK_OF_CLASS.items():
+            if str(arch).endswith(suffix):
+                return task
+    return None
 
 
 def optimize(task: Optional[str] = None, model=None, *, num_threads: int = 0,
@@ -92,20 +152,31 @@ def optimize(task: Optional[str] = None, model=None, *, num_threads: int = 0,
 
     model: a model directory, a Hugging Face id in the local cache, or a live
     transformers.PreTrainedModel (its fp32 weights are used in place, not copied).
-    task: None or "feature-extraction" — task heads (logits) are served by
-    torchless.pipeline(task) for now. padding: "compute" gives transformers' values at
-    every position, "skip" never computes padding (zeros there)."""
+    task: "text-classification", "token-classification", "question-answering",
+    "fill-mask" (the model's head, returning logits), "feature-extraction" (the encoder's
+    last_hidden_state), or None: inferred from the model's class / config.architectures.
+    padding: "compute" gives transformers' values at every position, "skip" never
+    computes padding (zeros there)."""
     if model is None:
         raise ValueError("torchless.optimize: pass model= (a directory, a cached model id, or a "
                          "transformers PreTrainedModel)")
-    if task not in (None, "feature-extraction"):
-        raise NotImplementedError(
-            f"torchless.optimize(task={task!r}): task heads (logits) are not wired into optimize() yet; "
-            f"use torchless.pipeline({task!r}, model=...) for task outputs")
+    if task not in (None, "feature-extraction") and task not in _HEAD_TASKS:
+        raise ValueError(f"torchless.optimize: task {task!r} has no logits head; use one of "
+                         f"{sorted(_HEAD_TASKS)} or feature-extraction (for text in, results out, "
+                         f"see torchless.pipeline)")
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        return OptimizedModel(Model(str(model), num_threads=num_threads, load_tokenizer=False),
-                              padding=padding)
+        import json
+        from pathlib import Path
+
+        tl_model = Model(str(model), num_threads=num_threads, load_tokenizer=False)
+        cfg_path = Path(str(model)) / "config.json"
+        cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+        task = task or _task_of(cfg.get("architectures"))
+        n_labels = len(cfg.get("id2label") or {}) or int(cfg.get("num_labels", 2))
+        return OptimizedModel(tl_model, padding=padding, task=task, n_labels=n_labels)
     if hasattr(model, "state_dict") and hasattr(model, "config"):
         tl_model, keep = _from_live_model(model, num_threads)
-        return OptimizedModel(tl_model, keep, config=model.config, padding=padding)
+        task = task or _task_of([type(model).__name__])
+        return OptimizedModel(tl_model, keep, config=model.config, padding=padding, task=task,
+                              n_labels=int(getattr(model.config, "num_labels", 2)))
     raise TypeError(f"torchless.optimize: unsupported model of type {type(model).__name__}")

@@ -64,7 +64,8 @@ def test_live_model_matches_its_forward_at_every_position(model_class, cfg):
     base = m.base_model if hasattr(m, "base_model") else m
     with torch.inference_mode():
         want = base(**kw).last_hidden_state.numpy()
-    fast = torchless.optimize(model=m)
+    # a task model's encoder output is asked for explicitly (its head is the default)
+    fast = torchless.optimize(model=m, task="feature-extraction" if "For" in model_class else None)
     got = fast(**kw)["last_hidden_state"]
     assert isinstance(got, torch.Tensor) and tuple(got.shape) == want.shape
     assert rel_err(got.numpy(), want) <= 1e-4
@@ -122,9 +123,62 @@ def test_directory_and_inside_forward_signature(tmp_path):
 def test_clear_errors():
     with pytest.raises(ValueError, match="pass model="):
         torchless.optimize()
-    with pytest.raises(NotImplementedError, match=r"use torchless.pipeline\('fill-mask'"):
-        torchless.optimize(task="fill-mask", model=live("BertModel", **BERT))
+    with pytest.raises(ValueError, match="task 'summarization' has no logits head"):
+        torchless.optimize(task="summarization", model=live("BertModel", **BERT))
     with pytest.raises(torchless.TorchlessError, match="no such directory|not found"):
         torchless.optimize(model="/nonexistent/model")
     with pytest.raises(ValueError, match="input_ids is required"):
         torchless.optimize(model=live("BertModel", **BERT))()
+    # a base model has no head: asking for one names the missing tensor
+    with pytest.raises(torchless.TorchlessError, match="missing tensor"):
+        torchless.optimize(task="text-classification", model=live("BertModel", **BERT))
+
+
+ROBERTA = dict(BERT, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)
+DISTIL = dict(vocab_size=120, dim=48, n_layers=2, n_heads=4, hidden_dim=80, max_position_embeddings=64)
+
+
+@pytest.mark.parametrize("model_class,cfg", [
+    ("BertForSequenceClassification", dict(BERT, num_labels=3)),
+    ("BertForTokenClassification", dict(BERT, num_labels=5)),
+    ("BertForQuestionAnswering", BERT),
+    ("BertForMaskedLM", BERT),
+    ("RobertaForSequenceClassification", dict(ROBERTA, num_labels=4)),
+    ("RobertaForMaskedLM", ROBERTA),
+    ("DistilBertForSequenceClassification", dict(DISTIL, num_labels=2)),
+    ("DistilBertForMaskedLM", DISTIL),
+    ("ElectraForSequenceClassification", dict(BERT, embedding_size=32, num_labels=3)),
+    ("AlbertForMaskedLM", dict(BERT, embedding_size=32)),
+])
+def test_task_head_logits_match_transformers(model_class, cfg):
+    m = live(model_class, **cfg)
+    pad = cfg.get("pad_token_id", 0)
+    ids, mask, types = padded_batch(cfg["vocab_size"], pad_id=pad)
+    kw = dict(input_ids=ids, attention_mask=mask)
+    with torch.inference_mode():
+        want = m(**kw)
+    got = torchless.optimize(model=m)(**kw)
+    keys = ["start_logits", "end_logits"] if "QuestionAnswering" in model_class else ["logits"]
+    assert sorted(got) == sorted(keys)
+    for k in keys:
+        assert tuple(got[k].shape) == tuple(want[k].shape), k
+        assert rel_err(got[k].numpy(), want[k].numpy()) <= 1e-4, k
+
+
+def test_bladedisc_fill_mask_example(tmp_path):
+    """optimize(task='fill-mask', model=AutoModelForMaskedLM.from_pretrained(M))(**inputs)['logits']"""
+    from tiny_models import build_tiny_bert
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, BertForMaskedLM, PreTrainedTokenizerFast
+
+    d = build_tiny_bert(tmp_path / "base", seed=9)
+    torch.manual_seed(9)
+    mlm = BertForMaskedLM.from_pretrained(d)  # base weights + a fresh MLM head
+    mlm.save_pretrained(tmp_path / "mlm")
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(d / "tokenizer.json"), mask_token="[MASK]",
+                                  pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", unk_token="[UNK]")
+    model = AutoModelForMaskedLM.from_pretrained(tmp_path / "mlm").eval()
+    inputs = tok(["the quick brown [MASK] jumps", "hello world"], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        want = model(**inputs)["logits"]
+    got = torchless.optimize(task="fill-mask", model=model)(**inputs)["logits"]
+    assert rel_err(got.numpy(), want.numpy()) <= 1e-4
