@@ -22,7 +22,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib cli tests setup demo test test-c test-asan test-py clean help
+.PHONY: all lib cli tests setup demo test test-c test-asan test-isa test-py clean help
 all: lib cli tests
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make test       install deps, build, run C tests (plain + ASan/UBSan) and pytest parity suite"
 	@echo "make            build libtorchless.so, libtorchless.a, the torchless CLI and C tests"
 	@echo "make test-c     run the C unit tests only;  make test-asan: same under ASan+UBSan"
+	@echo "make test-isa   run the kernel tests on the baseline and AVX2 code paths"
 	@echo "make test-py    run the pytest suite only (needs make setup)"
 
 lib: $(BUILD)/libtorchless.so $(BUILD)/libtorchless.a
@@ -70,6 +71,16 @@ test-asan:
 	        SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" tests
 	ASAN_OPTIONS=detect_leaks=1 bash tests/c/run.sh build-asan
 
+# The kernel tests once per ISA path below the machine's best (see src/kernels/isa.h):
+# baseline x86-64 (SSE2) and AVX2+FMA, each with only that variant compiled in.
+ISA_PATHS ?= x86-64 haswell
+test-isa:
+	@for isa in $(ISA_PATHS); do \
+	    $(MAKE) --no-print-directory BUILD=build-isa-$$isa OPT="-O2 -g -march=$$isa -DTL_NO_CLONES" \
+	        build-isa-$$isa/tests/test_kernels >/dev/null || exit 1; \
+	    echo "kernels on the $$isa path:"; build-isa-$$isa/tests/test_kernels || exit 1; \
+	done
+
 test-py: all
 	$(PY) -m pytest -q tests/python
 
@@ -79,7 +90,8 @@ demo: setup all
 test: setup all
 	$(MAKE) test-c
 	$(MAKE) test-asan
+	$(MAKE) test-isa
 	$(MAKE) test-py
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-isa-*

@@ -1,6 +1,7 @@
 /* activation.c — elementwise activations, matching torch's definitions to float
  * precision; gelu (erf form) uses the vectorizable tl_erf. */
 #include "kernels/fastmath.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "runtime/threads.h"
 
@@ -8,7 +9,7 @@
 #include <string.h>
 
 /* Applies act to x[0..n) in place; compiled for several ISAs, picked at load time. */
-__attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+TL_ISA_CLONES
 static void activation_chunk(float *x, size_t n, tl_activation act) {
     switch (act) {
     case TL_ACT_GELU: {

@@ -3,6 +3,7 @@
  * and softmax fused in one pass over S, then O_tile = P V (sgemm). The largest buffer is
  * one (TL_ATTN_TILE, len) score tile per thread: no (T, T) matrix for long sequences. */
 #include "kernels/fastmath.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 
 #include <cblas.h>
@@ -39,7 +40,7 @@ static void add_disentangled(float *tile, size_t rows, size_t i0, size_t len, co
 
 /* Softmax of one score row in place after scaling and adding the mask bias; with every
  * key masked, torch's additive mask gives equal weights, and so does this. */
-__attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+TL_ISA_CLONES
 static void softmax_row(float *restrict s, const float *restrict bias, const float *restrict rel,
                         size_t len, float scale, int any_key, size_t lo, size_t hi) {
     for (size_t j = 0; j < lo; j++) s[j] = -INFINITY; /* outside a local window */
