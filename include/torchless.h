@@ -54,12 +54,37 @@ typedef struct tl_encoding tl_encoding;
 tl_status tl_tokenizer_load(const char *path_or_id, tl_tokenizer **out);
 void tl_tokenizer_free(tl_tokenizer *tok);
 
+/* Truncation strategies (tokenizers' TruncationStrategy) for tl_encode_params.truncation. */
+typedef enum tl_truncation_strategy {
+    TL_TRUNCATE_LONGEST_FIRST = 0, /* cut the longer sequence first (default) */
+    TL_TRUNCATE_ONLY_FIRST = 1,    /* cut only the first sequence */
+    TL_TRUNCATE_ONLY_SECOND = 2    /* cut only the pair (an error without one) */
+} tl_truncation_strategy;
+
+/* Padding strategies for tl_encode_params.padding. */
+typedef enum tl_padding_strategy {
+    TL_PAD_NONE = 0,    /* no padding (default) */
+    TL_PAD_LONGEST = 1, /* to the longest encoding of the call (a single encode: itself) */
+    TL_PAD_FIXED = 2    /* to pad_length */
+} tl_padding_strategy;
+
+/* All-zero fields (other than add_special_tokens) mean the defaults. */
 typedef struct tl_encode_params {
     int add_special_tokens; /* 1 (default): [CLS] ... [SEP] as the post-processor says */
     size_t max_length;      /* truncate to this many tokens incl. specials; 0 = no truncation */
+    int truncation;         /* tl_truncation_strategy (default TL_TRUNCATE_LONGEST_FIRST) */
+    size_t stride;          /* overflowing windows repeat this many tokens of the previous one */
+    int truncation_left;    /* 1: truncate on the left (keep the end); 0 (default): right */
+    int padding;            /* tl_padding_strategy (default TL_PAD_NONE) */
+    size_t pad_length;      /* TL_PAD_FIXED: the padded length */
+    size_t pad_to_multiple_of; /* round the padded length up to a multiple; 0 = no */
+    int32_t pad_id, pad_type_id; /* ids of padding tokens (default 0, 0) */
+    const char *pad_token;  /* token string of padding; NULL (default) = "[PAD]" */
+    int padding_left;       /* 1: pad on the left; 0 (default): right */
+    int num_threads;        /* tl_tokenizer_encode_batch: 0 (default) = OpenMP's default */
 } tl_encode_params;
 
-/* Returns the defaults: add_special_tokens = 1, max_length = 0. */
+/* Returns the defaults: add_special_tokens = 1, every other field 0 / NULL. */
 tl_encode_params tl_encode_default_params(void);
 
 /* Encodes text (text_len bytes, need not be NUL-terminated) and an optional pair
@@ -68,6 +93,16 @@ tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t 
                               const char *pair, size_t pair_len,
                               const tl_encode_params *params, tl_encoding **out);
 void tl_encoding_free(tl_encoding *enc);
+
+/* Encodes n texts (and pairs: pairs NULL for none, pairs[i] NULL for none at i) on
+ * params->num_threads OpenMP threads; out[i] is the encoding of texts[i]. text_lens /
+ * pair_lens may be NULL (strlen). TL_PAD_LONGEST pads to the longest of the batch. On
+ * error every out[i] is NULL and the message names the failing index. Caller frees each
+ * out[i] with tl_encoding_free. */
+tl_status tl_tokenizer_encode_batch(const tl_tokenizer *tok, const char *const *texts,
+                                    const size_t *text_lens, const char *const *pairs,
+                                    const size_t *pair_lens, size_t n,
+                                    const tl_encode_params *params, tl_encoding **out);
 
 /* Accessors: arrays of tl_encoding_length() entries owned by the encoding. */
 size_t tl_encoding_length(const tl_encoding *enc);
@@ -80,6 +115,12 @@ const int32_t *tl_encoding_attention_mask(const tl_encoding *enc);
 const int32_t *tl_encoding_offsets(const tl_encoding *enc);
 /* Word index of each token, -1 for special tokens. */
 const int32_t *tl_encoding_word_ids(const tl_encoding *enc);
+/* Input sequence of each token: 0 (text), 1 (pair), -1 for special and padding tokens. */
+const int32_t *tl_encoding_sequence_ids(const tl_encoding *enc);
+/* Overflowing encodings produced by truncation (tokenizers' Encoding.overflowing): their
+ * number, and encoding i (NULL when out of range), owned by enc; never free it. */
+size_t tl_encoding_n_overflowing(const tl_encoding *enc);
+const tl_encoding *tl_encoding_overflowing(const tl_encoding *enc, size_t i);
 /* Token string i (static for the encoding's lifetime). */
 const char *tl_encoding_token(const tl_encoding *enc, size_t i);
 /* Byte length of token string i (it may hold NUL bytes, e.g. an unknown U+0000 piece). */

@@ -33,7 +33,11 @@ lib = ctypes.CDLL(_find_library())
 
 
 class TlEncodeParams(ctypes.Structure):
-    _fields_ = [("add_special_tokens", c_int), ("max_length", c_size_t)]
+    _fields_ = [("add_special_tokens", c_int), ("max_length", c_size_t), ("truncation", c_int),
+                ("stride", c_size_t), ("truncation_left", c_int), ("padding", c_int),
+                ("pad_length", c_size_t), ("pad_to_multiple_of", c_size_t), ("pad_id", c_int32),
+                ("pad_type_id", c_int32), ("pad_token", c_char_p), ("padding_left", c_int),
+                ("num_threads", c_int)]
 
 
 class TlModelParams(ctypes.Structure):
@@ -77,10 +81,15 @@ _sig("tl_tokenizer_free", None, c_void_p)
 _sig("tl_encode_default_params", TlEncodeParams)
 _sig("tl_tokenizer_encode", c_int, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t,
      POINTER(TlEncodeParams), POINTER(c_void_p))
+_sig("tl_tokenizer_encode_batch", c_int, c_void_p, POINTER(c_char_p), POINTER(c_size_t),
+     POINTER(c_char_p), POINTER(c_size_t), c_size_t, POINTER(TlEncodeParams), POINTER(c_void_p))
 _sig("tl_encoding_free", None, c_void_p)
 _sig("tl_encoding_length", c_size_t, c_void_p)
-for _n in ("ids", "type_ids", "special_tokens_mask", "attention_mask", "offsets", "word_ids"):
+for _n in ("ids", "type_ids", "special_tokens_mask", "attention_mask", "offsets", "word_ids",
+           "sequence_ids"):
     _sig("tl_encoding_" + _n, POINTER(c_int32), c_void_p)
+_sig("tl_encoding_n_overflowing", c_size_t, c_void_p)
+_sig("tl_encoding_overflowing", c_void_p, c_void_p, c_size_t)
 _sig("tl_encoding_token", c_char_p, c_void_p, c_size_t)
 _sig("tl_encoding_token_length", c_size_t, c_void_p, c_size_t)
 _sig("tl_tokenizer_vocab_size", c_size_t, c_void_p)

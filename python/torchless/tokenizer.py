@@ -25,47 +25,120 @@ _token_ptr = lib["tl_encoding_token"]
 _token_ptr.restype = ctypes.c_void_p
 _token_ptr.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 
+_STRATEGIES = {"longest_first": 0, "only_first": 1, "only_second": 2}
+
 
 class Encoding:
-    """The result of one encode call; plain Python lists, same fields as tokenizers.Encoding."""
+    """The result of one encode call, with the fields of tokenizers.Encoding. Wraps the C
+    encoding and converts a field to Python lists the first time it is read."""
 
-    __slots__ = ("ids", "type_ids", "tokens", "offsets", "attention_mask",
-                 "special_tokens_mask", "word_ids")
+    __slots__ = ("_h", "_owner", "_cache", "__weakref__")
 
-    def __init__(self, ids, type_ids, tokens, offsets, attention_mask, special_tokens_mask, word_ids):
-        self.ids: List[int] = ids
-        self.type_ids: List[int] = type_ids
-        self.tokens: List[str] = tokens
-        self.offsets: List[Tuple[int, int]] = offsets
-        self.attention_mask: List[int] = attention_mask
-        self.special_tokens_mask: List[int] = special_tokens_mask
-        self.word_ids: List[Optional[int]] = word_ids
+    def __init__(self, handle=None, owner=None, cache=None):
+        self._h = handle          # tl_encoding*, owned unless owner is set
+        self._owner = owner       # the parent Encoding an overflowing window lives in
+        self._cache = {} if cache is None else cache
+
+    def __del__(self):
+        if self._h and self._owner is None:
+            lib.tl_encoding_free(self._h)
+            self._h = None
+
+    @classmethod
+    def _empty(cls) -> "Encoding":
+        c = {f: [] for f in ("ids", "type_ids", "tokens", "offsets", "attention_mask",
+                             "special_tokens_mask", "word_ids", "sequence_ids", "overflowing")}
+        return cls(None, None, c)
+
+    def _ints(self, name: str) -> list:
+        v = self._cache.get(name)
+        if v is None:
+            n = len(self)
+            v = getattr(lib, "tl_encoding_" + name)(self._h)[:n] if n else []
+            self._cache[name] = v
+        return v
+
+    def __len__(self) -> int:
+        n = self._cache.get("len")
+        if n is None:
+            n = self._cache["len"] = lib.tl_encoding_length(self._h) if self._h else 0
+        return n
+
+    @property
+    def ids(self) -> List[int]:
+        return self._ints("ids")
+
+    @property
+    def type_ids(self) -> List[int]:
+        return self._ints("type_ids")
+
+    @property
+    def attention_mask(self) -> List[int]:
+        return self._ints("attention_mask")
+
+    @property
+    def special_tokens_mask(self) -> List[int]:
+        return self._ints("special_tokens_mask")
+
+    @property
+    def tokens(self) -> List[str]:
+        v = self._cache.get("tokens")
+        if v is None:
+            h = self._h
+            v = self._cache["tokens"] = [
+                ctypes.string_at(_token_ptr(h, i), lib.tl_encoding_token_length(h, i)).decode("utf-8")
+                for i in range(len(self))]
+        return v
+
+    @property
+    def offsets(self) -> List[Tuple[int, int]]:
+        v = self._cache.get("offsets")
+        if v is None:
+            n = len(self)
+            o = lib.tl_encoding_offsets(self._h)[:2 * n] if n else []
+            v = self._cache["offsets"] = list(zip(o[0::2], o[1::2]))
+        return v
+
+    def _opt(self, name: str) -> List[Optional[int]]:
+        key = name + "_opt"
+        v = self._cache.get(key)
+        if v is None:
+            v = self._cache[key] = [None if w < 0 else w for w in self._ints(name)]
+        return v
+
+    @property
+    def word_ids(self) -> List[Optional[int]]:
+        return self._opt("word_ids")
 
     @property
     def words(self) -> List[Optional[int]]:
         return self.word_ids
 
-    def __len__(self) -> int:
-        return len(self.ids)
+    @property
+    def sequence_ids(self) -> List[Optional[int]]:
+        """Which input each token comes from: 0, 1, or None for special and padding tokens."""
+        return self._opt("sequence_ids")
+
+    @property
+    def overflowing(self) -> List["Encoding"]:
+        """The windows truncation cut off (with stride overlap), each a full Encoding."""
+        v = self._cache.get("overflowing")
+        if v is None:
+            root = self._owner or self
+            v = self._cache["overflowing"] = [
+                Encoding(lib.tl_encoding_overflowing(self._h, i), root)
+                for i in range(lib.tl_encoding_n_overflowing(self._h))] if self._h else []
+        return v
+
+    def token_to_sequence(self, token_index: int) -> Optional[int]:
+        return self.sequence_ids[token_index]
+
+    def token_to_word(self, token_index: int) -> Optional[int]:
+        return self.word_ids[token_index]
 
     def __repr__(self) -> str:
-        return f"Encoding(num_tokens={len(self.ids)}, tokens={self.tokens!r})"
-
-    @classmethod
-    def _from_c(cls, h: int) -> "Encoding":
-        n = lib.tl_encoding_length(h)
-        if n == 0:
-            return cls([], [], [], [], [], [], [])
-        ids = lib.tl_encoding_ids(h)[:n]
-        type_ids = lib.tl_encoding_type_ids(h)[:n]
-        special = lib.tl_encoding_special_tokens_mask(h)[:n]
-        attn = lib.tl_encoding_attention_mask(h)[:n]
-        off = lib.tl_encoding_offsets(h)[:2 * n]
-        words = lib.tl_encoding_word_ids(h)[:n]
-        tokens = [ctypes.string_at(_token_ptr(h, i), lib.tl_encoding_token_length(h, i)).decode("utf-8")
-                  for i in range(n)]
-        return cls(ids, type_ids, tokens, [(off[2 * i], off[2 * i + 1]) for i in range(n)],
-                   attn, special, [None if w < 0 else w for w in words])
+        return f"Encoding(num_tokens={len(self)}, attributes=[ids, type_ids, tokens, offsets, " \
+               f"attention_mask, special_tokens_mask, overflowing, sequence_ids])"
 
 
 def _as_bytes(s: str) -> bytes:
@@ -83,8 +156,10 @@ class Tokenizer:
         h = c_void_p()
         check(lib.tl_tokenizer_load(os.fsencode(str(path_or_id)), byref(h)))
         self._h = h.value
-        self._max_length: Optional[int] = None
+        self._trunc: Optional[dict] = None
         self._padding: Optional[dict] = None
+        self._added_cache: dict = {}
+        self.num_threads = 0  # encode_batch threads; 0 = OpenMP's default (all cores)
         self._load_settings(str(path_or_id))
 
     # -- construction -------------------------------------------------------------
@@ -108,7 +183,10 @@ class Tokenizer:
             return
         tr = j.get("truncation")
         if isinstance(tr, dict) and tr.get("max_length") is not None:
-            self._max_length = int(tr["max_length"])
+            strat = {"LongestFirst": "longest_first", "OnlyFirst": "only_first",
+                     "OnlySecond": "only_second"}.get(tr.get("strategy"), "longest_first")
+            self._trunc = {"max_length": int(tr["max_length"]), "stride": int(tr.get("stride") or 0),
+                           "strategy": strat, "direction": str(tr.get("direction", "Right")).lower()}
         pad = j.get("padding")
         if isinstance(pad, dict):
             strat = pad.get("strategy")
@@ -140,25 +218,33 @@ class Tokenizer:
     # -- settings -----------------------------------------------------------------
     def enable_truncation(self, max_length: int, stride: int = 0, strategy: str = "longest_first",
                           direction: str = "right") -> None:
-        if stride or strategy != "longest_first" or direction != "right":
-            raise NotImplementedError("only stride=0, strategy='longest_first', direction='right'")
-        if max_length < 0:
-            raise ValueError("max_length must be >= 0")
-        self._max_length = int(max_length)
+        """As tokenizers: stride must leave room once the special tokens are subtracted."""
+        if strategy not in _STRATEGIES:
+            raise ValueError("strategy must be one of " + ", ".join(_STRATEGIES))
+        if direction not in ("left", "right"):
+            raise ValueError("direction must be 'left' or 'right'")
+        if max_length < 0 or stride < 0:
+            raise ValueError("max_length and stride must be >= 0")
+        effective = max_length - self._n_added(False)
+        if 0 <= effective < stride:  # tokenizers' unsigned subtraction wraps below 0
+            raise ValueError(f"tokenizer stride set to {stride}, which is greater than or equal to its "
+                             f"effective max length of {effective} (= {max_length} original max length - "
+                             f"{max_length - effective} added special tokens), ")
+        self._trunc = {"max_length": int(max_length), "stride": int(stride), "strategy": strategy,
+                       "direction": direction}
 
     def no_truncation(self) -> None:
-        self._max_length = None
+        self._trunc = None
 
     @property
     def truncation(self) -> Optional[dict]:
-        if self._max_length is None:
-            return None
-        return {"max_length": self._max_length, "stride": 0, "strategy": "longest_first",
-                "direction": "right"}
+        return None if self._trunc is None else dict(self._trunc)
 
     def enable_padding(self, direction: str = "right", pad_id: int = 0, pad_type_id: int = 0,
                        pad_token: str = "[PAD]", length: Optional[int] = None,
                        pad_to_multiple_of: Optional[int] = None) -> None:
+        if direction not in ("left", "right"):
+            raise ValueError("direction must be 'left' or 'right'")
         self._padding = dict(direction=direction, pad_id=pad_id, pad_type_id=pad_type_id,
                              pad_token=pad_token, length=length, pad_to_multiple_of=pad_to_multiple_of)
 
@@ -168,6 +254,29 @@ class Tokenizer:
     @property
     def padding(self) -> Optional[dict]:
         return None if self._padding is None else dict(self._padding)
+
+    def _params(self, add_special_tokens: bool) -> Tuple[TlEncodeParams, Optional[bytes]]:
+        """The C parameters for the current settings (and the pad token bytes to keep alive)."""
+        p = TlEncodeParams()
+        p.add_special_tokens = 1 if add_special_tokens else 0
+        p.num_threads = self.num_threads
+        t = self._trunc
+        if t is not None:
+            p.max_length = t["max_length"]
+            p.stride = t["stride"]
+            p.truncation = _STRATEGIES[t["strategy"]]
+            p.truncation_left = t["direction"] == "left"
+        pad = self._padding
+        tok = None
+        if pad is not None:
+            p.padding = 1 if pad["length"] is None else 2
+            p.pad_length = pad["length"] or 0
+            p.pad_to_multiple_of = pad["pad_to_multiple_of"] or 0
+            p.pad_id, p.pad_type_id = pad["pad_id"], pad["pad_type_id"]
+            tok = pad["pad_token"].encode("utf-8")
+            p.pad_token = tok
+            p.padding_left = pad["direction"] == "left"
+        return p, tok
 
     # -- vocabulary ---------------------------------------------------------------
     def get_vocab_size(self, with_added_tokens: bool = True) -> int:
@@ -184,72 +293,65 @@ class Tokenizer:
         return None if s is None else s.decode("utf-8")
 
     # -- encoding -----------------------------------------------------------------
-    def _encode_raw(self, sequence, pair, add_special_tokens: bool) -> Encoding:
-        a = _as_bytes(sequence)
-        b = None if pair is None else _as_bytes(pair)
-        max_len = self._max_length or 0
-        params = TlEncodeParams(1 if add_special_tokens else 0, max_len)
-        out = c_void_p()
-        check(lib.tl_tokenizer_encode(self._handle(), a, len(a), b, 0 if b is None else len(b),
-                                      byref(params), byref(out)))
-        try:
-            enc = Encoding._from_c(out.value)
-        finally:
-            lib.tl_encoding_free(out.value)
-        if self._max_length == 0:
-            # the C API's 0 means "no truncation"; tokenizers' 0 drops every token (and
-            # wraps to "no truncation" when there are specials to leave room for)
-            if not add_special_tokens or self._n_added(pair is not None) == 0:
-                return Encoding([], [], [], [], [], [], [])
-        return enc
+    def _zero_length(self, is_pair: bool, add_special_tokens: bool) -> bool:
+        """tokenizers' max_length 0 (the C API's 0 means "no truncation"): every token is
+        dropped, unless there are specials to leave room for (the subtraction wraps)."""
+        t = self._trunc
+        return (t is not None and t["max_length"] == 0 and
+                (not add_special_tokens or self._n_added(is_pair) == 0))
 
     def _n_added(self, is_pair: bool) -> int:
         """Number of special tokens the post-processor adds."""
-        out = c_void_p()
-        params = TlEncodeParams(1, 0)
-        check(lib.tl_tokenizer_encode(self._handle(), b"", 0, b"" if is_pair else None, 0,
-                                      byref(params), byref(out)))
-        try:
-            return lib.tl_encoding_length(out.value)
-        finally:
+        key = bool(is_pair)
+        if key not in self._added_cache:
+            out = c_void_p()
+            params = TlEncodeParams()
+            params.add_special_tokens = 1
+            check(lib.tl_tokenizer_encode(self._handle(), b"", 0, b"" if is_pair else None, 0,
+                                          byref(params), byref(out)))
+            self._added_cache[key] = lib.tl_encoding_length(out.value)
             lib.tl_encoding_free(out.value)
-
-    def _pad(self, encs: List[Encoding]) -> List[Encoding]:
-        p = self._padding
-        if p is None or not encs:
-            return encs
-        target = p["length"] if p["length"] is not None else max(len(e) for e in encs)
-        m = p["pad_to_multiple_of"]
-        if m and target % m:
-            target += m - target % m
-        for e in encs:
-            n = target - len(e)
-            if n <= 0:
-                continue
-            fill = dict(ids=[p["pad_id"]] * n, type_ids=[p["pad_type_id"]] * n,
-                        tokens=[p["pad_token"]] * n, offsets=[(0, 0)] * n, attention_mask=[0] * n,
-                        special_tokens_mask=[1] * n, word_ids=[None] * n)
-            for f in Encoding.__slots__:
-                cur = getattr(e, f)
-                setattr(e, f, cur + fill[f] if p["direction"] == "right" else fill[f] + cur)
-        return encs
+        return self._added_cache[key]
 
     def encode(self, sequence: str, pair: Optional[str] = None, is_pretokenized: bool = False,
                add_special_tokens: bool = True) -> Encoding:
         if is_pretokenized:
             raise NotImplementedError("is_pretokenized is not supported")
-        return self._pad([self._encode_raw(sequence, pair, add_special_tokens)])[0]
+        if self._zero_length(pair is not None, add_special_tokens):
+            return Encoding._empty()
+        a = _as_bytes(sequence)
+        b = None if pair is None else _as_bytes(pair)
+        params, _keep = self._params(add_special_tokens)
+        out = c_void_p()
+        check(lib.tl_tokenizer_encode(self._handle(), a, len(a), b, 0 if b is None else len(b),
+                                      byref(params), byref(out)))
+        return Encoding(out.value)
 
     def encode_batch(self, inputs: Sequence, is_pretokenized: bool = False,
                      add_special_tokens: bool = True) -> List[Encoding]:
+        """Encodes every input in one C call (OpenMP threads; self.num_threads, 0 = all)."""
         if is_pretokenized:
             raise NotImplementedError("is_pretokenized is not supported")
-        encs = []
+        n = len(inputs)
+        texts, pairs, any_pair = [], [], False
         for x in inputs:
             if isinstance(x, (tuple, list)):
                 if len(x) != 2:
                     raise ValueError("a pair input must have exactly two sequences")
-                encs.append(self._encode_raw(x[0], x[1], add_special_tokens))
+                texts.append(_as_bytes(x[0]))
+                pairs.append(_as_bytes(x[1]))
+                any_pair = True
             else:
-                encs.append(self._encode_raw(x, None, add_special_tokens))
-        return self._pad(encs)
+                texts.append(_as_bytes(x))
+                pairs.append(None)
+        if self._trunc is not None and self._trunc["max_length"] == 0:
+            return [self.encode(t, p, add_special_tokens=add_special_tokens) for t, p in zip(texts, pairs)]
+        params, _keep = self._params(add_special_tokens)
+        c_texts = (ctypes.c_char_p * n)(*texts)
+        c_lens = (ctypes.c_size_t * n)(*map(len, texts))
+        c_pairs = (ctypes.c_char_p * n)(*pairs) if any_pair else None
+        c_plens = (ctypes.c_size_t * n)(*[0 if p is None else len(p) for p in pairs]) if any_pair else None
+        outs = (c_void_p * n)()
+        check(lib.tl_tokenizer_encode_batch(self._handle(), c_texts, c_lens, c_pairs, c_plens, n,
+                                            byref(params), outs))
+        return [Encoding(h) for h in outs]

@@ -12,12 +12,15 @@ static void tokenize_usage(FILE *f) {
     fprintf(f,
             "usage: torchless tokenize --model DIR_OR_ID [options] [TEXT...]\n\n"
             "Prints one JSON line per text: {\"ids\", \"tokens\", \"type_ids\", \"attention_mask\",\n"
-            "\"special_tokens_mask\", \"word_ids\"} (+ \"offsets\" with --offsets).\n\n"
+            "\"special_tokens_mask\", \"word_ids\", \"sequence_ids\"} (+ \"offsets\" with --offsets,\n"
+            "+ \"overflowing\": [the same objects] when truncation leaves windows).\n\n"
             "  -m, --model DIR_OR_ID   a model directory, a tokenizer.json path, or a cached HF id\n"
             "  -p, --pair TEXT         encode each TEXT together with this second sequence\n"
             "  -i, --input FILE        JSONL file ('-' = stdin): a JSON string or {\"text\": ...} per line\n"
             "      --offsets           include character offsets [start, end) in code points\n"
             "      --max-length N      truncate to N tokens, special tokens included\n"
+            "      --truncation S      longest_first (default), only_first or only_second\n"
+            "      --stride N          overflowing windows overlap by N tokens (default 0)\n"
             "      --no-special-tokens do not add [CLS]/[SEP] (or the model's equivalents)\n"
             "  -h, --help              this help\n");
 }
@@ -28,14 +31,11 @@ static void add_ints(cJSON *obj, const char *key, const int32_t *v, size_t n) {
     for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
 }
 
-/* Encodes one text (+ pair) and prints its JSON line; returns the exit code. */
-static int print_encoding(const tl_tokenizer *tok, const char *text, const char *pair,
-                          const tl_encode_params *ep, int offsets) {
-    tl_encoding *e = NULL;
-    if (tl_tokenizer_encode(tok, text, strlen(text), pair, pair ? strlen(pair) : 0, ep, &e) != TL_OK)
-        return tl_cli_fail("tokenize");
+/* Builds the JSON object of encoding e (and its overflowing windows); NULL on OOM. */
+static cJSON *encoding_json(const tl_encoding *e, int offsets) {
     size_t n = tl_encoding_length(e);
     cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
     add_ints(o, "ids", tl_encoding_ids(e), n);
     cJSON *toks = cJSON_AddArrayToObject(o, "tokens");
     for (size_t i = 0; toks && i < n; i++) cJSON_AddItemToArray(toks, cJSON_CreateString(tl_encoding_token(e, i)));
@@ -43,6 +43,7 @@ static int print_encoding(const tl_tokenizer *tok, const char *text, const char 
     add_ints(o, "attention_mask", tl_encoding_attention_mask(e), n);
     add_ints(o, "special_tokens_mask", tl_encoding_special_tokens_mask(e), n);
     add_ints(o, "word_ids", tl_encoding_word_ids(e), n);
+    add_ints(o, "sequence_ids", tl_encoding_sequence_ids(e), n);
     if (offsets) {
         const int32_t *off = tl_encoding_offsets(e);
         cJSON *a = cJSON_AddArrayToObject(o, "offsets");
@@ -51,7 +52,20 @@ static int print_encoding(const tl_tokenizer *tok, const char *text, const char 
             cJSON_AddItemToArray(a, cJSON_CreateIntArray(pairv, 2));
         }
     }
-    char *s = cJSON_PrintUnformatted(o);
+    size_t nov = tl_encoding_n_overflowing(e);
+    cJSON *ov = nov ? cJSON_AddArrayToObject(o, "overflowing") : NULL;
+    for (size_t i = 0; ov && i < nov; i++) cJSON_AddItemToArray(ov, encoding_json(tl_encoding_overflowing(e, i), offsets));
+    return o;
+}
+
+/* Encodes one text (+ pair) and prints its JSON line; returns the exit code. */
+static int print_encoding(const tl_tokenizer *tok, const char *text, const char *pair,
+                          const tl_encode_params *ep, int offsets) {
+    tl_encoding *e = NULL;
+    if (tl_tokenizer_encode(tok, text, strlen(text), pair, pair ? strlen(pair) : 0, ep, &e) != TL_OK)
+        return tl_cli_fail("tokenize");
+    cJSON *o = encoding_json(e, offsets);
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     int rc = 0;
     if (s) puts(s); else { fprintf(stderr, "torchless: out of memory\n"); rc = 1; }
     cJSON_free(s);
@@ -65,6 +79,7 @@ int tl_cmd_tokenize(int argc, char **argv) {
         {"model", required_argument, 0, 'm'}, {"pair", required_argument, 0, 'p'},
         {"input", required_argument, 0, 'i'}, {"offsets", no_argument, 0, 'o'},
         {"max-length", required_argument, 0, 'L'}, {"no-special-tokens", no_argument, 0, 'S'},
+        {"truncation", required_argument, 0, 'T'}, {"stride", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_arg = NULL, *pair = NULL;
     int offsets = 0, c;
@@ -84,6 +99,22 @@ int tl_cmd_tokenize(int argc, char **argv) {
             break;
         }
         case 'S': ep.add_special_tokens = 0; break;
+        case 'T':
+            if (!strcmp(optarg, "longest_first")) ep.truncation = TL_TRUNCATE_LONGEST_FIRST;
+            else if (!strcmp(optarg, "only_first")) ep.truncation = TL_TRUNCATE_ONLY_FIRST;
+            else if (!strcmp(optarg, "only_second")) ep.truncation = TL_TRUNCATE_ONLY_SECOND;
+            else {
+                fprintf(stderr, "torchless tokenize: --truncation must be longest_first, only_first or only_second\n");
+                tl_strlist_free(&texts);
+                return 2;
+            }
+            break;
+        case 'R': {
+            long v = strcmp(optarg, "0") ? tl_cli_positive(optarg, 1L << 30, "tokenize", "--stride") : 0;
+            if (v < 0 || (!v && strcmp(optarg, "0"))) { tl_strlist_free(&texts); return 2; }
+            ep.stride = (size_t)v;
+            break;
+        }
         case 'h': tokenize_usage(stdout); tl_strlist_free(&texts); return 0;
         default: tokenize_usage(stderr); tl_strlist_free(&texts); return 2;
         }

@@ -1,14 +1,17 @@
-/* encode.c — tl_tokenizer_encode: added tokens -> normalizer -> pre-tokenizer -> model
- * (WordPiece, BPE) per sequence, then truncation and the post-processor. */
+/* encode.c — tl_tokenizer_encode(_batch): added tokens -> normalizer -> pre-tokenizer ->
+ * model (WordPiece, BPE, Unigram) per sequence, then truncation (overflowing windows),
+ * the post-processor and padding. */
 #include "tokenizer/tok_internal.h"
 #include "core/error.h"
 #include "core/util.h"
 
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 tl_encode_params tl_encode_default_params(void) {
-    tl_encode_params p = {1, 0};
+    tl_encode_params p = {.add_special_tokens = 1};
     return p;
 }
 
@@ -124,13 +127,47 @@ static tl_status encode_seq(const tl_tokenizer *t, const char *text, size_t len,
     return st;
 }
 
-tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t text_len,
-                              const char *pair, size_t pair_len,
-                              const tl_encode_params *params, tl_encoding **out) {
-    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode: out is NULL");
-    *out = NULL;
-    if (!tok) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode: tokenizer is NULL");
-    tl_encode_params p = params ? *params : tl_encode_default_params();
+/* Trims offsets of a and its overflowing windows (ByteLevel / RobertaProcessing before
+ * the template: each window counts its own first token). */
+static void trim_all(const tl_postproc *pp, tl_encoding *e) {
+    tl_trim_offsets(e, 0, e->len, pp->aps_before);
+    for (size_t i = 0; i < e->n_ovf; i++) tl_trim_offsets(&e->ovf[i], 0, e->ovf[i].len, pp->aps_before);
+}
+
+/* Post-processes a (and b) into res, and the overflowing windows into res->ovf in
+ * tokenizers' order (Encoding::merge_with): each window of a with b, then with each
+ * window of b; then a with each window of b. Only one level: windows have no windows. */
+static tl_status assemble(const tl_postproc *pp, const tl_encoding *a, const tl_encoding *b, int add_special,
+                          tl_encoding *res) {
+    tl_status st = tl_postproc_apply(pp, a, b, add_special, 0, res);
+    size_t na = a->n_ovf, nb = b ? b->n_ovf : 0, total = na * (nb + 1) + nb;
+    if (st != TL_OK || total == 0) return st;
+    res->ovf = calloc(total, sizeof *res->ovf);
+    if (!res->ovf) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
+    for (size_t i = 0; i <= na && st == TL_OK; i++) {
+        const tl_encoding *ai = i < na ? &a->ovf[i] : a;
+        for (size_t j = i < na ? 0 : 1; j <= nb && st == TL_OK; j++) {
+            const tl_encoding *bj = !b ? NULL : j == 0 ? b : &b->ovf[j - 1];
+            tl_encoding *o = &res->ovf[res->n_ovf];
+            st = tl_enc_init(o);
+            if (st != TL_OK) break;
+            res->n_ovf++;
+            st = tl_postproc_apply(pp, ai, bj, add_special, (i < na ? 1u : 0u) | (j > 0 ? 2u : 0u), o);
+        }
+    }
+    return st;
+}
+
+/* The padded length of encodings of longest length len under p. */
+static size_t pad_target(const tl_encode_params *p, size_t len) {
+    size_t t = p->padding == TL_PAD_FIXED ? p->pad_length : len, m = p->pad_to_multiple_of;
+    if (m > 0 && t % m) t += m - t % m;
+    return t;
+}
+
+/* Encodes one input without padding (params already validated). */
+static tl_status encode_one(const tl_tokenizer *tok, const char *text, size_t text_len, const char *pair,
+                            size_t pair_len, const tl_encode_params *p, tl_encoding **out) {
     tl_encoding a, b, *res = calloc(1, sizeof *res);
     if (!res) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
     tl_status st = tl_enc_init(&a);
@@ -138,22 +175,99 @@ tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t 
     if (st == TL_OK) st = tl_enc_init(res);
     if (st == TL_OK) st = encode_seq(tok, text, text_len, "text", 0, &a);
     if (st == TL_OK && pair) st = encode_seq(tok, pair, pair_len, "pair", 1, &b);
-    if (st == TL_OK && p.max_length > 0) {
+    if (st == TL_OK && p->max_length > 0) {
         /* tokenizers subtracts the specials in unsigned arithmetic: when max_length is
          * below their count the result wraps and nothing is truncated; we do the same */
-        size_t added = p.add_special_tokens ? tl_postproc_added(&tok->post, pair != NULL) : 0;
-        if (p.max_length >= added)
-            tl_truncate_longest_first(&a, pair ? &b : NULL, p.max_length - added);
+        size_t added = p->add_special_tokens ? tl_postproc_added(&tok->post, pair != NULL) : 0;
+        if (p->max_length >= added)
+            st = tl_truncate(&a, pair ? &b : NULL, p->max_length - added, p->truncation, p->stride,
+                             p->truncation_left);
     }
     if (st == TL_OK && tok->post.trim_before) {
-        tl_trim_offsets(&a, 0, a.len, tok->post.aps_before);
-        if (pair) tl_trim_offsets(&b, 0, b.len, tok->post.aps_before);
+        trim_all(&tok->post, &a);
+        if (pair) trim_all(&tok->post, &b);
     }
-    if (st == TL_OK) st = tl_postproc_apply(&tok->post, &a, pair ? &b : NULL, p.add_special_tokens, res);
-    if (st == TL_OK && tok->post.trim_after) tl_trim_offsets(res, 0, res->len, tok->post.aps_after);
+    if (st == TL_OK) st = assemble(&tok->post, &a, pair ? &b : NULL, p->add_special_tokens, res);
     tl_enc_clear(&a);
     tl_enc_clear(&b);
     if (st != TL_OK) { tl_encoding_free(res); return st; }
     *out = res;
     return TL_OK;
+}
+
+/* Checks the enum fields of p. */
+static tl_status check_params(const tl_encode_params *p, const char *fn) {
+    if (p->truncation < TL_TRUNCATE_LONGEST_FIRST || p->truncation > TL_TRUNCATE_ONLY_SECOND)
+        return tl_set_error(TL_ERR_INVALID_ARG, "%s: unknown truncation strategy %d", fn, p->truncation);
+    if (p->padding < TL_PAD_NONE || p->padding > TL_PAD_FIXED)
+        return tl_set_error(TL_ERR_INVALID_ARG, "%s: unknown padding strategy %d", fn, p->padding);
+    return TL_OK;
+}
+
+tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t text_len,
+                              const char *pair, size_t pair_len,
+                              const tl_encode_params *params, tl_encoding **out) {
+    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode: out is NULL");
+    *out = NULL;
+    if (!tok) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode: tokenizer is NULL");
+    tl_encode_params p = params ? *params : tl_encode_default_params();
+    tl_status st = check_params(&p, "tl_tokenizer_encode");
+    if (st == TL_OK) st = encode_one(tok, text, text_len, pair, pair_len, &p, out);
+    if (st == TL_OK && p.padding != TL_PAD_NONE) {
+        st = tl_enc_pad(*out, pad_target(&p, (*out)->len), p.pad_id, p.pad_type_id, p.pad_token, p.padding_left);
+        if (st != TL_OK) { tl_encoding_free(*out); *out = NULL; }
+    }
+    if (st == TL_OK) tl_enc_finish_seq(*out);
+    return st;
+}
+
+tl_status tl_tokenizer_encode_batch(const tl_tokenizer *tok, const char *const *texts,
+                                    const size_t *text_lens, const char *const *pairs,
+                                    const size_t *pair_lens, size_t n,
+                                    const tl_encode_params *params, tl_encoding **out) {
+    if (!out && n) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode_batch: out is NULL");
+    for (size_t i = 0; i < n; i++) out[i] = NULL;
+    if (!tok) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode_batch: tokenizer is NULL");
+    if (!texts && n) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode_batch: texts is NULL");
+    tl_encode_params p = params ? *params : tl_encode_default_params();
+    tl_status st = check_params(&p, "tl_tokenizer_encode_batch");
+    if (st != TL_OK) return st;
+    if (p.num_threads < 0) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode_batch: num_threads < 0");
+    int nt = p.num_threads > 0 ? p.num_threads : omp_get_max_threads();
+    if ((size_t)nt > n) nt = n > 0 ? (int)n : 1;
+    /* the first failing index (lowest) wins; its message is copied out of the worker */
+    size_t bad = SIZE_MAX;
+    tl_status bad_st = TL_OK;
+    char msg[512] = "";
+#pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
+    for (size_t i = 0; i < n; i++) {
+        const char *pr = pairs ? pairs[i] : NULL;
+        size_t tl = texts[i] ? (text_lens ? text_lens[i] : strlen(texts[i])) : 0;
+        size_t pl = pr ? (pair_lens ? pair_lens[i] : strlen(pr)) : 0;
+        tl_status s = texts[i] ? encode_one(tok, texts[i], tl, pr, pl, &p, &out[i])
+                               : tl_set_error(TL_ERR_INVALID_ARG, "text is NULL");
+        if (s != TL_OK) {
+#pragma omp critical(tl_encode_batch_err)
+            if (i < bad) { bad = i; bad_st = s; snprintf(msg, sizeof msg, "%s", tl_last_error()); }
+        }
+    }
+    if (bad_st == TL_OK && p.padding != TL_PAD_NONE) {
+        size_t longest = 0;
+        for (size_t i = 0; i < n; i++) if (out[i]->len > longest) longest = out[i]->len;
+        size_t target = pad_target(&p, longest);
+#pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
+        for (size_t i = 0; i < n; i++) {
+            tl_status s = tl_enc_pad(out[i], target, p.pad_id, p.pad_type_id, p.pad_token, p.padding_left);
+            if (s != TL_OK) {
+#pragma omp critical(tl_encode_batch_err)
+                if (i < bad) { bad = i; bad_st = s; snprintf(msg, sizeof msg, "%s", tl_last_error()); }
+            }
+        }
+    }
+    if (bad_st == TL_OK) {
+        for (size_t i = 0; i < n; i++) tl_enc_finish_seq(out[i]);
+        return TL_OK;
+    }
+    for (size_t i = 0; i < n; i++) { tl_encoding_free(out[i]); out[i] = NULL; }
+    return tl_set_error(bad_st, "batch input %zu: %s", bad, msg);
 }

@@ -16,7 +16,7 @@ static int enc_reserve(tl_encoding *e, size_t n) {
     if (tl_mul_overflow(c, sizeof(int32_t), &b4) || tl_mul_overflow(c, sizeof(size_t), &b8) ||
         tl_mul_overflow(b4, 2, &b2))
         return -1;
-    int32_t **arrs[] = {&e->ids, &e->type_ids, &e->special, &e->attn, &e->word_ids};
+    int32_t **arrs[] = {&e->ids, &e->type_ids, &e->special, &e->attn, &e->word_ids, &e->seq_ids};
     for (size_t i = 0; i < sizeof arrs / sizeof *arrs; i++) {
         int32_t *p = realloc(*arrs[i], b4);
         if (!p) return -1;
@@ -57,21 +57,58 @@ tl_status tl_enc_push(tl_encoding *e, int32_t id, const char *tok, size_t toklen
     e->offsets[2 * i] = os;
     e->offsets[2 * i + 1] = oe;
     e->word_ids[i] = word;
+    e->seq_ids[i] = -1;
     e->len++;
     return TL_OK;
 oom:
     return tl_set_error(TL_ERR_OOM, "encoding: out of memory");
 }
 
-tl_status tl_enc_append(tl_encoding *e, const tl_encoding *src, int32_t type_id) {
-    for (size_t i = 0; i < src->len; i++) {
+/* Appends tokens [s, end) of src; type ids replaced by type_id when >= 0. */
+static tl_status append_range(tl_encoding *e, const tl_encoding *src, size_t s, size_t end, int32_t type_id) {
+    for (size_t i = s; i < end; i++) {
         const char *t = src->str + src->tok_off[i];
-        tl_status s = tl_enc_push(e, src->ids[i], t, tl_encoding_token_length(src, i), type_id >= 0 ? type_id : src->type_ids[i],
-                                  src->special[i], src->offsets[2 * i], src->offsets[2 * i + 1],
-                                  src->word_ids[i]);
-        if (s != TL_OK) return s;
+        tl_status st = tl_enc_push(e, src->ids[i], t, tl_encoding_token_length(src, i),
+                                   type_id >= 0 ? type_id : src->type_ids[i], src->special[i],
+                                   src->offsets[2 * i], src->offsets[2 * i + 1], src->word_ids[i]);
+        if (st != TL_OK) return st;
+        e->attn[e->len - 1] = src->attn[i];
     }
     return TL_OK;
+}
+
+tl_status tl_enc_append(tl_encoding *e, const tl_encoding *src, int32_t type_id) {
+    size_t base = e->len;
+    tl_status st = append_range(e, src, 0, src->len, type_id);
+    for (size_t k = 0; k < src->n_rng && st == TL_OK; k++)
+        tl_enc_set_range(e, src->rng[k].seq, src->rng[k].s + base, src->rng[k].e + base);
+    return st;
+}
+
+tl_status tl_enc_slice(tl_encoding *dst, const tl_encoding *src, size_t s, size_t e) {
+    return append_range(dst, src, s, e, -1);
+}
+
+void tl_enc_set_range(tl_encoding *e, int32_t seq, size_t s, size_t end) {
+    size_t k = 0;
+    while (k < e->n_rng && e->rng[k].seq != seq) k++;
+    if (k == TL_ENC_MAX_RANGES) return;
+    if (k == e->n_rng) e->n_rng++;
+    e->rng[k].seq = seq;
+    e->rng[k].s = s;
+    e->rng[k].e = end;
+}
+
+void tl_enc_finish_seq(tl_encoding *e) {
+    for (size_t i = 0; i < e->len; i++) e->seq_ids[i] = -1;
+    size_t n = e->n_rng ? e->n_rng : 1; /* no ranges: one sequence spanning everything */
+    for (size_t sid = 0; sid < n; sid++) {
+        size_t s = 0, end = e->len;
+        for (size_t k = 0; k < e->n_rng; k++)
+            if (e->rng[k].seq == (int32_t)sid) { s = e->rng[k].s; end = e->rng[k].e; }
+        for (size_t i = s; i < end && i < e->len; i++) e->seq_ids[i] = (int32_t)sid;
+    }
+    for (size_t i = 0; i < e->n_ovf; i++) tl_enc_finish_seq(&e->ovf[i]);
 }
 
 void tl_enc_truncate(tl_encoding *e, size_t n) {
@@ -82,7 +119,9 @@ void tl_enc_truncate(tl_encoding *e, size_t n) {
 }
 
 void tl_enc_clear(tl_encoding *e) {
-    free(e->ids); free(e->type_ids); free(e->special); free(e->attn);
+    for (size_t i = 0; i < e->n_ovf; i++) tl_enc_clear(&e->ovf[i]);
+    free(e->ovf);
+    free(e->ids); free(e->type_ids); free(e->special); free(e->attn); free(e->seq_ids);
     free(e->offsets); free(e->word_ids); free(e->tok_off); free(e->str);
     memset(e, 0, sizeof *e);
 }
@@ -102,6 +141,15 @@ const int32_t *tl_encoding_special_tokens_mask(const tl_encoding *enc) { return 
 const int32_t *tl_encoding_attention_mask(const tl_encoding *enc) { return enc ? enc->attn : NULL; }
 const int32_t *tl_encoding_offsets(const tl_encoding *enc) { return enc ? enc->offsets : NULL; }
 const int32_t *tl_encoding_word_ids(const tl_encoding *enc) { return enc ? enc->word_ids : NULL; }
+const int32_t *tl_encoding_sequence_ids(const tl_encoding *enc) { return enc ? enc->seq_ids : NULL; }
+
+/* Number of overflowing windows (0 for NULL). */
+size_t tl_encoding_n_overflowing(const tl_encoding *enc) { return enc ? enc->n_ovf : 0; }
+
+/* Overflowing window i, owned by enc; NULL when i is out of range. */
+const tl_encoding *tl_encoding_overflowing(const tl_encoding *enc, size_t i) {
+    return enc && i < enc->n_ovf ? &enc->ovf[i] : NULL;
+}
 
 /* Token string i, owned by enc; NULL when i is out of range. */
 const char *tl_encoding_token(const tl_encoding *enc, size_t i) {

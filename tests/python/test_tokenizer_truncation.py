@@ -1,0 +1,220 @@
+"""Parity of truncation strategies, stride, direction and overflowing encodings (and
+sequence ids, padding) with Hugging Face `tokenizers`, for singles and pairs, on every
+post-processor kind: BertProcessing-like templates (MiniLM), TemplateProcessing, ByteLevel,
+RobertaProcessing (trim_offsets), an XLM-R-style template, and no post-processor."""
+import json
+import random
+
+import pytest
+import tokenizers
+
+from test_tokenizer_bpe import gpt2_like, roberta_like, training_corpus
+from test_tokenizer_parity import FIELDS, HANDWRITTEN, _random_strings
+from torchless import TorchlessError
+from torchless.tokenizer import Tokenizer
+
+ALL = FIELDS + ("sequence_ids",)
+
+
+def _fields(e):
+    out = {}
+    for f in ALL:
+        v = getattr(e, f)
+        out[f] = [tuple(x) for x in v] if f == "offsets" else list(v)
+    return out
+
+
+def check_encoding(ours, ref, what):
+    """Every field of the encoding and of each overflowing window (one level) must match."""
+    a, b = _fields(ours), _fields(ref)
+    for f in ALL:
+        assert a[f] == b[f], f"{f} differ for {what!r}:\n ours {a[f]}\n   hf {b[f]}"
+    assert len(ours.overflowing) == len(ref.overflowing), f"overflowing count differs for {what!r}"
+    for k, (x, y) in enumerate(zip(ours.overflowing, ref.overflowing)):
+        a, b = _fields(x), _fields(y)
+        for f in ALL:
+            assert a[f] == b[f], f"overflowing[{k}].{f} differ for {what!r}:\n ours {a[f]}\n   hf {b[f]}"
+
+
+def _encode_both(ours, ref, x, y, special):
+    """Runs both; returns (ours, ref), or None when both raise (tokenizers' errors and
+    panics are our TorchlessError INVALID_ARG)."""
+    try:
+        r = ref.encode(x, y, add_special_tokens=special)
+    except BaseException as e:  # pyo3 PanicException derives from BaseException
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        with pytest.raises(TorchlessError) as te:
+            ours.encode(x, y, add_special_tokens=special)
+        assert te.value.status == "TL_ERR_INVALID_ARG"
+        return None
+    return ours.encode(x, y, add_special_tokens=special), r
+
+
+def compare_truncation(ours, ref, singles, pairs, configs):
+    n = 0
+    for max_len, stride, strategy, direction in configs:
+        try:
+            ref.enable_truncation(max_len, stride=stride, strategy=strategy, direction=direction)
+        except ValueError:
+            with pytest.raises(ValueError):
+                ours.enable_truncation(max_len, stride=stride, strategy=strategy, direction=direction)
+            continue
+        ours.enable_truncation(max_len, stride=stride, strategy=strategy, direction=direction)
+        assert ours.truncation == ref.truncation
+        for special in (True, False):
+            for x in singles:
+                got = _encode_both(ours, ref, x, None, special)
+                if got:
+                    check_encoding(*got, (x, max_len, stride, strategy, direction, special))
+                    n += 1
+            for x, y in pairs:
+                got = _encode_both(ours, ref, x, y, special)
+                if got:
+                    check_encoding(*got, (x, y, max_len, stride, strategy, direction, special))
+                    n += 1
+    ours.no_truncation()
+    ref.no_truncation()
+    return n
+
+
+def _texts(seed, n):
+    rnd = random.Random(seed)
+    base = training_corpus(seed, 200) + [s for s in HANDWRITTEN if s] + _random_strings(seed, 100)
+    singles = [rnd.choice(base) + " " + rnd.choice(base) for _ in range(n)]
+    pairs = [(rnd.choice(base), " ".join(rnd.choice(base) for _ in range(rnd.randint(1, 4)))) for _ in range(n)]
+    pairs += [("", rnd.choice(base)), (rnd.choice(base), ""), ("", "")]
+    return singles, pairs
+
+
+CONFIGS = [(m, s, st, d) for m in (1, 2, 3, 5, 8, 13, 32) for s in (0, 1, 2, 4, 7)
+           for st in ("longest_first", "only_first", "only_second") for d in ("right", "left")
+           if s < m + 2]
+
+
+def _both(path):
+    ref = tokenizers.Tokenizer.from_file(str(path))
+    ref.no_padding(); ref.no_truncation()
+    ours = Tokenizer.from_file(str(path))
+    ours.no_padding(); ours.no_truncation()
+    return ours, ref
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_dir):
+    return _both(minilm_dir / "tokenizer.json")
+
+
+def test_minilm_truncation(minilm):
+    ours, ref = minilm
+    singles, pairs = _texts(1, 12)
+    assert compare_truncation(ours, ref, singles, pairs, CONFIGS) > 5000
+
+
+def test_qa_style_windows(minilm):
+    """Question + long context, only_second with stride: the question-answering layout."""
+    ours, ref = minilm
+    rnd = random.Random(5)
+    ctx = [" ".join(rnd.choice(training_corpus(7, 100)) for _ in range(k)) for k in (1, 5, 20, 60)]
+    pairs = [(q, c) for q in ("What is it?", "Who?", "") for c in ctx]
+    configs = [(m, s, "only_second", "right") for m in (16, 32, 64, 384) for s in (0, 3, 8, 128)]
+    configs += [(m, s, "longest_first", d) for m in (16, 64) for s in (0, 5) for d in ("right", "left")]
+    assert compare_truncation(ours, ref, [], pairs, configs) > 50
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "gpt2_aps", "roberta", "roberta_aps"])
+def test_byte_level_truncation(tmp_path, kind):
+    tok = {"gpt2": lambda: gpt2_like(), "gpt2_aps": lambda: gpt2_like(True),
+           "roberta": lambda: roberta_like(), "roberta_aps": lambda: roberta_like(True)}[kind]()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    ours, ref = _both(tmp_path / "tokenizer.json")
+    singles, pairs = _texts(2, 6)
+    singles += ["  leading spaces here and more words", "trailing   spaces   everywhere   "]
+    compare_truncation(ours, ref, singles, pairs, CONFIGS[::3])
+
+
+def test_template_and_no_postprocessor(tmp_path, minilm_dir):
+    """A template whose pair type ids are all 0 (XLM-R style, windows keep model type ids),
+    and a tokenizer without any post-processor (sequence ranges absent)."""
+    ref = tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
+    ref.post_processor = tokenizers.processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] [SEP] $B:0 [SEP]",
+        special_tokens=[("[CLS]", 101), ("[SEP]", 102)])
+    ref.save(str(tmp_path / "tpl.json"))
+    ours, ref = _both(tmp_path / "tpl.json")
+    singles, pairs = _texts(3, 6)
+    compare_truncation(ours, ref, singles, pairs, CONFIGS[::2])
+    ref3 = tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
+    j = json.loads(ref3.to_str())
+    j["post_processor"] = None
+    (tmp_path / "nopp.json").write_text(json.dumps(j))
+    ours, ref = _both(tmp_path / "nopp.json")
+    compare_truncation(ours, ref, singles, pairs, CONFIGS[::2])
+
+
+@pytest.mark.parametrize("direction", ["right", "left"])
+def test_padding_with_overflow(minilm, direction):
+    ours, ref = minilm
+    for o, r in ((ours, ref),):
+        o.enable_truncation(12, stride=3, strategy="longest_first")
+        r.enable_truncation(12, stride=3, strategy="longest_first")
+    for length, mult in ((None, None), (20, None), (None, 8), (3, None)):
+        ours.enable_padding(direction=direction, pad_id=7, pad_type_id=1, pad_token="<p>", length=length,
+                            pad_to_multiple_of=mult)
+        ref.enable_padding(direction=direction, pad_id=7, pad_type_id=1, pad_token="<p>", length=length,
+                           pad_to_multiple_of=mult)
+        batch = ["short", "a much longer sentence with many many words in it " * 2, ("q?", "ctx " * 9), ""]
+        for x, y in zip(ours.encode_batch(batch), ref.encode_batch(batch)):
+            check_encoding(x, y, ("batch", length, mult, direction))
+        for t in batch:
+            args = t if isinstance(t, tuple) else (t,)
+            check_encoding(ours.encode(*args), ref.encode(*args), ("single", t, length, mult))
+    ours.no_padding(); ref.no_padding(); ours.no_truncation(); ref.no_truncation()
+
+
+def test_encode_batch_matches_encode(minilm):
+    ours, ref = minilm
+    singles, pairs = _texts(4, 200)
+    inputs = singles + [list(p) for p in pairs]
+    ours.enable_truncation(24, stride=4); ref.enable_truncation(24, stride=4)
+    for threads in (1, 2, 0):
+        ours.num_threads = threads
+        for x, y in zip(ours.encode_batch(inputs), ref.encode_batch(inputs)):
+            check_encoding(x, y, "batch")
+    ours.num_threads = 0
+    ours.no_truncation(); ref.no_truncation()
+    with pytest.raises(TorchlessError) as e:
+        ours.encode_batch(["fine", "bad \udc80 text", "fine"])
+    assert "batch input 1" in e.value.message
+
+
+def test_settings_errors(minilm):
+    ours, ref = minilm
+    with pytest.raises(ValueError):
+        ours.enable_truncation(10, stride=9)
+    with pytest.raises(ValueError):
+        ref.enable_truncation(10, stride=9)
+    with pytest.raises(ValueError):
+        ours.enable_truncation(10, strategy="nope")
+    ours.enable_truncation(10, strategy="only_second")
+    with pytest.raises(TorchlessError) as e:
+        ours.encode("a b c d e f g h i j k l m n")
+    assert "only_second" in e.value.message
+    ours.no_truncation()
+
+
+@pytest.mark.parametrize("order", ["bytelevel_first", "template_first"])
+def test_sequence_processor(tmp_path, order):
+    """Sequence([ByteLevel, Template]) (Llama-3 style) and Sequence([Template, ByteLevel]),
+    where ByteLevel numbers the template's pieces as sequences."""
+    from tokenizers import processors
+    tok = gpt2_like()
+    eot = tok.token_to_id("<|endoftext|>")
+    tpl = processors.TemplateProcessing(single="<|endoftext|> $A", pair="<|endoftext|> $A <|endoftext|> $B:1",
+                                        special_tokens=[("<|endoftext|>", eot)])
+    bl = processors.ByteLevel(trim_offsets=True)
+    tok.post_processor = processors.Sequence([bl, tpl] if order == "bytelevel_first" else [tpl, bl])
+    tok.save(str(tmp_path / "tokenizer.json"))
+    ours, ref = _both(tmp_path / "tokenizer.json")
+    singles, pairs = _texts(6, 6)
+    compare_truncation(ours, ref, singles + ["  two leading", "x"], pairs, CONFIGS[::4] + [(64, 0, "longest_first", "right")])
