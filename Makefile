@@ -30,7 +30,7 @@ help:
 	@echo "make test       install deps, build, run C tests (plain + ASan/UBSan) and pytest parity suite"
 	@echo "make            build libtorchless.so, libtorchless.a, the torchless CLI and C tests"
 	@echo "make test-c     run the C unit tests only;  make test-asan: same under ASan+UBSan"
-	@echo "make test-isa   run the kernel tests on the baseline and AVX2 code paths"
+	@echo "make test-isa   run kernel + BERT parity tests on the generic and AVX2 code paths"
 	@echo "make test-py    run the pytest suite only (needs make setup)"
 
 lib: $(BUILD)/libtorchless.so $(BUILD)/libtorchless.a
@@ -39,7 +39,11 @@ tests: $(TESTS) $(BUILD)/tests/example_embed
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
+
+# The vector-ISA variants of src/kernels/vec_body.h (chosen at run time, src/kernels/vec.c).
+$(BUILD)/src/kernels/isa/avx2.o: ISA_FLAGS := -march=haswell
+$(BUILD)/src/kernels/isa/avx512.o: ISA_FLAGS := -march=skylake-avx512 -mprefer-vector-width=512
 
 $(BUILD)/libtorchless.a: $(LIB_OBJ)
 	@rm -f $@
@@ -71,14 +75,15 @@ test-asan:
 	        SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" tests
 	ASAN_OPTIONS=detect_leaks=1 bash tests/c/run.sh build-asan
 
-# The kernel tests once per ISA path below the machine's best (see src/kernels/isa.h):
-# baseline x86-64 (SSE2) and AVX2+FMA, each with only that variant compiled in.
-ISA_PATHS ?= x86-64 haswell
-test-isa:
+# The kernel tests and the BERT parity tests on each vector-ISA path below the machine's
+# best, forced at run time with TORCHLESS_ISA (src/kernels/vec.h); the best path is what
+# every other test runs.
+ISA_PATHS ?= generic avx2
+test-isa: tests
 	@for isa in $(ISA_PATHS); do \
-	    $(MAKE) --no-print-directory BUILD=build-isa-$$isa OPT="-O2 -g -march=$$isa -DTL_NO_CLONES" \
-	        build-isa-$$isa/tests/test_kernels >/dev/null || exit 1; \
-	    echo "kernels on the $$isa path:"; build-isa-$$isa/tests/test_kernels || exit 1; \
+	    echo "== TORCHLESS_ISA=$$isa"; \
+	    TORCHLESS_ISA=$$isa $(BUILD)/tests/test_kernels || exit 1; \
+	    TORCHLESS_ISA=$$isa $(PY) -m pytest -q tests/python/test_bert_parity.py || exit 1; \
 	done
 
 test-py: all
@@ -94,4 +99,4 @@ test: setup all
 	$(MAKE) test-py
 
 clean:
-	rm -rf build build-asan build-isa-*
+	rm -rf build build-asan

@@ -3,7 +3,7 @@
  * and softmax fused in one pass over S, then O_tile = P V (sgemm). The largest buffer is
  * one (TL_ATTN_TILE, len) score tile per thread: no (T, T) matrix for long sequences. */
 #include "kernels/fastmath.h"
-#include "kernels/isa.h"
+#include "kernels/vec.h"
 #include "kernels/kernels.h"
 
 #include <cblas.h>
@@ -36,56 +36,6 @@ static void add_disentangled(float *tile, size_t rows, size_t i0, size_t len, co
         if (dis->pos_q)
             for (size_t j = 0; j < len; j++) row[j] += kp[j * w + (size_t)idx[-(long)j]];
     }
-}
-
-/* Softmax of one score row in place after scaling and adding the mask bias; with every
- * key masked, torch's additive mask gives equal weights, and so does this. */
-TL_ISA_CLONES
-static void softmax_row(float *restrict s, const float *restrict bias, const float *restrict rel,
-                        size_t len, float scale, int any_key, size_t lo, size_t hi) {
-    for (size_t j = 0; j < lo; j++) s[j] = -INFINITY; /* outside a local window */
-    for (size_t j = hi; j < len; j++) s[j] = -INFINITY;
-    if (!any_key) {
-        for (size_t j = 0; j < len; j++) s[j] = 1.0f / (float)len;
-        return;
-    }
-    if (rel) /* scores / sqrt(d) + relative position bias, as MPNet adds it */
-        for (size_t j = 0; j < len; j++) s[j] = s[j] * scale + rel[j];
-    else
-        for (size_t j = 0; j < len; j++) s[j] *= scale;
-    float lanes[16];
-    for (size_t k = 0; k < 16; k++) lanes[k] = -INFINITY;
-    size_t j = 0;
-    for (; j + 16 <= len; j += 16)
-        for (size_t k = 0; k < 16; k++) {
-            float v = s[j + k] + bias[j + k];
-            s[j + k] = v;
-            lanes[k] = v > lanes[k] ? v : lanes[k];
-        }
-    for (; j < len; j++) {
-        s[j] = s[j] + bias[j];
-        lanes[0] = s[j] > lanes[0] ? s[j] : lanes[0];
-    }
-    float mx = lanes[0];
-    for (size_t k = 1; k < 16; k++) mx = lanes[k] > mx ? lanes[k] : mx;
-    if (mx == -INFINITY) { /* nothing visible (window and mask exclude every key) */
-        for (j = 0; j < len; j++) s[j] = 0.0f;
-        return;
-    }
-    tl_v16f vsum = {0};
-    for (j = 0; j + 16 <= len; j += 16) {
-        tl_v16f p = tl_exp_nonpos_v16(tl_v16_load(s + j) - mx);
-        tl_v16_store(s + j, p);
-        vsum += p;
-    }
-    float sum = 0.0f;
-    for (int k = 0; k < 16; k++) sum += vsum[k];
-    for (; j < len; j++) {
-        s[j] = tl_exp_nonpos(s[j] - mx);
-        sum += s[j];
-    }
-    const float inv = 1.0f / sum;
-    for (j = 0; j < len; j++) s[j] *= inv;
 }
 
 /* Attention of head h of one sequence (len tokens from packed row r0). */
@@ -128,7 +78,7 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
                 hi = i + window + 1 < len ? i + window + 1 : len;
             }
             int row_any = any_key && !(ex && ex->mask_queries && key_mask && !key_mask[r0 + i]);
-            softmax_row(tile + r * len, bias, relrow, len, scale, row_any, lo, hi);
+            tl_vec()->softmax_row(tile + r * len, bias, relrow, len, scale, row_any, lo, hi);
         }
         // out rows (rows, d) = P (rows, len) @ V (len, d)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)len, 1.0f,

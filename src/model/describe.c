@@ -2,6 +2,7 @@
  * sequence of one forward pass, as text (the `torchless inspect` output). */
 #include "model/model.h"
 #include "core/error.h"
+#include "kernels/vec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,7 +51,8 @@ char *tl_model_describe(const tl_model *m) {
     sb_printf(&b, "dtypes:       checkpoint %s; compute fp32 (%zu tensors converted at load, "
               "Q/K/V of %zu layers fused into one matrix each)\n",
               m->w.dtypes, m->w.n_converted, a->n_layers);
-    sb_printf(&b, "gemm:         %s, %d threads\n", m->gemm->name, m->n_threads);
+    sb_printf(&b, "gemm:         %s, %d threads; vector kernels: %s\n", m->gemm->name, m->n_threads,
+              tl_vec()->isa);
     sb_printf(&b, "tokenizer:    %s\n", m->tok ? "loaded" : "none");
     sb_printf(&b, "sentence-embedding: pooling %s%s%s\n", pool, m->st_cfg.normalize ? ", normalize" : "",
               m->st_cfg.present ? "" : " (no modules.json: defaults)");

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "io/hub.h"
+#include "kernels/vec.h"
 #include "runtime/threads.h"
 
 #include <stdio.h>
@@ -64,6 +65,7 @@ static tl_status finish_load(tl_model *m, const tl_model_params *p) {
                          "exceeds the supported %d", m->dir, m->arch.head_dim, TL_ATTN_MAX_HEAD_DIM);
     if (s == TL_OK) s = tl_weights_bind(&m->w, &m->arch, m->st);
     if (s == TL_OK && !(m->gemm = tl_gemm_select())) s = TL_ERR_INVALID_ARG;
+    if (s == TL_OK) s = tl_vec_check();
     if (s == TL_OK) {
         m->n_threads = tl_threads_resolve(p->num_threads);
         tl_threads_set(m->n_threads);

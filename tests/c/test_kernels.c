@@ -1,6 +1,7 @@
 /* test_kernels.c — fast kernels against scalar references on random odd-sized inputs. */
 #include "kernels/fastmath.h"
 #include "kernels/kernels.h"
+#include "kernels/vec.h"
 #include "runtime/threads.h"
 #include "tl_test.h"
 
@@ -152,5 +153,6 @@ TL_TEST(fast_exp_and_erf_match_libm) {
     CHECK(tl_exp_nonpos(-INFINITY) == 0.0f);
     CHECK(tl_exp_nonpos(-100.0f) == 0.0f);
     CHECK(tl_exp_nonpos(0.0f) == 1.0f);
-    printf("  fast exp max rel err %.3g, erf max abs err %.3g\n", worst_exp, worst_erf);
+    printf("  fast exp max rel err %.3g, erf max abs err %.3g (vector kernels: %s)\n", worst_exp,
+           worst_erf, tl_vec()->isa);
 }

@@ -1,0 +1,5 @@
+/* generic.c — the generic variants of the vector kernels (flags set in the Makefile). */
+#define TL_FN(name) name##_generic
+#include "kernels/vec_body.h"
+
+const tl_vec_kernels tl_vec_generic = {"generic", softmax_row_generic, activation_chunk_generic};

@@ -1,0 +1,87 @@
+/* vec_body.h — the bodies of the ISA-sensitive kernels. Not a normal header: each file
+ * of src/kernels/isa/ defines TL_FN(name) (adding its ISA suffix) and includes it once,
+ * compiled with its own -march, so one source gives the generic, AVX2 and AVX-512
+ * variants that src/kernels/vec.c chooses from at run time. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/fastmath.h"
+#include "kernels/kernels.h"
+#include "kernels/vec.h"
+
+/* Softmax of one score row in place after scaling and adding the mask bias; with every
+ * key masked, torch's additive mask gives equal weights, and so does this. */
+static void TL_FN(softmax_row)(float *restrict s, const float *restrict bias, const float *restrict rel,
+                               size_t len, float scale, int any_key, size_t lo, size_t hi) {
+    for (size_t j = 0; j < lo; j++) s[j] = -INFINITY; /* outside a local window */
+    for (size_t j = hi; j < len; j++) s[j] = -INFINITY;
+    if (!any_key) {
+        for (size_t j = 0; j < len; j++) s[j] = 1.0f / (float)len;
+        return;
+    }
+    if (rel) /* scores / sqrt(d) + relative position bias, as MPNet adds it */
+        for (size_t j = 0; j < len; j++) s[j] = s[j] * scale + rel[j];
+    else
+        for (size_t j = 0; j < len; j++) s[j] *= scale;
+    float lanes[16];
+    for (size_t k = 0; k < 16; k++) lanes[k] = -INFINITY;
+    size_t j = 0;
+    for (; j + 16 <= len; j += 16)
+        for (size_t k = 0; k < 16; k++) {
+            float v = s[j + k] + bias[j + k];
+            s[j + k] = v;
+            lanes[k] = v > lanes[k] ? v : lanes[k];
+        }
+    for (; j < len; j++) {
+        s[j] = s[j] + bias[j];
+        lanes[0] = s[j] > lanes[0] ? s[j] : lanes[0];
+    }
+    float mx = lanes[0];
+    for (size_t k = 1; k < 16; k++) mx = lanes[k] > mx ? lanes[k] : mx;
+    if (mx == -INFINITY) { /* nothing visible (window and mask exclude every key) */
+        for (j = 0; j < len; j++) s[j] = 0.0f;
+        return;
+    }
+    tl_v16f vsum = {0};
+    for (j = 0; j + 16 <= len; j += 16) {
+        tl_v16f p = tl_exp_nonpos_v16(tl_v16_load(s + j) - mx);
+        tl_v16_store(s + j, p);
+        vsum += p;
+    }
+    float sum = 0.0f;
+    for (int k = 0; k < 16; k++) sum += vsum[k];
+    for (; j < len; j++) {
+        s[j] = tl_exp_nonpos(s[j] - mx);
+        sum += s[j];
+    }
+    const float inv = 1.0f / sum;
+    for (j = 0; j < len; j++) s[j] *= inv;
+}
+
+/* Applies act to x[0..n) in place. */
+static void TL_FN(activation_chunk)(float *x, size_t n, tl_activation act) {
+    switch (act) {
+    case TL_ACT_GELU: {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            tl_v16f v = tl_v16_load(x + i);
+            tl_v16_store(x + i, 0.5f * v * (1.0f + tl_erf_v16(v * 0.70710678118654752f)));
+        }
+        for (; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + tl_erf(x[i] * 0.70710678118654752f));
+        break;
+    }
+    case TL_ACT_GELU_TANH:
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i], u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+            x[i] = 0.5f * v * (1.0f + tanhf(u));
+        }
+        break;
+    case TL_ACT_RELU:
+        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case TL_ACT_SILU:
+        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
+        break;
+    }
+}
+
