@@ -15,7 +15,8 @@ from .model import Model
 # transformers class-name suffix -> the task whose head it carries
 _TASK_OF_CLASS = {"ForSequenceClassification": "text-classification",
                   "ForTokenClassification": "token-classification",
-                  "ForQuestionAnswering": "question-answering", "ForMaskedLM": "fill-mask"}
+                  "ForQuestionAnswering": "question-answering", "ForMaskedLM": "fill-mask",
+                  "ElectraForPreTraining": "replaced-token-detection"}
 _HEAD_TASKS = set(_TASK_OF_CLASS.values())
 
 _DTYPES = {"torch.float32": "F32", "torch.float16": "F16", "torch.bfloat16": "BF16",
@@ -124,6 +125,8 @@ class OptimizedModel:
         if self.task == "question-answering":
             named = {"start_logits": np.ascontiguousarray(result[..., 0]),
                      "end_logits": np.ascontiguousarray(result[..., 1])}
+        elif self.task == "replaced-token-detection":  # one logit per token, squeezed as ELECTRA does
+            named = {"logits": np.ascontiguousarray(result[..., 0])}
         elif self._head:
             named = {"logits": result}
         else:

@@ -19,7 +19,7 @@ const char *tl_activation_name(tl_activation a) {
 }
 
 /* Maps a transformers hidden_act string to our activation; returns 0 when unknown. */
-static int parse_activation(const char *s, tl_activation *out) {
+int tl_activation_parse(const char *s, tl_activation *out) {
     static const struct { const char *name; tl_activation act; } map[] = {
         {"gelu", TL_ACT_GELU}, {"gelu_python", TL_ACT_GELU},
         {"gelu_new", TL_ACT_GELU_TANH}, {"gelu_pytorch_tanh", TL_ACT_GELU_TANH},
@@ -100,6 +100,8 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         goto done;
     }
     arch->type_vocab_size = f->type_emb ? (size_t)tv : 0;
+    /* transformers' MPNetEmbeddings hard-codes padding_idx = 1 whatever pad_token_id says */
+    if (strcmp(arch->model_type, "mpnet") == 0) pad = 1;
     arch->pad_token_id = (int)pad;
     arch->max_seq_len = arch->max_positions;
     if (f->positions == TL_POS_ABSOLUTE_PADDED) {
@@ -145,7 +147,7 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
     }
     const char *act = tl_json_str(cfg, k->act);
     if (!act) act = k->default_act;
-    if (!parse_activation(act, &arch->act)) {
+    if (!tl_activation_parse(act, &arch->act)) {
         s = tl_set_error(TL_ERR_UNSUPPORTED,
                          "%s: %s '%s' is not supported (gelu, gelu_new, "
                          "gelu_pytorch_tanh, gelu_fast, relu, silu)",
@@ -153,7 +155,7 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         goto done;
     }
     snprintf(arch->act_name, sizeof arch->act_name, "%s", act);
-    s = TL_OK;
+    s = tl_head_config_parse(cfg, path, arch);
 done:
     return s;
 }

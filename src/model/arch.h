@@ -21,6 +21,16 @@ typedef enum tl_position_scheme {
     TL_POS_ROTARY           /* no table: rotary embeddings on Q and K (ModernBERT) */
 } tl_position_scheme;
 
+/* Task-head settings of config.json (read by tl_head_config_parse, heads_config.c). */
+typedef struct tl_head_config {
+    char pooler_act[32];          /* DeBERTa ContextPooler: pooler_hidden_act (default gelu) */
+    char classifier_act[32];      /* ModernBERT head: classifier_activation (default gelu) */
+    int classifier_mean;          /* ModernBERT classifier_pooling is "mean" (else "cls") */
+    int classifier_bias;          /* ModernBERT head.dense has a bias (default 0) */
+    int decoder_bias;             /* ModernBERT MLM decoder has a bias (default 1) */
+    int legacy;                   /* DeBERTa-v2 MLM: cls.predictions (1, default) or lm_predictions */
+} tl_head_config;
+
 /* config.json key names of one family (NULL: the field does not exist there). */
 typedef struct tl_config_keys {
     const char *vocab, *hidden, *layers, *heads, *intermediate, *max_positions, *type_vocab,
@@ -79,6 +89,7 @@ typedef struct tl_arch {
     tl_activation act;
     char act_name[32];
     int pad_token_id;
+    tl_head_config head; /* settings of the task heads */
 } tl_arch;
 
 /* Parses dir/config.json into *arch. Errors name config.json and the field at fault:
@@ -101,6 +112,12 @@ tl_status tl_deberta_config(const struct cJSON *cfg, const char *path, tl_arch *
 
 /* Fills the ModernBERT-only fields of arch (modernbert_config.c). */
 tl_status tl_modernbert_config(const struct cJSON *cfg, const char *path, tl_arch *arch);
+
+/* Maps a transformers activation name ("gelu", "gelu_new", ...) to ours; 0 when unknown. */
+int tl_activation_parse(const char *name, tl_activation *out);
+
+/* Fills arch->head from cfg (after the common fields); errors name path and the field. */
+tl_status tl_head_config_parse(const struct cJSON *cfg, const char *path, tl_arch *arch);
 
 /* Static name of an activation ("gelu", ...). */
 const char *tl_activation_name(tl_activation a);

@@ -44,7 +44,8 @@ static tl_status missing(const tl_model *m, const char *full, tl_head_kind kind)
                         st_file(m->st), full, tl_head_kind_task(kind), tl_head_kind_task(kind),
                         kind == TL_HEAD_SEQ_CLS ? "*ForSequenceClassification" :
                         kind == TL_HEAD_TOKEN_CLS ? "*ForTokenClassification" :
-                        kind == TL_HEAD_QA ? "*ForQuestionAnswering" : "*ForMaskedLM");
+                        kind == TL_HEAD_QA ? "*ForQuestionAnswering" :
+                        kind == TL_HEAD_RTD ? "*ForPreTraining" : "*ForMaskedLM");
 }
 
 /* The required output width of a linear, 0 when any. */
@@ -53,7 +54,18 @@ static size_t want_out(const tl_model *m, tl_head_out o, size_t n_labels) {
     case TL_HOUT_LABELS: return n_labels;
     case TL_HOUT_TWO: return 2;
     case TL_HOUT_VOCAB: return m->arch.vocab_size;
+    case TL_HOUT_ONE: return 1;
     default: return 0;
+    }
+}
+
+/* Whether the bias of op exists for this model's config. */
+static int has_bias(const tl_model *m, const tl_head_op *op) {
+    switch (op->bias_if) {
+    case TL_HBIAS_CLASSIFIER: return m->arch.head.classifier_bias;
+    case TL_HBIAS_NORM: return m->arch.norm_bias;
+    case TL_HBIAS_DECODER: return m->arch.head.decoder_bias;
+    default: return op->b != NULL;
     }
 }
 
@@ -86,7 +98,7 @@ static tl_status bind_linear(tl_head *h, const tl_model *m, const tl_head_op *op
     }
     st->in = in;
     st->b = NULL;
-    if (op->b) {
+    if (op->b && has_bias(m, op)) {
         const tl_st_tensor *tb = lookup(m, op->b, op->base, fb, sizeof fb);
         if (!tb && op->b_alt) tb = lookup(m, op->b_alt, op->base, fb, sizeof fb);
         if (!tb) return missing(m, fb, h->def->kind);
@@ -102,7 +114,7 @@ static tl_status bind_linear(tl_head *h, const tl_model *m, const tl_head_op *op
 static tl_status bind_ln(tl_head *h, const tl_model *m, const tl_head_op *op, size_t in, tl_head_step *st) {
     const char *names[2] = {op->w, op->b};
     const float **dst[2] = {&st->w, &st->b};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < (has_bias(m, op) ? 2 : 1); i++) {
         char full[320];
         const tl_st_tensor *t = lookup(m, names[i], op->base, full, sizeof full);
         if (!t) return missing(m, full, h->def->kind);
@@ -116,12 +128,32 @@ static tl_status bind_ln(tl_head *h, const tl_model *m, const tl_head_op *op, si
     return TL_OK;
 }
 
+/* Resolves an activation step: tanh, or one of the encoder's activation functions (the
+ * configured ones by their config.json name). */
+static tl_status bind_act(const tl_model *m, tl_head_act a, tl_head_step *st) {
+    const char *name = NULL, *key = NULL;
+    st->tanh = a == TL_HACT_TANH;
+    switch (a) {
+    case TL_HACT_TANH: return TL_OK;
+    case TL_HACT_RELU: st->fn = TL_ACT_RELU; return TL_OK;
+    case TL_HACT_GELU: st->fn = TL_ACT_GELU; return TL_OK;
+    case TL_HACT_CONFIG: st->fn = m->arch.act; return TL_OK;
+    case TL_HACT_POOLER: name = m->arch.head.pooler_act; key = "pooler_hidden_act"; break;
+    case TL_HACT_CLASSIFIER: name = m->arch.head.classifier_act; key = "classifier_activation"; break;
+    }
+    if (!strcmp(name, "tanh")) { st->tanh = 1; return TL_OK; }
+    if (tl_activation_parse(name, &st->fn)) return TL_OK;
+    return tl_set_error(TL_ERR_UNSUPPORTED, "config.json: %s '%s' is not supported (gelu, gelu_new, "
+                        "gelu_pytorch_tanh, gelu_fast, relu, silu, tanh)", key, name);
+}
+
 tl_status tl_head_bind(tl_head *h, const tl_model *m, tl_head_kind kind, size_t n_labels) {
     memset(h, 0, sizeof *h);
-    h->def = tl_head_def_find(m->arch.model_type, kind);
+    h->def = tl_head_def_find(&m->arch, kind);
     if (!h->def)
         return tl_set_error(TL_ERR_UNSUPPORTED, "%s: model_type '%s' has no %s head in torchless yet",
-                            m->dir, m->arch.model_type, tl_head_kind_task(kind));
+                            m->dir ? m->dir : "model", m->arch.model_type, tl_head_kind_task(kind));
+    h->mean_pool = h->def->pool == TL_HPOOL_CONFIG && m->arch.head.classifier_mean;
     size_t width = m->arch.hidden;
     h->max_width = width;
     tl_status s = TL_OK;
@@ -129,10 +161,12 @@ tl_status tl_head_bind(tl_head *h, const tl_model *m, tl_head_kind kind, size_t 
         const tl_head_op *op = &h->def->ops[i];
         tl_head_step *st = &h->steps[h->n_steps];
         st->op = op->op;
-        st->act = op->act;
         if (op->op == TL_HOP_LINEAR) s = bind_linear(h, m, op, width, n_labels, st);
         else if (op->op == TL_HOP_LAYERNORM) s = bind_ln(h, m, op, width, st);
-        else st->in = st->out = width;
+        else {
+            st->in = st->out = width;
+            s = bind_act(m, op->act, st);
+        }
         if (s != TL_OK) { tl_head_free(h); return s; }
         width = st->out;
         if (width > h->max_width) h->max_width = width;
@@ -147,14 +181,12 @@ void tl_head_free(tl_head *h) {
     memset(h, 0, sizeof *h);
 }
 
-/* x (n) <- act(x) for a head activation. */
-static void head_act(float *x, size_t n, tl_head_act a, const tl_model *m) {
-    switch (a) {
-    case TL_HACT_TANH: for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]); break;
-    case TL_HACT_RELU: tl_activation_apply(x, n, TL_ACT_RELU); break;
-    case TL_HACT_GELU: tl_activation_apply(x, n, TL_ACT_GELU); break;
-    case TL_HACT_CONFIG: tl_activation_apply(x, n, m->arch.act); break;
-    }
+/* x (n) <- act(x) for a bound activation step. */
+static void head_act(float *x, size_t n, const tl_head_step *st) {
+    if (st->tanh)
+        for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+    else
+        tl_activation_apply(x, n, st->fn);
 }
 
 tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden,
@@ -180,7 +212,7 @@ tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden
             if (!last) { float *t = a; a = b; b = t; }
             break;
         }
-        case TL_HOP_ACT: head_act(a, n_rows * st->in, st->act, m); break;
+        case TL_HOP_ACT: head_act(a, n_rows * st->in, st); break;
         case TL_HOP_LAYERNORM: tl_add_layernorm(a, NULL, st->w, st->b, n_rows, st->in, (float)m->arch.ln_eps); break;
         default: break;
         }
@@ -188,4 +220,40 @@ tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden
     }
     free(buf);
     return TL_OK;
+}
+
+tl_status tl_head_apply_seqs(const tl_head *h, const tl_model *m, const float *hidden, const size_t *cu,
+                             const int32_t *mask, size_t n_seqs, float *out) {
+    const size_t H = m->arch.hidden;
+    if (n_seqs == 0) return TL_OK;
+    for (size_t i = 0; i < n_seqs; i++)
+        if (cu[i + 1] <= cu[i])
+            return tl_set_error(TL_ERR_INVALID_ARG, "batch: sequence %zu is empty; a %s head needs its "
+                                "tokens", i, tl_head_kind_task(h->def->kind));
+    size_t bytes, elem = h->mean_pool ? H * sizeof(float) : sizeof(size_t);
+    if (tl_mul_overflow(n_seqs, elem, &bytes))
+        return tl_set_error(TL_ERR_OOM, "head input of %zu sequences is too large", n_seqs);
+    void *buf = malloc(bytes);
+    if (!buf) return tl_set_error(TL_ERR_OOM, "out of memory for the %s head", tl_head_kind_task(h->def->kind));
+    tl_status s;
+    if (!h->mean_pool) {
+        size_t *rows = buf; // each sequence's first token
+        for (size_t i = 0; i < n_seqs; i++) rows[i] = cu[i];
+        s = tl_head_apply(h, m, hidden, rows, n_seqs, out);
+    } else {
+        float *pooled = buf; // (n_seqs, H): sum(h * mask) / sum(mask), as ModernBERT in float32
+        for (size_t i = 0; i < n_seqs; i++) {
+            float *p = pooled + i * H, count = 0.0f;
+            memset(p, 0, H * sizeof(float));
+            for (size_t t = cu[i]; t < cu[i + 1]; t++) {
+                if (mask && !mask[t]) continue;
+                count += 1.0f;
+                for (size_t j = 0; j < H; j++) p[j] += hidden[t * H + j];
+            }
+            for (size_t j = 0; j < H; j++) p[j] /= count;
+        }
+        s = tl_head_apply(h, m, pooled, NULL, n_seqs, out);
+    }
+    free(buf);
+    return s;
 }

@@ -4,6 +4,7 @@
 #ifndef TL_MODEL_HEADS_H
 #define TL_MODEL_HEADS_H
 #include <stddef.h>
+#include <stdint.h>
 #include "model/model.h"
 
 /* What a head computes, and on which rows of the packed hidden states. */
@@ -12,6 +13,7 @@ typedef enum tl_head_kind {
     TL_HEAD_TOKEN_CLS, /* *ForTokenClassification: every token -> labels */
     TL_HEAD_QA,        /* *ForQuestionAnswering: every token -> (start, end) logits */
     TL_HEAD_MLM,       /* *ForMaskedLM: chosen (mask) tokens -> vocabulary logits */
+    TL_HEAD_RTD,       /* ElectraForPreTraining: every token -> one "replaced" logit */
     TL_HEAD_N_KINDS
 } tl_head_kind;
 
@@ -20,12 +22,29 @@ typedef enum tl_head_op_kind { TL_HOP_END = 0, TL_HOP_LINEAR, TL_HOP_ACT, TL_HOP
 
 /* Activations a head may use besides the encoder's. */
 typedef enum tl_head_act {
-    TL_HACT_CONFIG, /* config.json hidden_act (as the encoder) */
-    TL_HACT_TANH, TL_HACT_RELU, TL_HACT_GELU
+    TL_HACT_CONFIG,     /* config.json hidden_act (as the encoder) */
+    TL_HACT_TANH, TL_HACT_RELU, TL_HACT_GELU,
+    TL_HACT_POOLER,     /* config.json pooler_hidden_act (DeBERTa ContextPooler) */
+    TL_HACT_CLASSIFIER  /* config.json classifier_activation (ModernBERT head) */
 } tl_head_act;
 
+/* When a step's bias exists (ModernBERT makes biases optional in config.json). */
+typedef enum tl_head_bias_if {
+    TL_HBIAS_ALWAYS = 0,
+    TL_HBIAS_CLASSIFIER, /* classifier_bias */
+    TL_HBIAS_NORM,       /* norm_bias */
+    TL_HBIAS_DECODER     /* decoder_bias */
+} tl_head_bias_if;
+
+/* Which config a layout is for, when a family has two (DeBERTa-v2's MLM heads). */
+typedef enum tl_head_cond { TL_HCOND_ANY = 0, TL_HCOND_LEGACY, TL_HCOND_NOT_LEGACY } tl_head_cond;
+
+/* The row a sequence head reads: the first token, or as config.json classifier_pooling
+ * says (ModernBERT: "cls" or the attention-masked "mean" of the sequence). */
+typedef enum tl_head_pool { TL_HPOOL_FIRST = 0, TL_HPOOL_CONFIG } tl_head_pool;
+
 /* Output width a final linear must have (checked against the tensor's shape). */
-typedef enum tl_head_out { TL_HOUT_ANY = 0, TL_HOUT_LABELS, TL_HOUT_TWO, TL_HOUT_VOCAB } tl_head_out;
+typedef enum tl_head_out { TL_HOUT_ANY = 0, TL_HOUT_LABELS, TL_HOUT_TWO, TL_HOUT_VOCAB, TL_HOUT_ONE } tl_head_out;
 
 typedef struct tl_head_op {
     tl_head_op_kind op;
@@ -35,6 +54,7 @@ typedef struct tl_head_op {
     int tied;            /* 1: a missing weight means the word embeddings (tied decoder) */
     tl_head_out out;     /* required output width of a linear */
     tl_head_act act;     /* for TL_HOP_ACT */
+    tl_head_bias_if bias_if; /* when b exists */
 } tl_head_op;
 
 #define TL_HEAD_MAX_OPS 6
@@ -44,10 +64,13 @@ typedef struct tl_head_def {
     const char *model_type;
     tl_head_kind kind;
     tl_head_op ops[TL_HEAD_MAX_OPS];
+    tl_head_cond cond;
+    tl_head_pool pool;
 } tl_head_def;
 
-/* Returns the table entry for (model_type, kind), NULL when the family has none. */
-const tl_head_def *tl_head_def_find(const char *model_type, tl_head_kind kind);
+/* Returns the table entry for (arch's model_type, kind) whose condition arch meets, NULL
+ * when the family has none. */
+const tl_head_def *tl_head_def_find(const tl_arch *arch, tl_head_kind kind);
 
 /* Static task name of a head kind ("text-classification", ...). */
 const char *tl_head_kind_task(tl_head_kind kind);
@@ -57,7 +80,8 @@ typedef struct tl_head_step {
     tl_head_op_kind op;
     const float *w, *b;
     size_t in, out;      /* linear: (out, in); layernorm: in == out */
-    tl_head_act act;
+    int tanh;            /* activation: tanh, else fn */
+    tl_activation fn;
 } tl_head_step;
 
 typedef struct tl_head {
@@ -66,6 +90,7 @@ typedef struct tl_head {
     size_t n_steps;
     size_t n_out;        /* width of the head's output rows */
     size_t max_width;    /* widest intermediate row, for scratch sizing */
+    int mean_pool;       /* sequence head over the masked mean of the tokens (else the first) */
     void *owned[2 * TL_HEAD_MAX_OPS];
     size_t n_owned;
 } tl_head;
@@ -85,5 +110,12 @@ void tl_head_free(tl_head *h);
  * Allocates one scratch buffer; TL_ERR_OOM when it cannot. */
 tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden,
                         const size_t *rows, size_t n_rows, float *out);
+
+/* Applies a sequence head to n_seqs sequences of the packed hidden states (T, H): cu holds
+ * n_seqs + 1 token offsets; each sequence gives its first token's row, or, for a mean-pooling
+ * head, the mean of its rows whose mask entry is 1 (mask NULL: all ones; none set gives NaN,
+ * as torch). A sequence must not be empty. Writes (n_seqs, n_out) to out. */
+tl_status tl_head_apply_seqs(const tl_head *h, const tl_model *m, const float *hidden, const size_t *cu,
+                             const int32_t *mask, size_t n_seqs, float *out);
 
 #endif

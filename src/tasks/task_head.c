@@ -32,7 +32,7 @@ tl_status tl_task_head_create(tl_model *model, const char *task, size_t n_labels
     tl_head_kind kind;
     if (!kind_of(task, &kind))
         return tl_set_error(TL_ERR_INVALID_ARG, "task head '%s' is not one of text-classification, "
-                            "token-classification, question-answering, fill-mask", task ? task : "(null)");
+                            "token-classification, question-answering, fill-mask, replaced-token-detection", task ? task : "(null)");
     tl_task_head *th = calloc(1, sizeof *th);
     if (!th) return tl_set_error(TL_ERR_OOM, "out of memory");
     th->model = model;
@@ -70,25 +70,21 @@ tl_status tl_task_head_forward(tl_task_head *th, const tl_batch *b, float *out, 
     if (tl_mul_overflow(total ? total : 1, H * sizeof(float), &hbytes))
         return tl_set_error(TL_ERR_OOM, "batch too large");
     float *hidden = malloc(hbytes);
-    size_t *first = tl_task_head_per_token(th) ? NULL : malloc((b->n_seqs ? b->n_seqs : 1) * sizeof *first);
-    if (!hidden || (!tl_task_head_per_token(th) && !first)) {
+    size_t *cu = tl_task_head_per_token(th) ? NULL : malloc((b->n_seqs + 1) * sizeof *cu);
+    if (!hidden || (!tl_task_head_per_token(th) && !cu)) {
         free(hidden);
-        free(first);
+        free(cu);
         return tl_set_error(TL_ERR_OOM, "out of memory for %zu tokens", total);
     }
     s = tl_model_forward(m, b, hidden, total * H);
-    if (s == TL_OK && first) { /* sequence heads read each sequence's first token */
-        for (size_t i = 0, t = 0; i < b->n_seqs; t += b->seq_lens[i++]) {
-            if (!b->seq_lens[i]) {
-                s = tl_set_error(TL_ERR_INVALID_ARG, "batch: sequence %zu is empty; a classification "
-                                 "head needs its first token", i);
-                break;
-            }
-            first[i] = t;
-        }
+    if (s == TL_OK && cu) { /* sequence heads pool each sequence (its first token, or a mean) */
+        cu[0] = 0;
+        for (size_t i = 0; i < b->n_seqs; i++) cu[i + 1] = cu[i] + b->seq_lens[i];
+        s = tl_head_apply_seqs(&th->head, m, hidden, cu, b->attention_mask, b->n_seqs, out);
+    } else if (s == TL_OK) {
+        s = tl_head_apply(&th->head, m, hidden, NULL, rows, out);
     }
-    if (s == TL_OK) s = tl_head_apply(&th->head, m, hidden, first, rows, out);
     free(hidden);
-    free(first);
+    free(cu);
     return s;
 }

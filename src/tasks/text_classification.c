@@ -15,20 +15,17 @@ enum { FN_DEFAULT, FN_SIGMOID, FN_SOFTMAX, FN_NONE };
 tl_status tl_pl_seq_logits(tl_pipeline *p, const char *const *texts, const char *const *pairs, size_t n,
                            size_t max_length, float *logits) {
     tl_encoding **encs = calloc(n ? n : 1, sizeof *encs);
-    size_t *rows = malloc((n ? n : 1) * sizeof *rows);
     tl_pl_out o = {0};
     tl_status s = TL_OK;
-    if (!encs || !rows) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
+    if (!encs) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
     for (size_t i = 0; i < n && s == TL_OK; i++)
         s = tl_pl_encode(p, texts[i], pairs ? pairs[i] : NULL, max_length, i, &encs[i]);
     if (s == TL_OK) s = tl_pl_forward(p, encs, n, &o);
     if (s != TL_OK) goto done;
-    for (size_t i = 0; i < n; i++) rows[i] = o.cu[i];
-    s = tl_head_apply(&p->head, p->m, o.hidden, rows, n, logits);
+    s = tl_head_apply_seqs(&p->head, p->m, o.hidden, o.cu, NULL, n, logits);
 done:
     for (size_t i = 0; encs && i < n; i++) tl_encoding_free(encs[i]);
     free(encs);
-    free(rows);
     tl_pl_out_free(&o);
     return s;
 }

@@ -135,6 +135,10 @@ def test_clear_errors():
 
 
 ROBERTA = dict(BERT, type_vocab_size=1, pad_token_id=1, max_position_embeddings=66)
+DEBERTA = dict(BERT, relative_attention=True, position_buckets=16, share_att_key=True,
+               norm_rel_ebd="layer_norm", position_biased_input=False, pos_att_type=["p2c", "c2p"])
+MODERN = dict(BERT, local_attention=8, pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2,
+              sep_token_id=3)
 DISTIL = dict(vocab_size=120, dim=48, n_layers=2, n_heads=4, hidden_dim=80, max_position_embeddings=64)
 
 
@@ -149,9 +153,34 @@ DISTIL = dict(vocab_size=120, dim=48, n_layers=2, n_heads=4, hidden_dim=80, max_
     ("DistilBertForMaskedLM", DISTIL),
     ("ElectraForSequenceClassification", dict(BERT, embedding_size=32, num_labels=3)),
     ("AlbertForMaskedLM", dict(BERT, embedding_size=32)),
+    ("MPNetForSequenceClassification", dict(BERT, num_labels=3, pad_token_id=1)),
+    ("MPNetForMaskedLM", dict(BERT, pad_token_id=1)),
+    ("MPNetForTokenClassification", dict(BERT, num_labels=4, pad_token_id=1)),
+    ("MPNetForQuestionAnswering", dict(BERT, pad_token_id=1)),
+    ("DebertaV2ForSequenceClassification", dict(DEBERTA, num_labels=3)),
+    ("DebertaV2ForSequenceClassification", dict(DEBERTA, num_labels=2, pooler_hidden_act="tanh")),
+    ("DebertaV2ForMaskedLM", DEBERTA),  # legacy: cls.predictions.*
+    ("DebertaV2ForMaskedLM", dict(DEBERTA, embedding_size=32)),  # legacy transform to embedding_size
+    ("DebertaV2ForMaskedLM", dict(DEBERTA, legacy=False)),  # lm_predictions.lm_head.*
+    ("DebertaV2ForTokenClassification", dict(DEBERTA, num_labels=4)),
+    ("DebertaV2ForQuestionAnswering", DEBERTA),
+    ("ModernBertForSequenceClassification", dict(MODERN, num_labels=3)),
+    # masked mean pooling over the padded batch, optional biases, another head activation
+    ("ModernBertForSequenceClassification", dict(MODERN, num_labels=3, classifier_pooling="mean",
+                                                 classifier_bias=True, norm_bias=True,
+                                                 classifier_activation="silu")),
+    ("ModernBertForMaskedLM", MODERN),
+    ("ModernBertForMaskedLM", dict(MODERN, decoder_bias=False)),
+    ("ModernBertForTokenClassification", dict(MODERN, num_labels=4)),
+    ("ModernBertForQuestionAnswering", MODERN),
+    ("ElectraForPreTraining", dict(BERT, embedding_size=32)),  # discriminator: one logit per token
 ])
 def test_task_head_logits_match_transformers(model_class, cfg):
     m = live(model_class, **cfg)
+    with torch.no_grad():  # head weights x10 so logits are large and any error shows
+        for name, p in m.named_parameters():
+            if not name.startswith(m.base_model_prefix + ".") and "norm" not in name.lower():
+                p.mul_(10.0)
     pad = cfg.get("pad_token_id", 0)
     ids, mask, types = padded_batch(cfg["vocab_size"], pad_id=pad)
     kw = dict(input_ids=ids, attention_mask=mask)

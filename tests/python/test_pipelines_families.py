@@ -1,7 +1,7 @@
 """Task heads of every encoder family with a head layout (src/model/heads_table.c) against
 transformers: tiny random *ForSequenceClassification, *ForTokenClassification and
 *ForMaskedLM models (head parameters scaled x20) of roberta, xlm-roberta, camembert,
-distilbert, electra and albert, saved with the trained WordPiece tokenizer.json; the
+distilbert, electra, albert, mpnet, deberta-v2 and modernbert (mean pooling), saved with the trained WordPiece tokenizer.json; the
 torchless pipelines' logits / probabilities must equal the torch model's on the same ids."""
 import numpy as np
 import pytest
@@ -19,7 +19,15 @@ FAMILIES = {
                                   "max_position_embeddings": 64}),
     "electra": ("Electra", {"embedding_size": 16, "max_position_embeddings": 64}),
     "albert": ("Albert", {"embedding_size": 16, "max_position_embeddings": 64}),
+    "mpnet": ("MPNet", {"max_position_embeddings": 66}),
+    "deberta-v2": ("DebertaV2", {"max_position_embeddings": 64, "relative_attention": True,
+                                 "position_buckets": 16, "share_att_key": True, "pos_att_type": ["p2c", "c2p"],
+                                 "norm_rel_ebd": "layer_norm", "position_biased_input": False}),
+    "modernbert": ("ModernBert", {"max_position_embeddings": 64, "local_attention": 8, "bos_token_id": 2,
+                                  "eos_token_id": 3, "cls_token_id": 2, "sep_token_id": 3,
+                                  "classifier_pooling": "mean"}),
 }
+NO_TYPE_IDS = ("distilbert", "roberta", "xlm-roberta", "camembert", "mpnet", "modernbert")
 BASE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 LABELS = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC"}
 
@@ -57,7 +65,7 @@ def torch_logits(model, tok, text, family):
 
     enc = tok.encode(text)
     kw = {"input_ids": torch.tensor([enc.ids])}
-    if family not in ("distilbert", "roberta", "xlm-roberta", "camembert"):
+    if family not in NO_TYPE_IDS:
         kw["token_type_ids"] = torch.tensor([enc.type_ids])
     with torch.no_grad():
         return model(**kw).logits[0].numpy(), enc
