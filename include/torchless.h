@@ -126,6 +126,18 @@ const char *tl_encoding_token(const tl_encoding *enc, size_t i);
 /* Byte length of token string i (it may hold NUL bytes, e.g. an unknown U+0000 piece). */
 size_t tl_encoding_token_length(const tl_encoding *enc, size_t i);
 
+/* Decodes ids to text as tokenizers' Tokenizer.decode (the tokenizer's decoder; ids not
+ * in the vocabulary are skipped; special added tokens too when skip_special_tokens), then,
+ * when clean_up_tokenization_spaces, transformers' clean_up_tokenization (which
+ * transformers 5 skips for BPE models; so do we). *out is NUL-terminated UTF-8 the caller
+ * frees with tl_free. */
+tl_status tl_tokenizer_decode(const tl_tokenizer *tok, const int32_t *ids, size_t n,
+                              int skip_special_tokens, int clean_up_tokenization_spaces, char **out);
+/* The same, also giving the byte length (the text may hold NUL, e.g. a byte-level 0x00). */
+tl_status tl_tokenizer_decode_len(const tl_tokenizer *tok, const int32_t *ids, size_t n,
+                                  int skip_special_tokens, int clean_up_tokenization_spaces,
+                                  char **out, size_t *out_len);
+
 /* Vocabulary size, and id <-> token lookups (-1 / NULL when absent). */
 size_t tl_tokenizer_vocab_size(const tl_tokenizer *tok);
 int32_t tl_tokenizer_token_to_id(const tl_tokenizer *tok, const char *token);

@@ -292,6 +292,29 @@ class Tokenizer:
         s = lib.tl_tokenizer_id_to_token(self._handle(), id)
         return None if s is None else s.decode("utf-8")
 
+    # -- decoding -----------------------------------------------------------------
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True,
+               clean_up_tokenization_spaces: bool = False) -> str:
+        """tokenizers' Tokenizer.decode; clean_up_tokenization_spaces=True gives transformers'
+        tokenizer.decode(..., clean_up_tokenization_spaces=True) (not applied to BPE models,
+        as transformers 5 does)."""
+        ids = [int(i) for i in ids]
+        if any(i < 0 for i in ids):
+            raise OverflowError("can't convert negative int to unsigned")
+        ids = [i for i in ids if i < 2**31]  # not in any vocabulary: skipped, as tokenizers does
+        arr = (ctypes.c_int32 * len(ids))(*ids)
+        out, n = c_void_p(), ctypes.c_size_t()
+        check(lib.tl_tokenizer_decode_len(self._handle(), arr, len(ids), 1 if skip_special_tokens else 0,
+                                          1 if clean_up_tokenization_spaces else 0, byref(out), byref(n)))
+        try:
+            return ctypes.string_at(out.value, n.value).decode("utf-8")
+        finally:
+            lib.tl_free(out.value)
+
+    def decode_batch(self, sequences: Sequence[Sequence[int]], skip_special_tokens: bool = True,
+                     clean_up_tokenization_spaces: bool = False) -> List[str]:
+        return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces) for s in sequences]
+
     # -- encoding -----------------------------------------------------------------
     def _zero_length(self, is_pair: bool, add_special_tokens: bool) -> bool:
         """tokenizers' max_length 0 (the C API's 0 means "no truncation"): every token is

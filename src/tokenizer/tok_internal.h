@@ -366,6 +366,31 @@ void tl_trim_offsets(tl_encoding *e, size_t from, size_t to, int add_prefix_spac
 tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl_encoding *b,
                             int add_special, unsigned keep_types, tl_encoding *out);
 
+/* ---------------------------------------------------------------- decoder */
+
+typedef enum {
+    TL_DEC_NONE, TL_DEC_WORDPIECE, TL_DEC_BYTELEVEL, TL_DEC_METASPACE, TL_DEC_BPE,
+    TL_DEC_BYTEFALLBACK, TL_DEC_FUSE, TL_DEC_STRIP, TL_DEC_REPLACE, TL_DEC_SEQUENCE
+} tl_dec_kind;
+
+typedef struct tl_decoder {
+    tl_dec_kind kind;
+    struct tl_decoder *children;  /* Sequence */
+    size_t n_children;
+    char *text;                   /* WordPiece prefix, BPEDecoder suffix */
+    int cleanup;                  /* WordPiece */
+    uint32_t ch;                  /* Metaspace replacement, Strip content */
+    int never;                    /* Metaspace prepend_scheme "never" */
+    size_t start, stop;           /* Strip */
+    tl_regex *re;                 /* Replace pattern */
+    char *content;                /* Replace content */
+} tl_decoder;
+
+/* Parses a "decoder" JSON value (NULL/null: none, tokens joined by spaces). Caller frees
+ * with tl_decoder_free. TL_ERR_FORMAT / TL_ERR_UNSUPPORTED name path. */
+tl_status tl_decoder_parse(const cJSON *j, const char *path, int depth, tl_decoder *out);
+void tl_decoder_free(tl_decoder *d);
+
 /* ---------------------------------------------------------------- tokenizer */
 
 typedef enum { TL_MODEL_WORDPIECE, TL_MODEL_BPE, TL_MODEL_UNIGRAM } tl_model_kind;
@@ -380,6 +405,7 @@ struct tl_tokenizer {
     tl_unigram uni;
     tl_added added;
     tl_postproc post;
+    tl_decoder dec;
     size_t vocab_size;     /* |model vocab ∪ added tokens| */
 };
 

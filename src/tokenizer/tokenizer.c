@@ -19,6 +19,7 @@ void tl_tokenizer_free(tl_tokenizer *tok) {
     tl_unigram_free(&tok->uni);
     tl_added_free(&tok->added);
     tl_postproc_free(&tok->post);
+    tl_decoder_free(&tok->dec);
     free(tok->source);
     free(tok);
 }
@@ -84,6 +85,7 @@ static tl_status from_json(const cJSON *root, const char *path, tl_tokenizer *to
     else return tl_set_error(TL_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported", path, type);
     if (s == TL_OK) s = parse_added(cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), path, tok);
     if (s == TL_OK) s = tl_postproc_parse(cJSON_GetObjectItemCaseSensitive(root, "post_processor"), path, &tok->post);
+    if (s == TL_OK) s = tl_decoder_parse(cJSON_GetObjectItemCaseSensitive(root, "decoder"), path, 0, &tok->dec);
     return s;
 }
 

@@ -144,6 +144,7 @@ tl_status tl_tokenizer_load_vocab_json(const char *dir, tl_tokenizer *tok) {
         s = tl_postproc_parse(pp, dir, &tok->post);
         cJSON_Delete(pp);
     }
+    if (s == TL_OK) tok->dec.kind = TL_DEC_BYTELEVEL; /* GPT-2 / RoBERTa fast tokenizers' decoder */
 out:
     cJSON_Delete(vocab); cJSON_Delete(cfg); cJSON_Delete(stm); cJSON_Delete(mcfg);
     free(vpath);

@@ -98,6 +98,11 @@ tl_status tl_tokenizer_load_vocab_txt(const char *dir, struct tl_tokenizer *tok)
         if ((s = tl_added_push(&tok->added, specials[k], id, 1, 0, 0, 0, 0, NULL)) != TL_OK) goto out;
     }
     s = tl_postproc_bert(&tok->post, cls, tl_added_find(&tok->added, cls), sep, tl_added_find(&tok->added, sep));
+    if (s == TL_OK) { /* BertTokenizerFast's decoder: WordPiece("##", cleanup) */
+        tok->dec.kind = TL_DEC_WORDPIECE;
+        tok->dec.cleanup = 1;
+        if (!(tok->dec.text = tl_strdup("##"))) s = tl_set_error(TL_ERR_OOM, "%s: out of memory", dir);
+    }
 out:
     cJSON_Delete(cfg);
     free(vpath);

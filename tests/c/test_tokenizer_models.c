@@ -208,3 +208,50 @@ TL_TEST(test_fuzz_models) {
 }
 
 
+
+/* Decodes n random ids of [0, range) many times; every call must succeed (ASan checks
+ * the byte-level, byte-fallback and lossy UTF-8 paths). Returns the failures. */
+static int decode_fuzz(tl_tokenizer *tok, int32_t range, uint64_t seed) {
+    int bad = 0;
+    int32_t ids[32];
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t n = (size_t)(seed >> 33) % 32;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            ids[i] = (int32_t)((seed >> 33) % (uint64_t)range);
+        }
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        char *s = NULL;
+        size_t len = 0;
+        if (tl_tokenizer_decode_len(tok, ids, n, iter & 1, iter & 2, &s, &len) != TL_OK || !s || strlen(s) > len) bad++;
+        tl_free(s);
+    }
+    return bad;
+}
+
+TL_TEST(test_decoders) {
+    tl_tokenizer *tok = load_json("bpe_dec", BPE_JSON);
+    if (!tok) return;
+    const int32_t ids[] = {9, 12, 13, 1};
+    char *s = NULL;
+    CHECK_OK(tl_tokenizer_decode(tok, ids, 4, 0, 0, &s));
+    CHECK(s && !strcmp(s, "hello w<s><0x41>")); /* <0x41> is not a ByteLevel char string: kept */
+    tl_free(s);
+    CHECK(decode_fuzz(tok, 16, 11) == 0);
+    tl_tokenizer_free(tok);
+    /* Llama-2 style: Replace + ByteFallback + Fuse + Strip over the Unigram model */
+    static const char *dec =
+        "{\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"\xe2\x96\x81\"},"
+        "\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \","
+        "\"start\":1,\"stop\":0},{\"type\":\"Metaspace\",\"replacement\":\"_\",\"prepend_scheme\":\"always\"}]},";
+    char json[4096];
+    snprintf(json, sizeof json, "%s%s", dec, UNIGRAM_JSON + 1);
+    tok = load_json("uni_dec", json);
+    if (!tok) return;
+    const int32_t u[] = {1, 7, 8, 1, 2};
+    CHECK_OK(tl_tokenizer_decode(tok, u, 5, 0, 0, &s));
+    CHECK(s && !strcmp(s, "helloA h"));
+    tl_free(s);
+    CHECK(decode_fuzz(tok, 12, 5) == 0);
+    tl_tokenizer_free(tok);
+}

@@ -1,6 +1,7 @@
 /* test_tokenizer_trunc.c — truncation strategies, stride and overflowing encodings,
- * sequence ids, padding and the threaded batch call, on all-MiniLM-L6-v2's tokenizer
- * (expected values taken from tokenizers 0.23.3), plus a fuzz of random parameters. */
+ * sequence ids, padding, the threaded batch call and decoding, on all-MiniLM-L6-v2's
+ * tokenizer (expected values taken from tokenizers 0.23.3), plus fuzzing of random
+ * parameters and random ids. */
 #include "torchless.h"
 #include "tl_test.h"
 
@@ -204,5 +205,41 @@ TL_TEST(test_fuzz_truncation_params) {
     }
     CHECK(bad == 0);
     CHECK(ok > 1500);
+    tl_tokenizer_free(tok);
+}
+
+TL_TEST(test_decode) {
+    tl_tokenizer *tok = minilm();
+    if (!tok) return;
+    const int32_t ids[] = {101, 7592, 1010, 2088, 999, 1045, 2123, 1005, 1056, 2113, 1012, 102};
+    char *s = NULL;
+    CHECK_OK(tl_tokenizer_decode(tok, ids, 12, 1, 0, &s));
+    CHECK(s && !strcmp(s, "hello, world! i don ' t know."));
+    tl_free(s);
+    CHECK_OK(tl_tokenizer_decode(tok, ids, 12, 1, 1, &s)); /* transformers' cleanup */
+    CHECK(s && !strcmp(s, "hello, world! i don't know."));
+    tl_free(s);
+    size_t len = 0;
+    CHECK_OK(tl_tokenizer_decode_len(tok, ids, 3, 0, 0, &s, &len));
+    CHECK(s && !strcmp(s, "[CLS] hello,") && len == 12);
+    tl_free(s);
+    const int32_t odd[] = {-1, 30522, 1000000, 7592};
+    CHECK_OK(tl_tokenizer_decode(tok, odd, 4, 1, 0, &s)); /* unknown ids are skipped */
+    CHECK(s && !strcmp(s, "hello"));
+    tl_free(s);
+    CHECK_OK(tl_tokenizer_decode(tok, NULL, 0, 1, 0, &s));
+    CHECK(s && !strcmp(s, ""));
+    tl_free(s);
+    CHECK(tl_tokenizer_decode(tok, NULL, 3, 1, 0, &s) == TL_ERR_INVALID_ARG && s == NULL);
+    uint64_t st = 7;
+    int32_t r[40];
+    int bad = 0;
+    for (int iter = 0; iter < 2000; iter++) {
+        size_t n = lcg(&st) % 40;
+        for (size_t i = 0; i < n; i++) r[i] = (int32_t)(lcg(&st) % 30530);
+        if (tl_tokenizer_decode(tok, r, n, (int)(lcg(&st) % 2), (int)(lcg(&st) % 2), &s) != TL_OK || !s) bad++;
+        tl_free(s);
+    }
+    CHECK(bad == 0);
     tl_tokenizer_free(tok);
 }
