@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,10 @@ static void tokenize_usage(FILE *f) {
             "      --max-length N      truncate to N tokens, special tokens included\n"
             "      --truncation S      longest_first (default), only_first or only_second\n"
             "      --stride N          overflowing windows overlap by N tokens (default 0)\n"
+            "      --decode            each TEXT is a list of ids (\"101 7592 102\" or \"[101,7592]\");\n"
+            "                          prints {\"text\": ...}, special tokens skipped\n"
+            "      --keep-special-tokens  with --decode: keep special tokens\n"
+            "      --clean-up          with --decode: transformers' clean_up_tokenization_spaces\n"
             "      --no-special-tokens do not add [CLS]/[SEP] (or the model's equivalents)\n"
             "  -h, --help              this help\n");
 }
@@ -58,6 +63,39 @@ static cJSON *encoding_json(const tl_encoding *e, int offsets) {
     return o;
 }
 
+/* Decodes one input of ids (integers separated by spaces, commas or brackets, e.g. a JSON
+ * array) and prints {"text": ...}; returns the exit code. */
+static int print_decoded(const tl_tokenizer *tok, const char *arg, int skip_special, int clean_up) {
+    size_t n = 0, cap = strlen(arg) / 2 + 1;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    if (!ids) { fprintf(stderr, "torchless: out of memory\n"); return 1; }
+    for (const char *p = arg; *p;) {
+        if (strchr(" \t\n,[]", *p)) { p++; continue; }
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < INT32_MIN || v > INT32_MAX || (*end && !strchr(" \t\n,[]", *end))) {
+            fprintf(stderr, "torchless tokenize: --decode: '%s' is not a list of integer ids\n", arg);
+            free(ids);
+            return 2;
+        }
+        ids[n++] = (int32_t)v;
+        p = end;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    tl_status s = tl_tokenizer_decode_len(tok, ids, n, skip_special, clean_up, &text, &len);
+    free(ids);
+    if (s != TL_OK) return tl_cli_fail("decode");
+    cJSON *o = cJSON_CreateObject();
+    char *out = o && cJSON_AddStringToObject(o, "text", text) ? cJSON_PrintUnformatted(o) : NULL;
+    int rc = 0;
+    if (out) puts(out); else { fprintf(stderr, "torchless: out of memory\n"); rc = 1; }
+    cJSON_free(out);
+    cJSON_Delete(o);
+    tl_free(text);
+    return rc;
+}
+
 /* Encodes one text (+ pair) and prints its JSON line; returns the exit code. */
 static int print_encoding(const tl_tokenizer *tok, const char *text, const char *pair,
                           const tl_encode_params *ep, int offsets) {
@@ -80,9 +118,11 @@ int tl_cmd_tokenize(int argc, char **argv) {
         {"input", required_argument, 0, 'i'}, {"offsets", no_argument, 0, 'o'},
         {"max-length", required_argument, 0, 'L'}, {"no-special-tokens", no_argument, 0, 'S'},
         {"truncation", required_argument, 0, 'T'}, {"stride", required_argument, 0, 'R'},
+        {"decode", no_argument, 0, 'D'}, {"keep-special-tokens", no_argument, 0, 'K'},
+        {"clean-up", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_arg = NULL, *pair = NULL;
-    int offsets = 0, c;
+    int offsets = 0, c, decode = 0, keep_special = 0, clean_up = 0;
     tl_encode_params ep = tl_encode_default_params();
     tl_strlist texts = {0};
     optind = 1;
@@ -115,6 +155,9 @@ int tl_cmd_tokenize(int argc, char **argv) {
             ep.stride = (size_t)v;
             break;
         }
+        case 'D': decode = 1; break;
+        case 'K': keep_special = 1; break;
+        case 'C': clean_up = 1; break;
         case 'h': tokenize_usage(stdout); tl_strlist_free(&texts); return 0;
         default: tokenize_usage(stderr); tl_strlist_free(&texts); return 2;
         }
@@ -127,7 +170,9 @@ int tl_cmd_tokenize(int argc, char **argv) {
     tl_tokenizer *tok = NULL;
     int rc = 0;
     if (tl_tokenizer_load(path, &tok) != TL_OK) rc = tl_cli_fail("cannot load tokenizer");
-    for (size_t i = 0; !rc && i < texts.n; i++) rc = print_encoding(tok, texts.items[i], pair, &ep, offsets);
+    for (size_t i = 0; !rc && i < texts.n; i++)
+        rc = decode ? print_decoded(tok, texts.items[i], !keep_special, clean_up)
+                    : print_encoding(tok, texts.items[i], pair, &ep, offsets);
     tl_tokenizer_free(tok);
     tl_strlist_free(&texts);
     return rc;

@@ -122,3 +122,27 @@ def test_bpe_decoder_and_regex_replace(tmp_path):
     tok.decoder = None
     tok.save(str(tmp_path / "c.json"))
     compare_decode(*_both(tmp_path / "c.json"), 8, clean_up=False)
+
+
+def test_cli_decode_and_stride(minilm_dir):
+    import subprocess
+    from pathlib import Path
+    cli = Path(__file__).resolve().parents[2] / "build" / "torchless"
+    if not cli.exists():
+        pytest.skip("build/torchless not built")
+    ref = tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
+    ref.no_padding()
+    ids = ref.encode("Hello, world! I don't know.").ids
+    out = subprocess.run([str(cli), "tokenize", "--model", str(minilm_dir), "--decode", json.dumps(ids),
+                          " ".join(map(str, ids))], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(x)["text"] for x in out.stdout.splitlines()] == [ref.decode(ids)] * 2
+    out = subprocess.run([str(cli), "tokenize", "--model", str(minilm_dir), "--max-length", "8", "--stride", "2",
+                          "--truncation", "only_second", "--pair", "a b c d e f g h", "what?"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    ref.enable_truncation(8, stride=2, strategy="only_second")
+    want = ref.encode("what?", "a b c d e f g h")
+    assert got["ids"] == want.ids and [o["ids"] for o in got["overflowing"]] == [o.ids for o in want.overflowing]
+    assert got["sequence_ids"] == [-1 if s is None else s for s in want.sequence_ids]
