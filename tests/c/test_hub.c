@@ -1,6 +1,7 @@
 /* test_hub.c — resolving directories and model ids against fake Hugging Face caches
  * built in a temp dir (HF_HUB_CACHE, HF_HOME, XDG_CACHE_HOME, HOME set with setenv). */
 #include "tl_test.h"
+#include "tl_tmpdir.h"
 #include "io/hub.h"
 
 #include <fcntl.h>
@@ -8,36 +9,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_tmp[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-__attribute__((destructor)) static void cleanup_tmp(void) {
-    if (g_tmp[0]) nftw(g_tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Returns a static path tmpdir/rel (creating the temp dir on first use). */
-static const char *tmp_path(const char *rel) {
-    static char buf[4][512];
-    static int k;
-    if (!g_tmp[0]) {
-        strcpy(g_tmp, "/tmp/tl_hub_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, rel);
-    return buf[k];
-}
+static const char *tmp_path(const char *rel) { return tl_tmp_join("hub", rel); }
 
 /* mkdir -p tmpdir/rel, optionally setting its mtime; returns the full path. */
 static const char *mkdirs(const char *rel, time_t mtime) {
     const char *full = tmp_path(rel);
     char p[512];
     snprintf(p, sizeof p, "%s", full);
-    for (char *s = p + strlen(g_tmp) + 1; *s; s++)
+    for (char *s = p + strlen(tl_tmp_root("hub")) + 1; *s; s++)
         if (*s == '/') { *s = '\0'; mkdir(p, 0700); *s = '/'; }
     mkdir(p, 0700);
     if (mtime) {

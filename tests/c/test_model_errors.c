@@ -6,6 +6,7 @@
  * The tiny model: 1 layer, hidden 8, 2 heads, intermediate 16, vocab 20, 16 positions,
  * 2 token types; config.json and model.safetensors are written by the helpers below. */
 #include "tl_test.h"
+#include "tl_tmpdir.h"
 #include "torchless.h"
 
 #include <ftw.h>
@@ -19,29 +20,12 @@
 #define P 16
 #define TV 2
 
-static char g_tmp[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-__attribute__((destructor)) static void cleanup_tmp(void) {
-    if (g_tmp[0]) nftw(g_tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Returns a new empty directory under the test's temp dir (static buffer, 8 in rotation). */
 static const char *new_dir(const char *name) {
-    static char buf[8][512];
-    static int k;
-    if (!g_tmp[0]) {
-        strcpy(g_tmp, "/tmp/tl_model_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, name);
-    if (mkdir(buf[k], 0700) != 0) { perror(buf[k]); exit(2); }
-    return buf[k];
+    const char *dir = tl_tmp_join("model", name);
+    if (mkdir(dir, 0700) != 0) { perror(dir); exit(2); }
+    return dir;
 }
 
 /* Returns dir/name in a static buffer (4 in rotation). */

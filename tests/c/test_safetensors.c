@@ -2,6 +2,7 @@
  * fail with the right status and a message naming the file and the tensor or field),
  * sharded checkpoints, and random mutations that must never crash. */
 #include "tl_test.h"
+#include "tl_tmpdir.h"
 #include "io/safetensors.h"
 #include "core/util.h"
 
@@ -10,29 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_tmp[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-__attribute__((destructor)) static void cleanup_tmp(void) {
-    if (g_tmp[0]) nftw(g_tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Returns a static path tmpdir/name (creating the temp dir on first use). */
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    if (!g_tmp[0]) {
-        strcpy(g_tmp, "/tmp/tl_st_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, name);
-    return buf[k];
-}
+static const char *tmp_path(const char *name) { return tl_tmp_join("st", name); }
 
 static void write_raw(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
