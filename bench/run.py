@@ -552,7 +552,7 @@ def main():
             heavy = gf > 2e11
             budget = (20 if big else 8) if quick else (60 if big else 25)
             tim = interleaved(engines, inp, budget=budget,
-                              min_rounds=3 if quick else (5 if heavy else 10),
+                              min_rounds=3 if quick else (4 if heavy else 10),
                               max_rounds=15 if quick else 60, warmup=1)
             st = {n: stats(t) for n, t in tim.items()}
             tl, tl10 = st["torchless"]["median_ms"], st["torchless"]["p10_ms"]
@@ -628,7 +628,7 @@ def whatif(prof_inputs: dict, quick: bool) -> dict:
     for (key, wl), (path, lens) in prof_inputs.items():
         if wl not in ("W1", "W4"):
             continue
-        rounds = 2 if quick else 3
+        rounds = 2
         reps = 3 if sum(lens) > 2000 else 15
         t = {"default": [], "SkylakeX": []}
         for _ in range(rounds):
@@ -648,19 +648,20 @@ def charts_data(engines: list[Engine], cfg: dict) -> dict:
     """Latency against sequence length (batch 1) and throughput against batch size (len 128)."""
     big = cfg["hidden_size"] >= 768
     data = {"latency": {"x": [16, 32, 64, 128, 256, 384, 512], "ms": {}},
-            "throughput": {"x": [1, 2, 4, 8, 16, 32], "seq_per_s": {}}}
+            "throughput": {"x": [1, 2, 4, 8, 16] if big else [1, 2, 4, 8, 16, 32],
+                           "seq_per_s": {}}}
     for e in engines:
         data["latency"]["ms"][e.name] = []
         data["throughput"]["seq_per_s"][e.name] = []
     for L in data["latency"]["x"]:
         inp = Inputs([L], cfg["vocab_size"], seed=L)
-        tim = interleaved(engines, inp, budget=6 if big else 3, min_rounds=3, max_rounds=20)
+        tim = interleaved(engines, inp, budget=5 if big else 3, min_rounds=3, max_rounds=15)
         for n, t in tim.items():
             data["latency"]["ms"][n].append(float(np.median(t)) * 1e3)
     log("chart: latency vs length done")
     for B in data["throughput"]["x"]:
         inp = Inputs([128] * B, cfg["vocab_size"], seed=B)
-        tim = interleaved(engines, inp, budget=8 if big else 3, min_rounds=3, max_rounds=20)
+        tim = interleaved(engines, inp, budget=5 if big else 3, min_rounds=2, max_rounds=15)
         for n, t in tim.items():
             data["throughput"]["seq_per_s"][n].append(B / float(np.median(t)))
     log("chart: throughput vs batch done")
