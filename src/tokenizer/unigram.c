@@ -19,6 +19,38 @@ void tl_unigram_free(tl_unigram *u) {
     memset(u, 0, sizeof *u);
 }
 
+/* The double serde_json (tokenizers' JSON reader, without float_roundtrip) gives for the
+ * shortest decimal text of d, which tokenizers and Python write: the digits as a u64
+ * significand, converted to double, then multiplied or divided by one power of ten. That
+ * can be 1 ulp away from the correctly rounded d (cJSON's), which changes Viterbi ties. */
+static double serde_f64(double d) {
+    if (d == 0 || d != d || d - d != 0) return d;
+    char b[40];
+    int p = 0;
+    for (; p < 17; p++) { /* shortest %.*e that reads back as d */
+        snprintf(b, sizeof b, "%.*e", p, d);
+        if (strtod(b, NULL) == d) break;
+    }
+    uint64_t sig = 0;
+    int exp10 = 0, neg = b[0] == '-';
+    const char *c = b + neg;
+    for (; *c && *c != 'e'; c++) {
+        if (*c == '.') continue;
+        sig = sig * 10 + (uint64_t)(*c - '0');
+    }
+    if (*c == 'e') exp10 = atoi(c + 1);
+    exp10 -= p; /* p digits after the point */
+    double f = (double)sig;
+    while (exp10 < -308 && f != 0) { f /= 1e308; exp10 += 308; }
+    if (exp10 <= 308 && exp10 >= -308) {
+        char pw[16];
+        snprintf(pw, sizeof pw, "1e%d", exp10 < 0 ? -exp10 : exp10);
+        double pow10 = strtod(pw, NULL);
+        f = exp10 >= 0 ? f * pow10 : f / pow10;
+    }
+    return neg ? -f : f;
+}
+
 tl_status tl_unigram_parse(const cJSON *j, const char *path, tl_unigram *out) {
     memset(out, 0, sizeof *out);
     int ok = 1;
@@ -43,7 +75,7 @@ tl_status tl_unigram_parse(const cJSON *j, const char *path, tl_unigram *out) {
             tl_unigram_free(out);
             return tl_set_error(TL_ERR_FORMAT, "%s: Unigram: vocab[%d] is not [token, score]", path, i);
         }
-        out->scores[i] = sc->valuedouble;
+        out->scores[i] = serde_f64(sc->valuedouble);
         size_t len = strlen(t->valuestring);
         int r = tl_vocab_add(&out->vocab, t->valuestring, len, i);
         if (r) { tl_unigram_free(out); return r == -1 ? tl_set_error(TL_ERR_OOM, "%s: out of memory", path) : tl_set_error(TL_ERR_FORMAT, "%s: Unigram: bad vocab entry %d", path, i); }
