@@ -245,7 +245,8 @@ typedef struct tl_pipeline tl_pipeline;
 
 /* Creates a pipeline for task ("text-classification", "token-classification",
  * "question-answering", "fill-mask", "zero-shot-classification", "feature-extraction",
- * "sentence-embedding"; NULL = inferred from config.json "architectures") on model, which
+ * "sentence-embedding", "text-pair-scoring", "text-ranking" (alias "rerank"),
+ * "sentence-similarity"; NULL = inferred from config.json "architectures") on model, which
  * is borrowed and must outlive the pipeline. options_json: NULL or a JSON object of the
  * task's pipeline parameters under transformers' names (top_k, aggregation_strategy,
  * ...). Errors name the missing head weights or the bad option. Free with
@@ -271,14 +272,15 @@ tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *p
 typedef struct tl_task_head tl_task_head;
 
 /* Binds the head of task ("text-classification", "token-classification",
- * "question-answering", "fill-mask") from model's checkpoint; n_labels is config.json's
+ * "question-answering", "fill-mask", "replaced-token-detection" (ElectraForPreTraining's
+ * discriminator, one logit per token)) from model's checkpoint; n_labels is config.json's
  * label count (classification heads only). model is borrowed. Errors name the missing
  * head tensor. Free with tl_task_head_free(). */
 tl_status tl_task_head_create(tl_model *model, const char *task, size_t n_labels,
                               tl_task_head **out);
 void tl_task_head_free(tl_task_head *head);
 
-/* Width of one output row (labels, 2 for start/end, or the vocabulary size), and whether
+/* Width of one output row (labels, 2 for start/end, the vocabulary size, or 1), and whether
  * there is one row per token (1) or one per sequence (0: text-classification). */
 size_t tl_task_head_width(const tl_task_head *head);
 int tl_task_head_per_token(const tl_task_head *head);

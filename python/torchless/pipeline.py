@@ -1,7 +1,9 @@
 """torchless.pipeline: a drop-in for ``transformers.pipeline`` on the tasks torchless runs
 in C (text-classification, token-classification, question-answering, fill-mask,
 zero-shot-classification, feature-extraction, sentence-embedding), with the same inputs
-and the same plain-Python results, and no PyTorch underneath."""
+and the same plain-Python results, and no PyTorch underneath; plus the sentence-transformers
+tasks text-pair-scoring (``CrossEncoder.predict``), text-ranking (``CrossEncoder.rank``)
+and sentence-similarity (``SentenceTransformer.similarity``)."""
 from __future__ import annotations
 
 import ctypes
@@ -12,7 +14,8 @@ from typing import Any, Optional, Union
 from ._lib import check, lib
 from .model import Model
 
-TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification",
+                "rerank": "text-ranking"}
 
 # transformers' default checkpoints per task, looked up in the local Hugging Face cache
 # when pipeline() gets a task and no model (nothing is downloaded).
@@ -24,6 +27,9 @@ DEFAULT_MODELS = {
     "zero-shot-classification": "facebook/bart-large-mnli",
     "feature-extraction": "distilbert/distilbert-base-cased",
     "sentence-embedding": "sentence-transformers/all-MiniLM-L6-v2",
+    "sentence-similarity": "sentence-transformers/all-MiniLM-L6-v2",
+    "text-pair-scoring": "cross-encoder/ms-marco-MiniLM-L6-v2",
+    "text-ranking": "cross-encoder/ms-marco-MiniLM-L6-v2",
 }
 
 # Arguments transformers.pipeline accepts that do not change results here.
@@ -42,6 +48,10 @@ def _jsonable(x: Any) -> Any:
     if hasattr(x, "__iter__"):
         return [_jsonable(v) for v in x]
     return x
+
+
+# Tasks whose input is two parts, also accepted as two arguments: (first, second).
+_TWO_PART = {"text-ranking": ("query", "documents"), "sentence-similarity": ("source_sentence", "sentences")}
 
 
 class Pipeline:
@@ -72,13 +82,24 @@ class Pipeline:
     def __call__(self, inputs: Any = None, *args: Any, **kwargs: Any) -> Any:
         """Runs the task: a string, a list of strings, or the task's dict inputs
         ({"text", "text_pair"}, {"question", "context"}); parameters as transformers names
-        them (top_k, aggregation_strategy, candidate_labels, ...). batch_size is accepted."""
+        them (top_k, aggregation_strategy, candidate_labels, ...). batch_size is accepted.
+        text-ranking also takes (query, documents) and sentence-similarity
+        (source_sentence, sentences) as two arguments."""
         for k in ("batch_size", "num_workers"):
             kwargs.pop(k, None)
         if self.task == "zero-shot-classification" and args:
             if len(args) != 1 or "candidate_labels" in kwargs:
                 raise ValueError(f"Unable to understand extra arguments {args}")
             kwargs["candidate_labels"] = args[0]
+        elif self.task in _TWO_PART and (args or _TWO_PART[self.task][1] in kwargs):
+            # rank(query, documents) / similarity(source_sentence, sentences)
+            first, second = _TWO_PART[self.task]
+            if inputs is None:
+                inputs = kwargs.pop(first, None)
+            rest = list(args) + ([kwargs.pop(second)] if second in kwargs else [])
+            if len(rest) != 1 or not isinstance(inputs, str):
+                raise TypeError(f"{self.task}: call with ({first}, {second}) or {{{first!r}: ..., {second!r}: [...]}}")
+            inputs = {first: inputs, second: list(rest[0])}
         elif args:
             raise TypeError(f"unexpected positional arguments {args}")
         if self.task == "question-answering":

@@ -1,6 +1,7 @@
 /* cmd_run.c — `torchless run`: sentence-embedding and feature-extraction on texts, and every
  * pipeline task (text-classification, token-classification, question-answering, fill-mask,
- * zero-shot-classification) through tl_pipeline_run, one JSON result line per input. */
+ * zero-shot-classification, text-pair-scoring, text-ranking, sentence-similarity) through
+ * tl_pipeline_run, one JSON result line per input. */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -24,11 +25,15 @@ static void run_usage(FILE *f) {
             "                         text-classification (sentiment-analysis), token-classification\n"
             "                         (ner), question-answering, fill-mask, zero-shot-classification:\n"
             "                         each line is what transformers.pipeline(TASK) returns;\n"
+            "                         text-pair-scoring: CrossEncoder.predict scores of [a, b] pairs;\n"
+            "                         text-ranking (rerank): CrossEncoder.rank of {\"query\",\n"
+            "                         \"documents\"}; sentence-similarity: scores of {\"source_sentence\",\n"
+            "                         \"sentences\"} as SentenceTransformer.similarity;\n"
             "                         auto: the task config.json architectures implies\n"
             "  -i, --input FILE       JSONL file ('-' = stdin): each line a JSON string or {\"text\": ...};\n"
             "                         for pipeline tasks each line is one pipeline input: a string or\n"
             "                         the task's object ({\"text\", \"text_pair\"}, {\"question\",\n"
-            "                         \"context\"}, {\"sequences\", \"candidate_labels\"})\n"
+            "                         \"context\"}, {\"sequences\", \"candidate_labels\"}, [a, b], ...)\n"
             "  -o, --options JSON     pipeline parameters as a JSON object, e.g.\n"
             "                         '{\"top_k\": 2}', '{\"aggregation_strategy\": \"simple\"}',\n"
             "                         '{\"candidate_labels\": [\"sports\", \"politics\"]}'\n"
@@ -50,7 +55,8 @@ static void run_usage(FILE *f) {
 /* Returns 1 for the tasks run through tl_pipeline_run. */
 static int is_pipeline_task(const char *task) {
     static const char *names[] = {"text-classification", "sentiment-analysis", "token-classification", "ner",
-                                  "question-answering", "fill-mask", "zero-shot-classification", "auto"};
+                                  "question-answering", "fill-mask", "zero-shot-classification",
+                                  "text-pair-scoring", "text-ranking", "rerank", "sentence-similarity", "auto"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(task, names[i])) return 1;
     return 0;
@@ -229,7 +235,8 @@ int tl_cmd_run(int argc, char **argv) {
     if (!embed && !pipe && strcmp(task, "feature-extraction")) {
         fprintf(stderr, "torchless run: unknown task '%s' (supported: sentence-embedding, feature-extraction, "
                         "text-classification, token-classification, question-answering, fill-mask, "
-                        "zero-shot-classification, auto)\n", task);
+                        "zero-shot-classification, text-pair-scoring, text-ranking (rerank), "
+                        "sentence-similarity, auto)\n", task);
         tl_strlist_free(&texts);
         return 2;
     }

@@ -15,6 +15,7 @@
 static const tl_task *const tl_tasks[] = {
     &tl_task_text_classification, &tl_task_token_classification, &tl_task_question_answering,
     &tl_task_fill_mask, &tl_task_zero_shot, &tl_task_feature_extraction, &tl_task_sentence_embedding,
+    &tl_task_text_pair_scoring, &tl_task_text_ranking, &tl_task_sentence_similarity,
 };
 #define TL_N_TASKS (sizeof tl_tasks / sizeof tl_tasks[0])
 
@@ -22,6 +23,7 @@ static const tl_task *const tl_tasks[] = {
 static const char *canonical_task(const char *task) {
     if (!strcmp(task, "sentiment-analysis")) return "text-classification";
     if (!strcmp(task, "ner")) return "token-classification";
+    if (!strcmp(task, "rerank")) return "text-ranking";
     return task;
 }
 
@@ -69,6 +71,11 @@ static tl_status read_labels(tl_pipeline *p, const cJSON *cfg, const char *path)
         snprintf(buf, sizeof buf, "LABEL_%zu", i);
         if (!(p->id2label[i] = tl_strdup(buf))) return tl_set_error(TL_ERR_OOM, "out of memory");
     }
+    /* CrossEncoder's activation: sentence_transformers.activation_fn, or the older key */
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(cfg, "sentence_transformers");
+    const char *ce = tl_json_str(st, "activation_fn");
+    if (!ce) ce = tl_json_str(cfg, "sbert_ce_default_activation_function");
+    snprintf(p->ce_activation, sizeof p->ce_activation, "%s", ce ? ce : "");
     const char *pt = tl_json_str(cfg, "problem_type");
     snprintf(p->problem_type, sizeof p->problem_type, "%s", pt ? pt : "");
     p->entailment_id = -1;
@@ -158,7 +165,8 @@ tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_
     if (!p->task) {
         s = tl_set_error(TL_ERR_INVALID_ARG, "unknown task '%s' (supported: text-classification, "
                          "token-classification, question-answering, fill-mask, zero-shot-classification, "
-                         "feature-extraction, sentence-embedding)", task);
+                         "feature-extraction, sentence-embedding, text-pair-scoring, text-ranking, "
+                         "sentence-similarity)", task);
         goto fail;
     }
     if (options_json && *options_json) {

@@ -24,7 +24,8 @@ typedef struct tl_task {
 
 extern const tl_task tl_task_text_classification, tl_task_token_classification,
     tl_task_question_answering, tl_task_fill_mask, tl_task_zero_shot,
-    tl_task_feature_extraction, tl_task_sentence_embedding;
+    tl_task_feature_extraction, tl_task_sentence_embedding, tl_task_text_pair_scoring,
+    tl_task_text_ranking, tl_task_sentence_similarity;
 
 struct tl_pipeline {
     tl_model *m;
@@ -36,6 +37,7 @@ struct tl_pipeline {
     size_t n_labels;
     char problem_type[48];    /* "" when absent */
     int entailment_id;        /* label2id entry starting with "entail" (case-insensitive), -1 */
+    char ce_activation[128];  /* sentence_transformers.activation_fn (CrossEncoder), "" when absent */
     /* tokenizer files */
     size_t model_max_length;  /* tokenizer_config.json model_max_length; 0 = unlimited */
     int clean_up_spaces;      /* tokenizer_config.json clean_up_tokenization_spaces */

@@ -281,3 +281,42 @@ TL_TEST(question_answering_needs_a_context) {
     tl_pipeline_free(p);
     tl_model_free(m);
 }
+
+TL_TEST(cross_encoder_and_similarity_tasks) {
+    static const spec ce[] = {{"classifier.weight", 1, H}, {"classifier.bias", 1, 0}};
+    tl_model *m = load(write_model("ce", "BertForSequenceClassification", 1, ce, 2));
+    tl_pipeline *p = NULL;
+    char *out = NULL;
+    CHECK_OK(tl_pipeline_create(m, "rerank", "{\"return_documents\":true}", &p));
+    CHECK(p && !strcmp(tl_pipeline_task(p), "text-ranking"));
+    CHECK_OK(tl_pipeline_run(p, "{\"query\":\"the fox\",\"documents\":[\"hello\",\"a dog\",\"\"]}", "{\"top_k\":2}", &out));
+    CHECK_CONTAINS(out, "\"corpus_id\":");
+    CHECK_CONTAINS(out, "\"text\":");
+    tl_free(out);
+    CHECK(tl_pipeline_run(p, "{\"query\":\"the fox\"}", NULL, &out) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "\"documents\"");
+    tl_pipeline_free(p);
+    CHECK_OK(tl_pipeline_create(m, "text-pair-scoring", NULL, &p));
+    CHECK_OK(tl_pipeline_run(p, "[[\"the fox\",\"a dog\"],{\"text\":\"hello\",\"text_pair\":\"world\"}]", NULL, &out));
+    CHECK(out && out[0] == '[');
+    tl_free(out);
+    CHECK(tl_pipeline_run(p, "[\"one\"]", NULL, &out) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "expected a pair");
+    tl_pipeline_free(p);
+    CHECK(tl_pipeline_create(m, "text-pair-scoring", "{\"activation_fn\":\"softplus\"}", &p) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "activation_fn");
+    CHECK_OK(tl_pipeline_create(m, "sentence-similarity", NULL, &p));
+    CHECK_OK(tl_pipeline_run(p, "{\"source_sentence\":\"the fox\",\"sentences\":[\"a dog\",\"the fox\"]}", NULL, &out));
+    CHECK(out && out[0] == '[' && strchr(out, ','));
+    tl_free(out);
+    CHECK(tl_pipeline_run(p, "{\"source_sentence\":\"a\",\"sentences\":[1]}", NULL, &out) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "sentence 0 is not a string");
+    tl_pipeline_free(p);
+    tl_model_free(m);
+    m = load(write_model("ce3", "BertForSequenceClassification", 3, k_cls, 2));
+    CHECK_OK(tl_pipeline_create(m, "text-ranking", NULL, &p));
+    CHECK(tl_pipeline_run(p, "{\"query\":\"a\",\"documents\":[\"b\"]}", NULL, &out) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "num_labels=1");
+    tl_pipeline_free(p);
+    tl_model_free(m);
+}

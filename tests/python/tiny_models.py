@@ -94,6 +94,10 @@ BERT_TASKS = {
                       {"id2label": {0: "sports", 1: "politics", 2: "science", 3: "music"},
                        "problem_type": "multi_label_classification"}, ("classifier.",)),
     "seq-cls-single": ("BertForSequenceClassification", {"num_labels": 1}, ("classifier.",)),
+    # a cross-encoder (one relevance logit); pooler and encoder scaled too so that [CLS]
+    # depends on the text and scores spread widely
+    "cross-encoder": ("BertForSequenceClassification", {"num_labels": 1},
+                      ("classifier.", "bert.pooler.", "bert.encoder.")),
     "token-cls": ("BertForTokenClassification",
                   {"id2label": {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC",
                                 5: "B-ORG", 6: "I-ORG"}}, ("classifier.",)),
