@@ -76,21 +76,118 @@ class _TaskHead:
             self._h = None
 
 
+class ModelOutput(dict):
+    """The outputs as transformers' ModelOutput gives them: a dict ("logits", ...) whose
+    entries are also attributes (out.logits) and, in order, indices (out[0])."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)):
+            return tuple(self.values())[key]
+        return super().__getitem__(key)
+
+    def to_tuple(self) -> tuple:
+        """The values in order, as ModelOutput.to_tuple()."""
+        return tuple(self.values())
+
+
+_NAMED_CLASSES: dict = {}
+
+
+def _named(obj: "OptimizedModel", class_name: Optional[str]) -> "OptimizedModel":
+    """Gives obj a subclass of OptimizedModel named after the wrapped transformers class
+    (e.g. BertForSequenceClassification), so that transformers.pipeline's model-type check
+    recognises it; isinstance(obj, OptimizedModel) still holds."""
+    if class_name and class_name.isidentifier() and class_name != "OptimizedModel":
+        if class_name not in _NAMED_CLASSES:
+            _NAMED_CLASSES[class_name] = type(class_name, (OptimizedModel,), {"__module__": __name__})
+        obj.__class__ = _NAMED_CLASSES[class_name]
+    return obj
+
+
 class OptimizedModel:
     """A callable with the model's forward signature (input_ids, attention_mask,
     token_type_ids, position_ids) returning what the transformers model returns:
     {"last_hidden_state"} for a base model, {"logits"} for classification, token
     classification and masked-LM heads, {"start_logits", "end_logits"} for question
-    answering — torch tensors when given torch tensors, numpy arrays otherwise."""
+    answering — torch tensors when given torch tensors, numpy arrays otherwise — as a
+    ModelOutput-like dict (out["logits"], out.logits, out[0]).
+
+    It also has what transformers.pipeline uses of a PreTrainedModel (config, device,
+    dtype, to(), eval(), can_generate(), base_model_prefix), so it can be passed as
+    transformers.pipeline(task, model=optimized, tokenizer=...)."""
 
     def __init__(self, model: Model, keep: Optional[list] = None, config=None, padding: str = "compute",
-                 task: Optional[str] = None, n_labels: int = 0):
+                 task: Optional[str] = None, n_labels: int = 0, source: Optional[str] = None,
+                 base_model_prefix: str = ""):
         if padding not in ("compute", "skip"):
             raise ValueError("padding must be 'compute' (outputs equal transformers' at every position) "
                              "or 'skip' (padding positions are not computed and returned as zeros)")
-        self.model, self._keep, self.config, self.padding = model, keep or [], config, padding
-        self.task = task
+        self.model, self._keep, self._config, self.padding = model, keep or [], config, padding
+        self.task, self._source = task, source
+        self.name_or_path = source or getattr(config, "_name_or_path", "") or ""
+        self.base_model_prefix = base_model_prefix or model.model_type.replace("-", "_")
         self._head = _TaskHead(model, task, n_labels) if task in _HEAD_TASKS else None
+
+    # ---- enough of transformers.PreTrainedModel for transformers.pipeline(model=self) ----
+    training = False
+    generation_config = None
+    input_modalities = "text"
+    main_input_name = "input_ids"
+
+    @property
+    def config(self):
+        """The transformers config: the live model's, or loaded from the directory / id with
+        transformers.AutoConfig on first use (None when transformers is not installed)."""
+        if self._config is None and self._source:
+            try:
+                from transformers import AutoConfig
+            except ImportError:
+                return None
+            self._config = AutoConfig.from_pretrained(self._source)
+        return self._config
+
+    @config.setter
+    def config(self, value) -> None:
+        self._config = value
+
+    @property
+    def device(self):
+        """torch.device("cpu"): torchless runs on the CPU."""
+        import torch
+
+        return torch.device("cpu")
+
+    @property
+    def dtype(self):
+        """torch.float32: the compute precision."""
+        import torch
+
+        return torch.float32
+
+    def to(self, *args: Any, **kwargs: Any) -> "OptimizedModel":
+        """Accepts the CPU (a no-op, as transformers.pipeline calls it); other devices are an error."""
+        for a in list(args) + [kwargs.get("device")]:
+            if a is None or str(a).startswith("torch."):  # no device, or a dtype
+                continue
+            dev = ("cpu" if a < 0 else f"cuda:{a}") if isinstance(a, int) else str(a)
+            if dev.split(":")[0] != "cpu":
+                raise ValueError(f"torchless.optimize: the model runs on the CPU only, not on {dev} "
+                                 f"(pass device='cpu' or device=-1 to transformers.pipeline)")
+        return self
+
+    def eval(self) -> "OptimizedModel":
+        """No-op (always in inference mode); returns self."""
+        return self
+
+    def can_generate(self) -> bool:
+        """False: encoder models do not generate."""
+        return False
 
     def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                  return_dict: bool = True, **unused: Any):
@@ -135,7 +232,7 @@ class OptimizedModel:
             import torch
 
             named = {k: torch.from_numpy(v) for k, v in named.items()}
-        return named if return_dict else tuple(named.values())
+        return ModelOutput(named) if return_dict else tuple(named.values())
 
     forward = __call__
 
@@ -156,10 +253,12 @@ def optimize(task: Optional[str] = None, model=None, *, num_threads: int = 0,
     model: a model directory, a Hugging Face id in the local cache, or a live
     transformers.PreTrainedModel (its fp32 weights are used in place, not copied).
     task: "text-classification", "token-classification", "question-answering",
-    "fill-mask" (the model's head, returning logits), "feature-extraction" (the encoder's
-    last_hidden_state), or None: inferred from the model's class / config.architectures.
+    "fill-mask", "replaced-token-detection" (ElectraForPreTraining) — the model's head,
+    returning logits — "feature-extraction" (the encoder's last_hidden_state), or None:
+    inferred from the model's class / config.architectures.
     padding: "compute" gives transformers' values at every position, "skip" never
-    computes padding (zeros there)."""
+    computes padding (zeros there).
+    The result also works as transformers.pipeline(task, model=result, tokenizer=...)."""
     if model is None:
         raise ValueError("torchless.optimize: pass model= (a directory, a cached model id, or a "
                          "transformers PreTrainedModel)")
@@ -176,10 +275,13 @@ def optimize(task: Optional[str] = None, model=None, *, num_threads: int = 0,
         cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
         task = task or _task_of(cfg.get("architectures"))
         n_labels = len(cfg.get("id2label") or {}) or int(cfg.get("num_labels", 2))
-        return OptimizedModel(tl_model, padding=padding, task=task, n_labels=n_labels)
+        opt = OptimizedModel(tl_model, padding=padding, task=task, n_labels=n_labels, source=str(model))
+        return _named(opt, (cfg.get("architectures") or [None])[0] if task in _HEAD_TASKS else None)
     if hasattr(model, "state_dict") and hasattr(model, "config"):
         tl_model, keep = _from_live_model(model, num_threads)
         task = task or _task_of([type(model).__name__])
-        return OptimizedModel(tl_model, keep, config=model.config, padding=padding, task=task,
-                              n_labels=int(getattr(model.config, "num_labels", 2)))
+        opt = OptimizedModel(tl_model, keep, config=model.config, padding=padding, task=task,
+                             n_labels=int(getattr(model.config, "num_labels", 2)),
+                             base_model_prefix=getattr(model, "base_model_prefix", ""))
+        return _named(opt, type(model).__name__ if task in _HEAD_TASKS or not task else None)
     raise TypeError(f"torchless.optimize: unsupported model of type {type(model).__name__}")

@@ -211,3 +211,85 @@ def test_bladedisc_fill_mask_example(tmp_path):
         want = model(**inputs)["logits"]
     got = torchless.optimize(task="fill-mask", model=model)(**inputs)["logits"]
     assert rel_err(got.numpy(), want.numpy()) <= 1e-4
+
+
+# ---------------------------------------------------------- inside transformers.pipeline
+
+PIPE_TEXTS = ["", "a", "hello world", "the quick brown fox jumps over the lazy dog", "café naïve résumé",
+              "numbers 0 1 2 3 42 3.14", "东京 北京 上海", "HELLO, World!", "don't stop", "emoji 🙂 here",
+              " ".join(["the quick brown fox jumps over the lazy dog"] * 12)]
+
+
+@pytest.fixture(scope="module")
+def task_dir(tmp_path_factory):
+    from tiny_models import build_tiny_bert_task
+
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = build_tiny_bert_task(tmp_path_factory.mktemp(name), name, seed=len(cache) + 11)
+        return cache[name]
+
+    return get
+
+
+def hf_and_optimized_pipelines(task, d, live_model, **kw):
+    """transformers.pipeline on the model itself, and on torchless.optimize of it (live or path)."""
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(d)
+    ref = transformers.pipeline(task, model=str(d), **kw)
+    if live_model:
+        auto = {"fill-mask": transformers.AutoModelForMaskedLM, "token-classification":
+                transformers.AutoModelForTokenClassification}.get(task, transformers.AutoModelForSequenceClassification)
+        fast = torchless.optimize(model=auto.from_pretrained(d).eval())
+    else:
+        fast = torchless.optimize(model=str(d))
+    return ref, transformers.pipeline(task, model=fast, tokenizer=tok, **kw)
+
+
+def assert_same(want, got):
+    from test_pipelines_bert import assert_close
+
+    assert_close(want, got)
+
+
+@pytest.mark.parametrize("live_model", [True, False])
+@pytest.mark.parametrize("task,name,kw", [
+    ("text-classification", "seq-cls", dict(top_k=None)),
+    ("text-classification", "seq-cls-multi", {}),
+    ("fill-mask", "mlm", dict(top_k=3)),
+    ("token-classification", "token-cls", dict(aggregation_strategy="simple")),
+])
+def test_optimized_model_inside_transformers_pipeline(task_dir, task, name, kw, live_model, caplog):
+    import logging
+
+    d = task_dir(name)
+    with caplog.at_level(logging.ERROR):
+        ref, fast = hf_and_optimized_pipelines(task, d, live_model)
+    assert not [r for r in caplog.records if "is not supported" in r.getMessage()]
+    texts = PIPE_TEXTS[:-1] if task != "fill-mask" else [
+        "the [MASK] fox", "[MASK]", "hello [MASK] world [MASK]", "a journey of a [MASK] miles",
+        "café [MASK]", "[MASK] [MASK] [MASK]"]
+    if task == "token-classification":
+        texts = [t for t in texts if t]  # transformers' token-classification fails on ""
+    for batch_size in (1, 4):  # 4: padded batches through the pipeline's collate
+        assert_same(ref(texts, batch_size=batch_size, **kw), fast(texts, batch_size=batch_size, **kw))
+    assert_same(ref(texts[3], **kw), fast(texts[3], **kw))
+
+
+def test_optimized_model_quacks_like_a_pretrained_model():
+    m = live("BertForSequenceClassification", **dict(BERT, num_labels=3))
+    fast = torchless.optimize(model=m)
+    assert type(fast).__name__ == "BertForSequenceClassification"
+    assert isinstance(fast, torchless.OptimizedModel) and not fast.can_generate()
+    assert fast.config is m.config and fast.base_model_prefix == "bert"
+    assert fast.device == torch.device("cpu") and fast.dtype == torch.float32
+    assert fast.to("cpu") is fast and fast.eval() is fast
+    with pytest.raises(ValueError, match="CPU only"):
+        fast.to("cuda:0")
+    out = fast(input_ids=torch.tensor([[2, 5, 6, 3]]))
+    assert out.logits is out["logits"] is out[0] and out.to_tuple() == (out.logits,)
+    with pytest.raises(AttributeError):
+        out.hidden_states

@@ -11,14 +11,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "python.md"
 MODELS = {"models/classifier": "seq-cls", "models/ner": "token-cls", "models/mlm": "mlm",
-          "models/nli": "nli", "models/qa": "qa"}
+          "models/nli": "nli", "models/qa": "qa", "models/cross-encoder": "cross-encoder"}
 
 
 @pytest.fixture(scope="module")
-def model_dirs(tmp_path_factory):
+def model_dirs(tmp_path_factory, minilm_dir):
     from tiny_models import build_tiny_bert_task
 
-    return {k: build_tiny_bert_task(tmp_path_factory.mktemp(v), v, seed=7) for k, v in MODELS.items()}
+    dirs = {k: build_tiny_bert_task(tmp_path_factory.mktemp(v), v, seed=7) for k, v in MODELS.items()}
+    dirs["sentence-transformers/all-MiniLM-L6-v2"] = minilm_dir
+    return dirs
 
 
 def blocks():
