@@ -5,11 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* oneDNN matmul backend (gemm_dnnl.c): same contract as tl_linear_blas, which it falls
- * back to for any shape oneDNN refuses. */
-void tl_linear_dnnl(const float *x, const float *w, const float *b, float *out, size_t T,
-                    size_t C, size_t OC);
-
 /* The first entry is the default. dnnl (oneDNN matmul, bias fused) beat blas (OpenBLAS
  * sgemm + bias pass) on every workload, 2 threads, same process, interleaved, medians in ms
  * (blas / dnnl), on a shared and busy 2-core EPYC:

@@ -22,7 +22,11 @@ void tl_linear_ref(const float *x, const float *w, const float *b, float *out, s
 void tl_linear_blas(const float *x, const float *w, const float *b, float *out, size_t T,
                     size_t C, size_t OC);
 
-/* Returns the backend named by $TORCHLESS_GEMM ("ref" or "blas"; default "blas"), or
+/* oneDNN matmul (bias fused, primitives cached per shape; falls back to BLAS on error). */
+void tl_linear_dnnl(const float *x, const float *w, const float *b, float *out, size_t T,
+                    size_t C, size_t OC);
+
+/* Returns the backend named by $TORCHLESS_GEMM ("dnnl", "blas" or "ref"; default "dnnl"), or
  * NULL with an error naming the bad value and the choices. */
 const tl_gemm_backend *tl_gemm_select(void);
 
