@@ -21,6 +21,10 @@ void tl_strlist_free(tl_strlist *l);
  * object with a "text" string. Prints an error naming file and line and returns 0 on failure. */
 int tl_read_jsonl_texts(const char *path, tl_strlist *out);
 
+/* Reads a JSONL file ("-" = stdin) of pipeline inputs: each non-blank line one JSON value,
+ * stored re-serialized. Prints an error naming file and line and returns 0 on failure. */
+int tl_read_jsonl_values(const char *path, tl_strlist *out);
+
 /* Parses a whole decimal argument as a positive integer no larger than max; returns
  * it, or 0 after printing "torchless CMD: OPTION must be a positive integer". */
 long tl_cli_positive(const char *arg, long max, const char *cmd, const char *option);

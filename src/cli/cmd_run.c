@@ -62,37 +62,6 @@ static int is_pipeline_task(const char *task) {
     return 0;
 }
 
-/* Reads a JSONL file ("-" = stdin) of pipeline inputs: each non-blank line is one JSON
- * value, stored re-serialized. Prints an error naming file and line and returns 0 on failure. */
-static int read_jsonl_values(const char *path, tl_strlist *out) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) { fprintf(stderr, "torchless: %s: cannot open\n", path); return 0; }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t n;
-    int ok = 1;
-    while (ok && (n = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        size_t k = 0;
-        while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n')) k++;
-        if (k == (size_t)n) continue;
-        cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
-        char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
-        if (!j) {
-            fprintf(stderr, "torchless: %s:%zu: not a JSON value\n", path, lineno);
-            ok = 0;
-        } else if (!txt || !tl_strlist_push(out, txt)) {
-            fprintf(stderr, "torchless: out of memory\n");
-            ok = 0;
-        }
-        free(txt);
-        cJSON_Delete(j);
-    }
-    free(line);
-    if (f != stdin) fclose(f);
-    return ok;
-}
-
 /* Runs a pipeline task on each input (JSON values) and prints one result line each. */
 static int run_pipeline(tl_model *m, const char *task, const char *options, tl_strlist *inputs) {
     tl_pipeline *p = NULL;
@@ -244,7 +213,7 @@ int tl_cmd_run(int argc, char **argv) {
         fprintf(stderr, "torchless run: --options is for pipeline tasks (text-classification, ...), not %s\n", task);
         return 2;
     }
-    if (input_path && !(pipe ? read_jsonl_values(input_path, &texts) : tl_read_jsonl_texts(input_path, &texts))) {
+    if (input_path && !(pipe ? tl_read_jsonl_values(input_path, &texts) : tl_read_jsonl_texts(input_path, &texts))) {
         tl_strlist_free(&texts);
         return 2;
     }

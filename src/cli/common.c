@@ -29,7 +29,35 @@ void tl_strlist_free(tl_strlist *l) {
     memset(l, 0, sizeof *l);
 }
 
-int tl_read_jsonl_texts(const char *path, tl_strlist *out) {
+/* Stores one parsed JSONL line in out: the re-serialized value (values = 1), or the text of
+ * a JSON string / {"text": ...} object. Prints an error naming path:lineno, returns 0. */
+static int keep_jsonl_line(const char *path, size_t lineno, const char *line, size_t n,
+                           const cJSON *j, int values, tl_strlist *out) {
+    if (values) {
+        char *txt = cJSON_PrintUnformatted(j);
+        int ok = txt && tl_strlist_push(out, txt);
+        free(txt);
+        if (!ok) fprintf(stderr, "torchless: out of memory\n");
+        return ok;
+    }
+    const cJSON *t = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "text") : j;
+    if (!cJSON_IsString(t)) {
+        fprintf(stderr, "torchless: %s:%zu: expected a JSON string or an object with a \"text\" string\n", path, lineno);
+        return 0;
+    }
+    if (memmem(line, n, "\\u0000", 6)) {
+        fprintf(stderr, "torchless: %s:%zu: the text contains a NUL character (\\u0000), which is not supported\n", path, lineno);
+        return 0;
+    }
+    if (!tl_strlist_push(out, t->valuestring)) {
+        fprintf(stderr, "torchless: out of memory\n");
+        return 0;
+    }
+    return 1;
+}
+
+/* Reads a JSONL file ("-" = stdin), skipping blank lines; see keep_jsonl_line. */
+static int read_jsonl(const char *path, int values, tl_strlist *out) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) { fprintf(stderr, "torchless: %s: cannot open\n", path); return 0; }
     char *line = NULL;
@@ -42,16 +70,12 @@ int tl_read_jsonl_texts(const char *path, tl_strlist *out) {
         while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n')) k++;
         if (k == (size_t)n) continue;
         cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
-        const cJSON *t = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "text") : j;
-        if (!cJSON_IsString(t)) {
-            fprintf(stderr, "torchless: %s:%zu: expected a JSON string or an object with a \"text\" string\n", path, lineno);
+        if (!j) {
+            fprintf(stderr, "torchless: %s:%zu: %s\n", path, lineno,
+                    values ? "not a JSON value" : "expected a JSON string or an object with a \"text\" string");
             ok = 0;
-        } else if (memmem(line, (size_t)n, "\\u0000", 6)) {
-            fprintf(stderr, "torchless: %s:%zu: the text contains a NUL character (\\u0000), which is not supported\n", path, lineno);
-            ok = 0;
-        } else if (!tl_strlist_push(out, t->valuestring)) {
-            fprintf(stderr, "torchless: out of memory\n");
-            ok = 0;
+        } else {
+            ok = keep_jsonl_line(path, lineno, line, (size_t)n, j, values, out);
         }
         cJSON_Delete(j);
     }
@@ -59,6 +83,10 @@ int tl_read_jsonl_texts(const char *path, tl_strlist *out) {
     if (f != stdin) fclose(f);
     return ok;
 }
+
+int tl_read_jsonl_texts(const char *path, tl_strlist *out) { return read_jsonl(path, 0, out); }
+
+int tl_read_jsonl_values(const char *path, tl_strlist *out) { return read_jsonl(path, 1, out); }
 
 long tl_cli_positive(const char *arg, long max, const char *cmd, const char *option) {
     char *end = NULL;

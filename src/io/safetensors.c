@@ -617,3 +617,20 @@ tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *la
     *out = st;
     return TL_OK;
 }
+
+tl_status tl_st_view_f32(const tl_st_tensor *t, const float **out, float **owned) {
+    *owned = NULL;
+    if (t->dtype == TL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return TL_OK;
+    }
+    float *buf = malloc(t->numel ? t->numel * sizeof(float) : 1);
+    if (!buf) return tl_set_error(TL_ERR_OOM, "out of memory converting tensor '%s'", t->name);
+    tl_status s = tl_st_copy_f32(t, buf);
+    if (s != TL_OK) {
+        free(buf);
+        return s;
+    }
+    *out = *owned = buf;
+    return TL_OK;
+}

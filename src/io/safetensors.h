@@ -57,6 +57,11 @@ const tl_st_tensor *tl_st_find(const tl_safetensors *st, const char *name);
 size_t tl_dtype_size(tl_dtype dt);
 const char *tl_dtype_name(tl_dtype dt);
 
+/* Sets *out to t's elements as fp32: the mapping itself when t is F32 and 4-byte aligned
+ * (*owned = NULL), else a converted copy that is also returned in *owned for the caller
+ * to free. Errors as tl_st_copy_f32, or TL_ERR_OOM. */
+tl_status tl_st_view_f32(const tl_st_tensor *t, const float **out, float **owned);
+
 /* Converts a float tensor (F32, F16, BF16, F64) to fp32 into dst (t->numel floats). */
 tl_status tl_st_copy_f32(const tl_st_tensor *t, float *dst);
 

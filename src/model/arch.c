@@ -100,8 +100,7 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         goto done;
     }
     arch->type_vocab_size = f->type_emb ? (size_t)tv : 0;
-    /* transformers' MPNetEmbeddings hard-codes padding_idx = 1 whatever pad_token_id says */
-    if (strcmp(arch->model_type, "mpnet") == 0) pad = 1;
+    if (f->fixed_padding_idx > 0) pad = f->fixed_padding_idx;
     arch->pad_token_id = (int)pad;
     arch->max_seq_len = arch->max_positions;
     if (f->positions == TL_POS_ABSOLUTE_PADDED) {

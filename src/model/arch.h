@@ -50,6 +50,8 @@ typedef struct tl_family {
     tl_block_kind block;
     tl_config_keys keys;
     int layers_shared;  /* ALBERT: num_hidden_groups groups of weights shared by the layers */
+    int fixed_padding_idx; /* > 0: the padding index the model hard-codes, whatever
+                              config.json's pad_token_id says (MPNet: 1) */
     const char *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
     const char *emb_proj_w, *emb_proj_b; /* embedding_size -> hidden projection, or NULL */
     int emb_proj_always;                 /* the projection exists even when sizes match */

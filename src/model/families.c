@@ -81,7 +81,9 @@ static const tl_family tl_families[] = {
      .ffn_out_w = "transformer.layer.%d.ffn.lin2.weight", .ffn_out_b = "transformer.layer.%d.ffn.lin2.bias",
      .ffn_ln_w = "transformer.layer.%d.output_layer_norm.weight",
      .ffn_ln_b = "transformer.layer.%d.output_layer_norm.bias"},
+    /* transformers' MPNetEmbeddings hard-codes padding_idx = 1 */
     {.model_type = "mpnet", .prefixes = {"mpnet.", "", NULL}, .positions = TL_POS_ABSOLUTE_PADDED,
+     .fixed_padding_idx = 1,
      .keys = {.vocab = "vocab_size", .hidden = "hidden_size", .layers = "num_hidden_layers",
               .heads = "num_attention_heads", .intermediate = "intermediate_size",
               .max_positions = "max_position_embeddings", .type_vocab = NULL,

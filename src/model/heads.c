@@ -23,17 +23,10 @@ static const tl_st_tensor *lookup(const tl_model *m, const char *name, int base,
 
 /* Returns an fp32 view of t (the mapping when F32 and aligned, else a copy owned by h). */
 static tl_status as_f32(tl_head *h, const tl_st_tensor *t, const float **out) {
-    if (t->dtype == TL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
-        *out = t->data;
-        return TL_OK;
-    }
-    float *buf = malloc(t->numel ? t->numel * sizeof(float) : 1);
-    if (!buf) return tl_set_error(TL_ERR_OOM, "out of memory converting tensor '%s'", t->name);
-    tl_status s = tl_st_copy_f32(t, buf);
-    if (s != TL_OK) { free(buf); return s; }
-    h->owned[h->n_owned++] = buf;
-    *out = buf;
-    return TL_OK;
+    float *buf;
+    tl_status s = tl_st_view_f32(t, out, &buf);
+    if (s == TL_OK && buf) h->owned[h->n_owned++] = buf;
+    return s;
 }
 
 /* The error for a head tensor that is not in the checkpoint. */

@@ -70,17 +70,11 @@ static tl_status check_shape(const tl_st_tensor *t, size_t d0, size_t d1) {
 static tl_status as_f32(tl_weights *w, const tl_st_tensor *t, const float **out) {
     note_dtype(w, t->dtype);
     w->n_params += t->numel;
-    if (t->dtype == TL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
-        *out = t->data;
-        return TL_OK;
-    }
-    float *buf = malloc(t->numel ? t->numel * sizeof(float) : 1);
-    if (!buf) return tl_set_error(TL_ERR_OOM, "out of memory converting tensor '%s'", t->name);
-    tl_status s = tl_st_copy_f32(t, buf);
-    if (s != TL_OK) { free(buf); return s; }
+    float *buf;
+    tl_status s = tl_st_view_f32(t, out, &buf);
+    if (s != TL_OK || !buf) return s;
     if (!keep(w, buf)) return tl_set_error(TL_ERR_OOM, "out of memory");
     w->n_converted++;
-    *out = buf;
     return TL_OK;
 }
 

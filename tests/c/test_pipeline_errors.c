@@ -6,6 +6,7 @@
  * The model: a 1-layer BERT (hidden 8, 2 heads, vocab 16 from vocab.txt), written with the
  * head tensors each test asks for. */
 #include "tl_test.h"
+#include "tl_tmpdir.h"
 #include "torchless.h"
 
 #include <ftw.h>
@@ -16,16 +17,6 @@
 #define H 8
 #define V 16
 
-static char g_tmp[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-__attribute__((destructor)) static void cleanup_tmp(void) {
-    if (g_tmp[0]) nftw(g_tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Writes s to dir/name. */
 static void put(const char *dir, const char *name, const char *s, size_t n) {
@@ -57,15 +48,8 @@ static const spec k_base[] = {
 /* Writes a model directory with the base tensors plus `extra` (n_extra specs), config.json
  * with n_labels labels and the given architecture, and vocab.txt. */
 static const char *write_model(const char *name, const char *arch, int n_labels, const spec *extra, size_t n_extra) {
-    static char dir[8][512];
-    static int k;
-    if (!g_tmp[0]) {
-        strcpy(g_tmp, "/tmp/tl_pipe_XXXXXX");
-        if (!mkdtemp(g_tmp)) { perror("mkdtemp"); exit(2); }
-    }
-    k = (k + 1) % 8;
-    snprintf(dir[k], sizeof dir[k], "%s/%s", g_tmp, name);
-    if (mkdir(dir[k], 0700) != 0) { perror(dir[k]); exit(2); }
+    const char *d = tl_tmp_join("pipe", name);
+    if (mkdir(d, 0700) != 0) { perror(d); exit(2); }
     char cfg[2048];
     int n = snprintf(cfg, sizeof cfg,
                      "{\"model_type\":\"bert\",\"architectures\":[\"%s\"],\"vocab_size\":%d,\"hidden_size\":%d,"
@@ -74,9 +58,9 @@ static const char *write_model(const char *name, const char *arch, int n_labels,
                      arch, V, H, 2 * H);
     for (int i = 0; i < n_labels; i++) n += snprintf(cfg + n, sizeof cfg - (size_t)n, "%s\"%d\":\"L%d\"", i ? "," : "", i, i);
     n += snprintf(cfg + n, sizeof cfg - (size_t)n, "}}");
-    put(dir[k], "config.json", cfg, (size_t)n);
+    put(d, "config.json", cfg, (size_t)n);
     const char *vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\nthe\nfox\na\n##s\n.\n,\nis\nof\ndog\n";
-    put(dir[k], "vocab.txt", vocab, strlen(vocab));
+    put(d, "vocab.txt", vocab, strlen(vocab));
 
     size_t nt = sizeof k_base / sizeof k_base[0] + n_extra;
     char *hdr = malloc(16384);
@@ -95,7 +79,7 @@ static const char *write_model(const char *name, const char *arch, int n_labels,
     hk += (size_t)snprintf(hdr + hk, 16384 - hk, "}");
     while (hk % 8) hdr[hk++] = ' ';
     char path[640];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir[k]);
+    snprintf(path, sizeof path, "%s/model.safetensors", d);
     FILE *f = fopen(path, "wb");
     uint64_t hl = hk;
     fwrite(&hl, 8, 1, f);
@@ -108,7 +92,7 @@ static const char *write_model(const char *name, const char *arch, int n_labels,
     }
     fclose(f);
     free(hdr);
-    return dir[k];
+    return d;
 }
 
 static const spec k_cls[] = {{"classifier.weight", 3, H}, {"classifier.bias", 3, 0}};
