@@ -24,13 +24,22 @@ typedef struct {
     tl_mscratch ms;
     char *buf;
     size_t buf_cap;
+    char *key;             /* the word being tokenized as UTF-8 (word cache key) */
+    size_t key_cap;
+    size_t *kbo;           /* char i of the word starts at key + kbo[i]; [n + 1] */
+    size_t kbo_cap;
+    uint32_t *cps;         /* the sequence's code points */
+    size_t cps_cap;
+    tl_wcache *cache;      /* this thread's word cache (NULL: none) */
 } scratch;
 
+/* Frees w's buffers (not its cache, which belongs to the tokenizer's pool). */
 static void scratch_free(scratch *w) {
     tl_nstr_free(&w->ns);
     tl_ptbuf_free(&w->pt);
     tl_mscratch_free(&w->ms);
     free(w->pieces.v); free(w->npieces.v); free(w->mt.v); free(w->buf);
+    free(w->key); free(w->kbo); free(w->cps);
 }
 
 /* Appends an added-token piece: its token string is the matched text itself, including
@@ -51,24 +60,38 @@ static tl_status push_added(scratch *w, const tl_added_token *at, const uint32_t
     return tl_enc_push(enc, at->id, w->buf, len, type_id, 0, os, oe, word);
 }
 
+/* Runs the BPE / Unigram model on the word cps[0, n) into w->mt, through the word cache;
+ * w->key / w->kbo receive the word as UTF-8 and its char -> byte map. */
+static tl_status model_cached(const tl_tokenizer *t, scratch *w, const uint32_t *cps, size_t n) {
+    size_t need;
+    if (tl_mul_overflow(n, 4, &need) || tl_grow((void **)&w->key, &w->key_cap, need + 1, 1) ||
+        tl_grow((void **)&w->kbo, &w->kbo_cap, n + 1, sizeof(size_t)))
+        return tl_set_error(TL_ERR_OOM, "encode: out of memory");
+    size_t b = 0;
+    for (size_t i = 0; i < n; i++) { w->kbo[i] = b; b += tl_utf8_put(cps[i], w->key + b); }
+    w->kbo[n] = b;
+    uint64_t h = tl_wcache_hash(w->key, b);
+    if (tl_wcache_get(w->cache, w->key, b, h, &w->mt)) return TL_OK;
+    tl_status st = t->model == TL_MODEL_BPE ? tl_bpe_tokenize(&t->bpe, cps, n, &w->ms, &w->mt)
+                                            : tl_unigram_tokenize(&t->uni, cps, n, &w->ms, &w->mt);
+    if (st == TL_OK) tl_wcache_put(w->cache, w->key, b, h, &w->mt);
+    return st;
+}
+
 /* Appends the model tokens of word pt.buf[s, e) (word index word) to enc. */
 static tl_status encode_word(const tl_tokenizer *t, scratch *w, size_t s, size_t e, int32_t word,
                              int32_t type_id, tl_encoding *enc) {
     const uint32_t *cps = w->pt.buf.cp + s;
-    tl_status st;
-    switch (t->model) {
-    case TL_MODEL_BPE: st = tl_bpe_tokenize(&t->bpe, cps, e - s, &w->ms, &w->mt); break;
-    case TL_MODEL_UNIGRAM: st = tl_unigram_tokenize(&t->uni, cps, e - s, &w->ms, &w->mt); break;
-    default: st = tl_wordpiece_tokenize(&t->wp, cps, e - s, &w->mt); break;
-    }
+    tl_status st = t->model == TL_MODEL_WORDPIECE ? tl_wordpiece_tokenize(&t->wp, cps, e - s, &w->mt)
+                                                  : model_cached(t, w, cps, e - s);
     const tl_vocab *v = tl_tok_vocab(t);
     const int32_t *os = w->pt.buf.os + s, *oe = w->pt.buf.oe + s;
     for (size_t k = 0; k < w->mt.len && st == TL_OK; k++) {
         const tl_mtok *m = &w->mt.v[k];
         int32_t a = os[m->s], b = m->e > m->s ? oe[m->e - 1] : a;
-        if (m->raw) { /* the piece's own text */
-            const char *u8 = w->ms.buf + w->ms.boff[m->s];
-            st = tl_enc_push(enc, m->id, u8, w->ms.boff[m->e] - w->ms.boff[m->s], type_id, 0, a, b, word);
+        if (m->raw) { /* the piece's own text (raw tokens come from model_cached only) */
+            const char *u8 = w->key + w->kbo[m->s];
+            st = tl_enc_push(enc, m->id, u8, w->kbo[m->e] - w->kbo[m->s], type_id, 0, a, b, word);
             continue;
         }
         const char *tok = (size_t)m->id < v->n_ids && v->id_to_tok[m->id] ? v->id_to_tok[m->id] : "";
@@ -101,29 +124,26 @@ static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t 
     return st;
 }
 
-/* Encodes one sequence (no specials) into enc. */
-static tl_status encode_seq(const tl_tokenizer *t, const char *text, size_t len, const char *what,
+/* Encodes one sequence (no specials) into enc, with w's buffers. */
+static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text, size_t len, const char *what,
                             int32_t type_id, tl_encoding *enc) {
     if (!text && len) return tl_set_error(TL_ERR_INVALID_ARG, "%s: NULL with length %zu", what, len);
-    uint32_t *cps = NULL;
     size_t n = 0;
-    tl_status st = tl_utf8_decode(text ? text : "", len, what, &cps, &n);
+    tl_status st = tl_utf8_decode_into(text ? text : "", len, what, &w->cps, &w->cps_cap, &n);
     if (st != TL_OK) return st;
-    scratch w = {0};
+    const uint32_t *cps = w->cps;
     int32_t word = 0;
-    st = tl_added_split(&t->added, 0, cps, n, &w.pieces);
-    for (size_t p = 0; p < w.pieces.len && st == TL_OK; p++) {
-        const tl_piece *pc = &w.pieces.v[p];
+    st = tl_added_split(&t->added, 0, cps, n, &w->pieces);
+    for (size_t p = 0; p < w->pieces.len && st == TL_OK; p++) {
+        const tl_piece *pc = &w->pieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
-            st = push_added(&w, at, cps + pc->s, pc->e - pc->s, type_id, (int32_t)pc->s,
+            st = push_added(w, at, cps + pc->s, pc->e - pc->s, type_id, (int32_t)pc->s,
                             (int32_t)pc->e, word++, enc);
         } else {
-            st = encode_plain(t, &w, cps, pc->s, pc->e, &word, type_id, enc);
+            st = encode_plain(t, w, cps, pc->s, pc->e, &word, type_id, enc);
         }
     }
-    scratch_free(&w);
-    free(cps);
     return st;
 }
 
@@ -165,16 +185,16 @@ static size_t pad_target(const tl_encode_params *p, size_t len) {
     return t;
 }
 
-/* Encodes one input without padding (params already validated). */
-static tl_status encode_one(const tl_tokenizer *tok, const char *text, size_t text_len, const char *pair,
+/* Encodes one input without padding (params already validated), with w's buffers. */
+static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *text, size_t text_len, const char *pair,
                             size_t pair_len, const tl_encode_params *p, tl_encoding **out) {
     tl_encoding a, b, *res = calloc(1, sizeof *res);
     if (!res) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
     tl_status st = tl_enc_init(&a);
     if (st == TL_OK) st = tl_enc_init(&b);
     if (st == TL_OK) st = tl_enc_init(res);
-    if (st == TL_OK) st = encode_seq(tok, text, text_len, "text", 0, &a);
-    if (st == TL_OK && pair) st = encode_seq(tok, pair, pair_len, "pair", 1, &b);
+    if (st == TL_OK) st = encode_seq(tok, w, text, text_len, "text", 0, &a);
+    if (st == TL_OK && pair) st = encode_seq(tok, w, pair, pair_len, "pair", 1, &b);
     if (st == TL_OK && p->max_length > 0) {
         /* tokenizers subtracts the specials in unsigned arithmetic: when max_length is
          * below their count the result wraps and nothing is truncated; we do the same */
@@ -212,7 +232,13 @@ tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t 
     if (!tok) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_encode: tokenizer is NULL");
     tl_encode_params p = params ? *params : tl_encode_default_params();
     tl_status st = check_params(&p, "tl_tokenizer_encode");
-    if (st == TL_OK) st = encode_one(tok, text, text_len, pair, pair_len, &p, out);
+    if (st == TL_OK) {
+        scratch w = {0};
+        w.cache = tl_wcache_acquire(tok->wcache);
+        st = encode_one(tok, &w, text, text_len, pair, pair_len, &p, out);
+        tl_wcache_release(tok->wcache, w.cache);
+        scratch_free(&w);
+    }
     if (st == TL_OK && p.padding != TL_PAD_NONE) {
         st = tl_enc_pad(*out, pad_target(&p, (*out)->len), p.pad_id, p.pad_type_id, p.pad_token, p.padding_left);
         if (st != TL_OK) { tl_encoding_free(*out); *out = NULL; }
@@ -239,17 +265,24 @@ tl_status tl_tokenizer_encode_batch(const tl_tokenizer *tok, const char *const *
     size_t bad = SIZE_MAX;
     tl_status bad_st = TL_OK;
     char msg[512] = "";
-#pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
-    for (size_t i = 0; i < n; i++) {
-        const char *pr = pairs ? pairs[i] : NULL;
-        size_t tl = texts[i] ? (text_lens ? text_lens[i] : strlen(texts[i])) : 0;
-        size_t pl = pr ? (pair_lens ? pair_lens[i] : strlen(pr)) : 0;
-        tl_status s = texts[i] ? encode_one(tok, texts[i], tl, pr, pl, &p, &out[i])
-                               : tl_set_error(TL_ERR_INVALID_ARG, "text is NULL");
-        if (s != TL_OK) {
+#pragma omp parallel num_threads(nt)
+    {
+        scratch w = {0}; /* one scratch and one word cache per thread for the whole batch */
+        w.cache = tl_wcache_acquire(tok->wcache);
+#pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < n; i++) {
+            const char *pr = pairs ? pairs[i] : NULL;
+            size_t tl = texts[i] ? (text_lens ? text_lens[i] : strlen(texts[i])) : 0;
+            size_t pl = pr ? (pair_lens ? pair_lens[i] : strlen(pr)) : 0;
+            tl_status s = texts[i] ? encode_one(tok, &w, texts[i], tl, pr, pl, &p, &out[i])
+                                   : tl_set_error(TL_ERR_INVALID_ARG, "text is NULL");
+            if (s != TL_OK) {
 #pragma omp critical(tl_encode_batch_err)
-            if (i < bad) { bad = i; bad_st = s; snprintf(msg, sizeof msg, "%s", tl_last_error()); }
+                if (i < bad) { bad = i; bad_st = s; snprintf(msg, sizeof msg, "%s", tl_last_error()); }
+            }
         }
+        tl_wcache_release(tok->wcache, w.cache);
+        scratch_free(&w);
     }
     if (bad_st == TL_OK && p.padding != TL_PAD_NONE) {
         size_t longest = 0;

@@ -59,12 +59,21 @@ int tl_spans_push(tl_spans *sp, size_t s, size_t e) {
 }
 
 tl_status tl_utf8_decode(const char *str, size_t len, const char *what, uint32_t **out, size_t *n) {
+    size_t cap = 0;
     *out = NULL;
+    tl_status st = tl_utf8_decode_into(str, len, what, out, &cap, n);
+    if (st != TL_OK) { free(*out); *out = NULL; }
+    return st;
+}
+
+tl_status tl_utf8_decode_into(const char *str, size_t len, const char *what, uint32_t **buf, size_t *cap,
+                              size_t *n) {
     *n = 0;
     if (len > (size_t)INT32_MAX - 1)
         return tl_set_error(TL_ERR_INVALID_ARG, "%s: input of %zu bytes is too long", what, len);
-    uint32_t *cps = malloc((len ? len : 1) * sizeof *cps);
-    if (!cps) return tl_set_error(TL_ERR_OOM, "%s: cannot allocate %zu code points", what, len);
+    if (tl_grow((void **)buf, cap, len ? len : 1, sizeof **buf))
+        return tl_set_error(TL_ERR_OOM, "%s: cannot allocate %zu code points", what, len);
+    uint32_t *cps = *buf;
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, k = 0;
     while (i < len) {
@@ -93,10 +102,8 @@ tl_status tl_utf8_decode(const char *str, size_t len, const char *what, uint32_t
         i += need + 1;
         continue;
     bad:
-        free(cps);
         return tl_set_error(TL_ERR_INVALID_ARG, "%s: invalid UTF-8 at byte offset %zu", what, i);
     }
-    *out = cps;
     *n = k;
     return TL_OK;
 }

@@ -29,6 +29,9 @@ void tl_nstr_free(tl_nstr *s);
  * point array. On invalid input returns TL_ERR_INVALID_ARG naming `what` and the byte
  * offset of the first invalid byte. Caller frees *out. */
 tl_status tl_utf8_decode(const char *s, size_t len, const char *what, uint32_t **out, size_t *n);
+/* tl_utf8_decode into the reusable buffer *buf (capacity *cap, grown as needed; the
+ * caller frees it), *n code points. Same errors. */
+tl_status tl_utf8_decode_into(const char *s, size_t len, const char *what, uint32_t **buf, size_t *cap, size_t *n);
 /* Encodes one code point as UTF-8 into buf (4 bytes room); returns the byte count. */
 size_t tl_utf8_put(uint32_t c, char *buf);
 
@@ -244,6 +247,27 @@ void tl_unigram_free(tl_unigram *u);
  * byte-fallback ones. out cleared first. */
 tl_status tl_unigram_tokenize(const tl_unigram *u, const uint32_t *cps, size_t n, tl_mscratch *sc, tl_mtoks *out);
 
+/* ---------------------------------------------------------------- word cache */
+
+/* Per-thread caches of model tokens per pre-tokenized word (word_cache.c). A tokenizer
+ * owns a pool; a thread takes one cache per call and uses it without locks. */
+typedef struct tl_wcache tl_wcache;
+typedef struct tl_wcache_pool tl_wcache_pool;
+/* Allocates an empty pool; NULL on OOM (then nothing is cached). */
+tl_wcache_pool *tl_wcache_pool_new(void);
+/* Frees p and its caches (NULL is fine); no thread may hold one. */
+void tl_wcache_pool_free(tl_wcache_pool *p);
+/* A cache for the caller's exclusive use until released; NULL: run uncached. */
+tl_wcache *tl_wcache_acquire(tl_wcache_pool *p);
+/* Gives back a cache from tl_wcache_acquire (NULL is fine). */
+void tl_wcache_release(tl_wcache_pool *p, tl_wcache *c);
+/* Hash of the word's UTF-8 bytes key[0, len); never 0. */
+uint64_t tl_wcache_hash(const char *key, size_t len);
+/* 1 and out (cleared first) filled with the cached tokens on a hit, else 0. c may be NULL. */
+int tl_wcache_get(tl_wcache *c, const char *key, size_t klen, uint64_t h, tl_mtoks *out);
+/* Caches toks for a word not cached yet (bounded: a full cache is emptied first). */
+void tl_wcache_put(tl_wcache *c, const char *key, size_t klen, uint64_t h, const tl_mtoks *toks);
+
 /* ---------------------------------------------------------------- added tokens */
 
 typedef struct tl_added_token {
@@ -407,6 +431,7 @@ struct tl_tokenizer {
     tl_postproc post;
     tl_decoder dec;
     size_t vocab_size;     /* |model vocab ∪ added tokens| */
+    tl_wcache_pool *wcache; /* BPE / Unigram word caches (NULL: none), one per thread */
 };
 
 /* The model's vocabulary. */

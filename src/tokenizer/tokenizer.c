@@ -20,6 +20,7 @@ void tl_tokenizer_free(tl_tokenizer *tok) {
     tl_added_free(&tok->added);
     tl_postproc_free(&tok->post);
     tl_decoder_free(&tok->dec);
+    tl_wcache_pool_free(tok->wcache);
     free(tok->source);
     free(tok);
 }
@@ -37,6 +38,7 @@ void tl_tokenizer_finish(tl_tokenizer *tok) {
         if (!dup) n++;
     }
     tok->vocab_size = n;
+    if (tok->model != TL_MODEL_WORDPIECE && !tok->wcache) tok->wcache = tl_wcache_pool_new(); /* NULL: no cache */
 }
 
 /* Parses "added_tokens" (may be absent). */

@@ -196,6 +196,75 @@ static void fuzz(tl_tokenizer *tok, int iters) {
     CHECK(ok > iters / 3);
 }
 
+/* 1 when encodings x and y have the same ids, offsets and tokens. */
+static int same_enc(const tl_encoding *x, const tl_encoding *y) {
+    size_t n = tl_encoding_length(x);
+    if (n != tl_encoding_length(y) || memcmp(tl_encoding_ids(x), tl_encoding_ids(y), n * sizeof(int32_t)) ||
+        memcmp(tl_encoding_offsets(x), tl_encoding_offsets(y), 2 * n * sizeof(int32_t)))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (tl_encoding_token_length(x, i) != tl_encoding_token_length(y, i) ||
+            memcmp(tl_encoding_token(x, i), tl_encoding_token(y, i), tl_encoding_token_length(x, i)))
+            return 0;
+    return 1;
+}
+
+/* The word cache: a fresh tokenizer encodes 12,000 distinct words once each (every word a
+ * cache miss: the model's own result); a second tokenizer encodes them three times over
+ * in shuffled batches on 2 threads (hits, and more words than a cache holds, so caches
+ * are emptied and refilled). Every result must equal the uncached one. Words use chars
+ * that take byte fallback, unk and multi-token paths; some are longer than 255 bytes
+ * (never cached). */
+static void cache_check(const char *name, const char *json) {
+    enum { N = 12000, REP = 3 };
+    tl_tokenizer *ref = load_json(name, json), *tok = load_json(name, json);
+    char **words = calloc(N, sizeof *words);
+    size_t *lens = calloc(N * REP, sizeof *lens);
+    const char **texts = calloc(N * REP, sizeof *texts);
+    tl_encoding **want = calloc(N, sizeof *want), **got = calloc(N * REP, sizeof *got);
+    size_t *which = calloc(N * REP, sizeof *which);
+    if (!ref || !tok || !words || !lens || !texts || !want || !got || !which) { CHECK(0); goto done; }
+    static const char *alpha[] = {"h", "e", "l", "o", "A", "x", "\xc3\xa9", "w"};
+    uint64_t seed = 42;
+    for (size_t i = 0; i < N; i++) {
+        size_t len = i % 500 == 7 ? 300 : 1 + (size_t)(seed >> 40) % 10;
+        words[i] = malloc(len * 2 + 16);
+        if (!words[i]) { CHECK(0); goto done; }
+        size_t b = (size_t)snprintf(words[i], 16, "%zu", i); /* distinct by construction */
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            const char *c = alpha[(seed >> 33) % 8];
+            memcpy(words[i] + b, c, strlen(c));
+            b += strlen(c);
+        }
+        words[i][b] = 0;
+        CHECK_OK(tl_tokenizer_encode(ref, words[i], b, NULL, 0, NULL, &want[i]));
+    }
+    for (size_t r = 0; r < N * REP; r++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        which[r] = (size_t)(seed >> 33) % N;
+        texts[r] = words[which[r]];
+        lens[r] = strlen(texts[r]);
+    }
+    tl_encode_params p = tl_encode_default_params();
+    p.num_threads = 2;
+    CHECK_OK(tl_tokenizer_encode_batch(tok, texts, lens, NULL, NULL, N * REP, &p, got));
+    size_t bad = 0;
+    for (size_t r = 0; r < N * REP; r++) bad += !got[r] || !want[which[r]] || !same_enc(got[r], want[which[r]]);
+    CHECK(bad == 0);
+done:
+    for (size_t i = 0; words && i < N; i++) { free(words[i]); if (want) tl_encoding_free(want[i]); }
+    for (size_t r = 0; got && r < N * REP; r++) tl_encoding_free(got[r]);
+    free(words); free(lens); free(texts); free(want); free(got); free(which);
+    tl_tokenizer_free(ref);
+    tl_tokenizer_free(tok);
+}
+
+TL_TEST(test_word_cache) {
+    cache_check("bpe_cache", BPE_JSON);
+    cache_check("uni_cache", UNIGRAM_JSON);
+}
+
 TL_TEST(test_fuzz_models) {
     const char *names[] = {"bpe", "split", "unigram"}, *jsons[] = {BPE_JSON, SPLIT_JSON, UNIGRAM_JSON};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {

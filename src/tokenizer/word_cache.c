@@ -1,0 +1,176 @@
+/* word_cache.c — bounded caches of model results per pre-tokenized word (BPE, Unigram),
+ * as tokenizers keeps one per model (words under 256 bytes, 10,000 of them).
+ *
+ * Threads never share a cache: a tokenizer owns a pool of TL_WCACHE_POOL caches, and
+ * each encoding thread takes one for the duration of its call (tl_wcache_acquire: one
+ * atomic test-and-set per slot tried, once per call, not per word) and gives it back at
+ * the end; the hot path (get / put) is then plain single-threaded code with no lock and
+ * no atomics. When every cache is taken the caller simply runs uncached.
+ *
+ * One cache is an open-addressing table of TL_WCACHE_TABLE slots (hash, arena offset)
+ * over a byte arena of entries (key length, token count, key bytes, tokens). It holds at
+ * most TL_WCACHE_WORDS words and TL_WCACHE_ARENA bytes; when either would overflow, the
+ * cache is emptied and refills from the words that follow. A result depends only on the
+ * word, so a hit is always exact. */
+#include "tokenizer/tok_internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TL_WCACHE_WORDS 10000
+#define TL_WCACHE_TABLE 16384u           /* power of two, > TL_WCACHE_WORDS / 0.7 */
+#define TL_WCACHE_ARENA (1u << 20)       /* bytes of entries per cache */
+#define TL_WCACHE_MAX_KEY 255            /* longest cached word in UTF-8 bytes */
+#define TL_WCACHE_POOL 64
+
+/* A cached token: id, char span [s, e) in the word, raw flag (see tl_mtok). */
+typedef struct { int32_t id; uint8_t s, e, raw, pad; } ctok;
+/* Entry header in the arena, followed by the key bytes, padding to 4, then ctok[ntok]. */
+typedef struct { uint16_t klen, ntok; } ehdr;
+typedef struct { uint64_t hash; uint32_t off; uint32_t used; } tslot;
+
+struct tl_wcache {
+    tslot *table;          /* [TL_WCACHE_TABLE] */
+    unsigned char *arena;  /* [TL_WCACHE_ARENA] */
+    size_t arena_len, words;
+};
+
+struct tl_wcache_pool {
+    atomic_flag busy[TL_WCACHE_POOL];
+    tl_wcache *cache[TL_WCACHE_POOL]; /* cache[i] is touched only by busy[i]'s holder */
+};
+
+/* Allocates an empty pool (caches are created when first taken); NULL on OOM. */
+tl_wcache_pool *tl_wcache_pool_new(void) {
+    tl_wcache_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    for (size_t i = 0; i < TL_WCACHE_POOL; i++) atomic_flag_clear(&p->busy[i]);
+    return p;
+}
+
+/* Frees one cache (NULL is fine). */
+static void cache_free(tl_wcache *c) {
+    if (!c) return;
+    free(c->table);
+    free(c->arena);
+    free(c);
+}
+
+/* Frees p and its caches (NULL is fine); no thread may hold one of them. */
+void tl_wcache_pool_free(tl_wcache_pool *p) {
+    if (!p) return;
+    for (size_t i = 0; i < TL_WCACHE_POOL; i++) cache_free(p->cache[i]);
+    free(p);
+}
+
+/* Allocates an empty cache; NULL on OOM. */
+static tl_wcache *cache_new(void) {
+    tl_wcache *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->table = calloc(TL_WCACHE_TABLE, sizeof *c->table);
+    c->arena = malloc(TL_WCACHE_ARENA);
+    if (!c->table || !c->arena) { cache_free(c); return NULL; }
+    return c;
+}
+
+/* Takes a cache for the calling thread's exclusive use until tl_wcache_release; NULL
+ * when p is NULL, every cache is taken, or allocation fails (the caller runs uncached). */
+tl_wcache *tl_wcache_acquire(tl_wcache_pool *p) {
+    if (!p) return NULL;
+    for (size_t i = 0; i < TL_WCACHE_POOL; i++) {
+        if (atomic_flag_test_and_set_explicit(&p->busy[i], memory_order_acquire)) continue;
+        if (!p->cache[i]) p->cache[i] = cache_new();
+        if (p->cache[i]) return p->cache[i];
+        atomic_flag_clear_explicit(&p->busy[i], memory_order_release);
+        return NULL;
+    }
+    return NULL;
+}
+
+/* Gives back a cache taken from p (c NULL: nothing to do). */
+void tl_wcache_release(tl_wcache_pool *p, tl_wcache *c) {
+    if (!p || !c) return;
+    for (size_t i = 0; i < TL_WCACHE_POOL; i++)
+        if (p->cache[i] == c) { atomic_flag_clear_explicit(&p->busy[i], memory_order_release); return; }
+}
+
+/* 64-bit hash of key[0, len) (never 0: 0 marks an empty table slot). */
+uint64_t tl_wcache_hash(const char *key, size_t len) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, key + i, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    uint64_t v = 0;
+    memcpy(&v, key + i, len - i);
+    h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 29;
+    return h ? h : 1;
+}
+
+/* Bytes of the entry for a key of klen bytes and ntok tokens (ctok-aligned). */
+static size_t entry_size(size_t klen, size_t ntok) {
+    return (sizeof(ehdr) + klen + 3) / 4 * 4 + ntok * sizeof(ctok);
+}
+
+/* Looks up the word key[0, klen) with hash h; on a hit fills out (cleared first) and
+ * returns 1, else 0. c may be NULL (miss). */
+int tl_wcache_get(tl_wcache *c, const char *key, size_t klen, uint64_t h, tl_mtoks *out) {
+    if (!c || klen > TL_WCACHE_MAX_KEY) return 0;
+    for (size_t i = (size_t)h & (TL_WCACHE_TABLE - 1);; i = (i + 1) & (TL_WCACHE_TABLE - 1)) {
+        const tslot *s = &c->table[i];
+        if (!s->used) return 0;
+        if (s->hash != h) continue;
+        const unsigned char *p = c->arena + s->off;
+        ehdr hd;
+        memcpy(&hd, p, sizeof hd);
+        if (hd.klen != klen || memcmp(p + sizeof hd, key, klen)) continue;
+        if (out->cap < hd.ntok && tl_grow((void **)&out->v, &out->cap, hd.ntok, sizeof *out->v)) return 0;
+        const ctok *t = (const ctok *)(p + (sizeof hd + klen + 3) / 4 * 4);
+        for (size_t k = 0; k < hd.ntok; k++) {
+            out->v[k].id = t[k].id;
+            out->v[k].s = t[k].s;
+            out->v[k].e = t[k].e;
+            out->v[k].raw = t[k].raw;
+        }
+        out->len = hd.ntok;
+        return 1;
+    }
+}
+
+/* Caches toks for the word key[0, klen) (hash h, not cached yet); words over
+ * TL_WCACHE_MAX_KEY bytes are skipped. Empties a full cache first. c may be NULL. */
+void tl_wcache_put(tl_wcache *c, const char *key, size_t klen, uint64_t h, const tl_mtoks *toks) {
+    if (!c || klen == 0 || klen > TL_WCACHE_MAX_KEY || toks->len > UINT16_MAX) return;
+    for (size_t k = 0; k < toks->len; k++)
+        if (toks->v[k].s > UINT8_MAX || toks->v[k].e > UINT8_MAX) return;
+    size_t need = entry_size(klen, toks->len);
+    if (need > TL_WCACHE_ARENA) return;
+    if (c->words >= TL_WCACHE_WORDS || c->arena_len + need > TL_WCACHE_ARENA) {
+        memset(c->table, 0, TL_WCACHE_TABLE * sizeof *c->table);
+        c->arena_len = c->words = 0;
+    }
+    unsigned char *p = c->arena + c->arena_len;
+    ehdr hd = {(uint16_t)klen, (uint16_t)toks->len};
+    memcpy(p, &hd, sizeof hd);
+    memcpy(p + sizeof hd, key, klen);
+    ctok *t = (ctok *)(p + (sizeof hd + klen + 3) / 4 * 4);
+    for (size_t k = 0; k < toks->len; k++) {
+        t[k].id = toks->v[k].id;
+        t[k].s = (uint8_t)toks->v[k].s;
+        t[k].e = (uint8_t)toks->v[k].e;
+        t[k].raw = (uint8_t)(toks->v[k].raw != 0);
+        t[k].pad = 0;
+    }
+    size_t i = (size_t)h & (TL_WCACHE_TABLE - 1);
+    while (c->table[i].used) i = (i + 1) & (TL_WCACHE_TABLE - 1);
+    c->table[i].hash = h;
+    c->table[i].off = (uint32_t)c->arena_len;
+    c->table[i].used = 1;
+    c->arena_len += need;
+    c->words++;
+}
