@@ -21,6 +21,8 @@ from tokenizers import normalizers, pre_tokenizers
 u = ctypes.CDLL(ctypes.util.find_library("utf8proc") or "libutf8proc.so.2")
 u.utf8proc_tolower.restype = ctypes.c_int32
 u.utf8proc_tolower.argtypes = [ctypes.c_int32]
+u.utf8proc_get_property.restype = ctypes.POINTER(ctypes.c_int16 * 2)
+u.utf8proc_get_property.argtypes = [ctypes.c_int32]
 u.utf8proc_NFD.restype = ctypes.c_void_p
 u.utf8proc_NFD.argtypes = [ctypes.c_char_p]
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
@@ -62,7 +64,7 @@ low = normalizers.Lowercase()
 nfd = normalizers.NFD()
 bpt = pre_tokenizers.BertPreTokenizer()
 
-other, punct, mn, marks, nodecomp, lower_exc = [], [], [], [], [], []
+other, punct, mn, marks, nodecomp, lower_exc, ccc0 = [], [], [], [], [], [], []
 sa = normalizers.StripAccents()
 ws = pre_tokenizers.Whitespace()
 word = []
@@ -83,6 +85,12 @@ for c in range(0x110000):
         marks.append(c)
     if c and d == s and u_nfd(s) != s:
         nodecomp.append(c)
+    # utf8proc_property_t starts {int16 category; int16 combining_class; ...}
+    if c and u.utf8proc_get_property(c).contents[1] != 0 and d == s:
+        # a non-starter for utf8proc: tokenizers reorders it after U+0301 (ccc 230) or
+        # U+0334 (ccc 1) before it unless its (older) tables give it class 0
+        if nfd.normalize_str("\u0301" + s) == "\u0301" + s and nfd.normalize_str(s + "\u0334") == s + "\u0334":
+            ccc0.append(c)
     lo = low.normalize_str(s)
     if lo != chr(u.utf8proc_tolower(c)):
         lower_exc.append((c, [ord(x) for x in lo]))
@@ -96,6 +104,7 @@ emit_ranges("tl_uc_mn", mn, "Nonspacing marks (Mn) of the old tables, among NFD-
 emit_ranges("tl_uc_word", word, "The regex class \\w as tokenizers' Rust regex sees it (Whitespace pre-tokenizer, single_word).")
 emit_ranges("tl_uc_mark", marks, "Combining marks (M*) of tokenizers' tables: removed by the StripAccents normalizer.")
 emit_ranges("tl_uc_nodecomp", nodecomp, "Chars utf8proc decomposes but tokenizers' NFD leaves alone (newer than its tables).")
+emit_ranges("tl_uc_ccc0", ccc0, "Non-starters for utf8proc that tokenizers' NFD tables (older) give combining class 0.")
 print("/* Lowercase mappings where Rust's char::to_lowercase differs from utf8proc_tolower. */")
 print("const tl_uc_lower_exc tl_uc_lower_tab[] = {")
 for c, lo in lower_exc:
@@ -103,5 +112,5 @@ for c, lo in lower_exc:
     print(f"    {{0x{c:X}, {len(lo)}, {{0x{lo3[0]:X}, 0x{lo3[1]:X}, 0x{lo3[2]:X}}}}},")
 print("};")
 print(f"const size_t tl_uc_lower_tab_n = {len(lower_exc)};")
-for name, v in (("other", other), ("punct", punct), ("mn", mn), ("mark", marks), ("word", word), ("nodecomp", nodecomp), ("lower", lower_exc)):
+for name, v in (("other", other), ("punct", punct), ("mn", mn), ("mark", marks), ("word", word), ("nodecomp", nodecomp), ("ccc0", ccc0), ("lower", lower_exc)):
     print(f"{name}: {len(v)}", file=sys.stderr)

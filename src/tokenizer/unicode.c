@@ -70,7 +70,8 @@ int tl_uc_decompose(uint32_t c, int compat, uint32_t *out, int cap) {
 
 int tl_uc_ccc(uint32_t c) {
     if (c > 0x10FFFF) return 0;
-    return utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
+    int ccc = utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
+    return ccc && in_ranges(tl_uc_ccc0, tl_uc_ccc0_n, c) ? 0 : ccc;
 }
 
 int tl_uc_is_numeric(uint32_t c) {

@@ -20,6 +20,8 @@ extern const uint32_t tl_uc_mark[][2];
 extern const size_t tl_uc_mark_n;
 extern const uint32_t tl_uc_nodecomp[][2];
 extern const size_t tl_uc_nodecomp_n;
+extern const uint32_t tl_uc_ccc0[][2];
+extern const size_t tl_uc_ccc0_n;
 extern const tl_uc_lower_exc tl_uc_lower_tab[];
 extern const size_t tl_uc_lower_tab_n;
 
@@ -45,7 +47,8 @@ int tl_uc_lower(uint32_t c, uint32_t out[3]);
 int tl_uc_decompose(uint32_t c, int compat, uint32_t *out, int cap);
 /* 1 if c is Rust's char::is_numeric (general category Nd, Nl or No). */
 int tl_uc_is_numeric(uint32_t c);
-/* Canonical combining class of c. */
+/* Canonical combining class of c, as tokenizers' NFD tables give it (0 for marks newer
+ * than them, tl_uc_ccc0; utf8proc's class otherwise). */
 int tl_uc_ccc(uint32_t c);
 
 #endif
