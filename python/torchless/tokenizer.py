@@ -357,16 +357,20 @@ class Tokenizer:
             raise NotImplementedError("is_pretokenized is not supported")
         n = len(inputs)
         texts, pairs, any_pair = [], [], False
-        for x in inputs:
-            if isinstance(x, (tuple, list)):
-                if len(x) != 2:
-                    raise ValueError("a pair input must have exactly two sequences")
-                texts.append(_as_bytes(x[0]))
-                pairs.append(_as_bytes(x[1]))
-                any_pair = True
-            else:
-                texts.append(_as_bytes(x))
-                pairs.append(None)
+        if all(type(x) is str for x in inputs):  # plain texts: one comprehension, no calls
+            texts = [x.encode("utf-8", "surrogatepass") for x in inputs]
+            pairs = [None] * n
+        else:
+            for x in inputs:
+                if isinstance(x, (tuple, list)):
+                    if len(x) != 2:
+                        raise ValueError("a pair input must have exactly two sequences")
+                    texts.append(_as_bytes(x[0]))
+                    pairs.append(_as_bytes(x[1]))
+                    any_pair = True
+                else:
+                    texts.append(_as_bytes(x))
+                    pairs.append(None)
         if self._trunc is not None and self._trunc["max_length"] == 0:
             return [self.encode(t, p, add_special_tokens=add_special_tokens) for t, p in zip(texts, pairs)]
         params, _keep = self._params(add_special_tokens)

@@ -31,6 +31,7 @@ typedef struct {
     uint32_t *cps;         /* the sequence's code points */
     size_t cps_cap;
     tl_wcache *cache;      /* this thread's word cache (NULL: none) */
+    tl_encoding a, b;      /* the text's and the pair's tokens before post-processing */
 } scratch;
 
 /* Frees w's buffers (not its cache, which belongs to the tokenizer's pool). */
@@ -40,6 +41,8 @@ static void scratch_free(scratch *w) {
     tl_mscratch_free(&w->ms);
     free(w->pieces.v); free(w->npieces.v); free(w->mt.v); free(w->buf);
     free(w->key); free(w->kbo); free(w->cps);
+    tl_enc_clear(&w->a);
+    tl_enc_clear(&w->b);
 }
 
 /* Appends an added-token piece: its token string is the matched text itself, including
@@ -94,8 +97,9 @@ static tl_status encode_word(const tl_tokenizer *t, scratch *w, size_t s, size_t
             st = tl_enc_push(enc, m->id, u8, w->kbo[m->e] - w->kbo[m->s], type_id, 0, a, b, word);
             continue;
         }
-        const char *tok = (size_t)m->id < v->n_ids && v->id_to_tok[m->id] ? v->id_to_tok[m->id] : "";
-        st = tl_enc_push(enc, m->id, tok, strlen(tok), type_id, 0, a, b, word);
+        int known = (size_t)m->id < v->n_ids && v->id_to_tok[m->id];
+        st = tl_enc_push(enc, m->id, known ? v->id_to_tok[m->id] : "", known ? v->id_len[m->id] : 0, type_id, 0, a,
+                         b, word);
     }
     return st;
 }
@@ -154,12 +158,37 @@ static void trim_all(const tl_postproc *pp, tl_encoding *e) {
     for (size_t i = 0; i < e->n_ovf; i++) tl_trim_offsets(&e->ovf[i], 0, e->ovf[i].len, pp->aps_before);
 }
 
+/* Copies src (tokens, sequence ranges; not its windows) into dst, which is initialized. */
+static tl_status enc_copy(tl_encoding *dst, const tl_encoding *src) {
+    tl_status st = tl_enc_init(dst);
+    if (st == TL_OK) st = tl_enc_slice(dst, src, 0, src->len);
+    memcpy(dst->rng, src->rng, sizeof src->rng);
+    dst->n_rng = src->n_rng;
+    return st;
+}
+
+/* Gives entry o of res->ovf its own windows, copies of res->ovf[idx[k]] for k < n, as
+ * tokenizers' merge_with leaves them (see assemble). */
+static tl_status nest(tl_encoding *o, const tl_encoding *res, const size_t *idx, size_t n) {
+    if (!(o->ovf = calloc(n, sizeof *o->ovf))) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
+    tl_status st = TL_OK;
+    for (size_t k = 0; k < n && st == TL_OK; k++) {
+        st = enc_copy(&o->ovf[k], &res->ovf[idx[k]]);
+        o->n_ovf++;
+    }
+    return st;
+}
+
 /* Post-processes a (and b) into res, and the overflowing windows into res->ovf in
- * tokenizers' order (Encoding::merge_with): each window of a with b, then with each
- * window of b; then a with each window of b. Only one level: windows have no windows. */
+ * tokenizers' order (Encoding::merge_with): each window a_i of a with b, then with each
+ * window b_j of b; then a with each b_j. merge_with also leaves windows inside windows
+ * when both sequences overflow: (a_i + b) holds every (a_i + b_j), and (a + b_j) every
+ * (a_i + b_j), each equal to the top-level combination (copied from there). */
 static tl_status assemble(const tl_postproc *pp, const tl_encoding *a, const tl_encoding *b, int add_special,
                           tl_encoding *res) {
-    tl_status st = tl_postproc_apply(pp, a, b, add_special, 0, res);
+    size_t nb_tok = b ? b->len : 0, nb_str = b ? b->str_len : 0;
+    tl_status st = tl_enc_reserve(res, a->len + nb_tok + 8, a->str_len + nb_str + 128);
+    if (st == TL_OK) st = tl_postproc_apply(pp, a, b, add_special, 0, res);
     size_t na = a->n_ovf, nb = b ? b->n_ovf : 0, total = na * (nb + 1) + nb;
     if (st != TL_OK || total == 0) return st;
     res->ovf = calloc(total, sizeof *res->ovf);
@@ -175,6 +204,19 @@ static tl_status assemble(const tl_postproc *pp, const tl_encoding *a, const tl_
             st = tl_postproc_apply(pp, ai, bj, add_special, (i < na ? 1u : 0u) | (j > 0 ? 2u : 0u), o);
         }
     }
+    if (st != TL_OK || na == 0 || nb == 0) return st;
+    /* (a_i + b_j) sits at i * (nb + 1) + j for i < na, (a + b_j) at na * (nb + 1) + j - 1 */
+    size_t *idx = malloc((na > nb ? na : nb) * sizeof *idx);
+    if (!idx) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
+    for (size_t i = 0; i < na && st == TL_OK; i++) {
+        for (size_t j = 1; j <= nb; j++) idx[j - 1] = i * (nb + 1) + j;
+        st = nest(&res->ovf[i * (nb + 1)], res, idx, nb);
+    }
+    for (size_t j = 1; j <= nb && st == TL_OK; j++) {
+        for (size_t i = 0; i < na; i++) idx[i] = i * (nb + 1) + j;
+        st = nest(&res->ovf[na * (nb + 1) + j - 1], res, idx, na);
+    }
+    free(idx);
     return st;
 }
 
@@ -188,28 +230,28 @@ static size_t pad_target(const tl_encode_params *p, size_t len) {
 /* Encodes one input without padding (params already validated), with w's buffers. */
 static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *text, size_t text_len, const char *pair,
                             size_t pair_len, const tl_encode_params *p, tl_encoding **out) {
-    tl_encoding a, b, *res = calloc(1, sizeof *res);
+    tl_encoding *res = calloc(1, sizeof *res), *a = &w->a, *b = &w->b;
     if (!res) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
-    tl_status st = tl_enc_init(&a);
-    if (st == TL_OK) st = tl_enc_init(&b);
-    if (st == TL_OK) st = tl_enc_init(res);
-    if (st == TL_OK) st = encode_seq(tok, w, text, text_len, "text", 0, &a);
-    if (st == TL_OK && pair) st = encode_seq(tok, w, pair, pair_len, "pair", 1, &b);
+    tl_status st = TL_OK;
+    if (!a->ids) st = tl_enc_init(a); /* first use of this scratch */
+    if (st == TL_OK && !b->ids) st = tl_enc_init(b);
+    tl_enc_reset(a);
+    tl_enc_reset(b); /* res (zeroed) gets its arrays from assemble's reservation */
+    if (st == TL_OK) st = encode_seq(tok, w, text, text_len, "text", 0, a);
+    if (st == TL_OK && pair) st = encode_seq(tok, w, pair, pair_len, "pair", 1, b);
     if (st == TL_OK && p->max_length > 0) {
         /* tokenizers subtracts the specials in unsigned arithmetic: when max_length is
          * below their count the result wraps and nothing is truncated; we do the same */
         size_t added = p->add_special_tokens ? tl_postproc_added(&tok->post, pair != NULL) : 0;
         if (p->max_length >= added)
-            st = tl_truncate(&a, pair ? &b : NULL, p->max_length - added, p->truncation, p->stride,
+            st = tl_truncate(a, pair ? b : NULL, p->max_length - added, p->truncation, p->stride,
                              p->truncation_left);
     }
     if (st == TL_OK && tok->post.trim_before) {
-        trim_all(&tok->post, &a);
-        if (pair) trim_all(&tok->post, &b);
+        trim_all(&tok->post, a);
+        if (pair) trim_all(&tok->post, b);
     }
-    if (st == TL_OK) st = assemble(&tok->post, &a, pair ? &b : NULL, p->add_special_tokens, res);
-    tl_enc_clear(&a);
-    tl_enc_clear(&b);
+    if (st == TL_OK) st = assemble(&tok->post, a, pair ? b : NULL, p->add_special_tokens, res);
     if (st != TL_OK) { tl_encoding_free(res); return st; }
     *out = res;
     return TL_OK;

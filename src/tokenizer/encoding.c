@@ -32,6 +32,27 @@ static int enc_reserve(tl_encoding *e, size_t n) {
     return 0;
 }
 
+tl_status tl_enc_reserve(tl_encoding *e, size_t n, size_t str_bytes) {
+    if (enc_reserve(e, n)) return tl_set_error(TL_ERR_OOM, "encoding: out of memory");
+    if (str_bytes > e->str_cap) {
+        char *s = realloc(e->str, str_bytes);
+        if (!s) return tl_set_error(TL_ERR_OOM, "encoding: out of memory");
+        e->str = s;
+        e->str_cap = str_bytes;
+    }
+    return TL_OK;
+}
+
+void tl_enc_reset(tl_encoding *e) {
+    for (size_t i = 0; i < e->n_ovf; i++) tl_enc_clear(&e->ovf[i]);
+    free(e->ovf);
+    e->ovf = NULL;
+    e->n_ovf = 0;
+    e->len = 0;
+    e->str_len = 0;
+    e->n_rng = 0;
+}
+
 tl_status tl_enc_push(tl_encoding *e, int32_t id, const char *tok, size_t toklen, int32_t type_id,
                       int32_t special, int32_t os, int32_t oe, int32_t word) {
     size_t need;

@@ -77,6 +77,16 @@ tl_status tl_utf8_decode_into(const char *str, size_t len, const char *what, uin
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, k = 0;
     while (i < len) {
+        if (len - i >= 8) { /* ASCII run: 8 bytes at a time */
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if (!(v & 0x8080808080808080ULL)) {
+                for (int j = 0; j < 8; j++) cps[k + j] = s[i + j];
+                k += 8;
+                i += 8;
+                continue;
+            }
+        }
         unsigned c = s[i];
         uint32_t cp;
         size_t need;

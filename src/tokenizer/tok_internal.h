@@ -156,6 +156,7 @@ extern const char tl_gpt2_pattern[];
 /* token string -> id hash map, and id -> token array. */
 typedef struct tl_vocab {
     char **id_to_tok;      /* [n_ids], NULL where an id is unused; owned */
+    size_t *id_len;        /* [n_ids], strlen of id_to_tok[i] (0 where unused) */
     size_t n_ids;          /* max id + 1 */
     size_t n_tokens;       /* number of entries */
     int32_t *slots;        /* open addressing, id or -1; [mask + 1] */
@@ -319,6 +320,11 @@ struct tl_encoding {
 
 /* Zeroes e and allocates its arrays (so accessors never return NULL). */
 tl_status tl_enc_init(tl_encoding *e);
+/* Grows e to hold n tokens and str_bytes bytes of token strings without reallocating;
+ * TL_ERR_OOM on failure. */
+tl_status tl_enc_reserve(tl_encoding *e, size_t n, size_t str_bytes);
+/* Empties e (no tokens, ranges or windows), keeping its buffers for reuse. */
+void tl_enc_reset(tl_encoding *e);
 /* Appends one token (copies tok, toklen bytes). Returns TL_OK or TL_ERR_OOM. */
 tl_status tl_enc_push(tl_encoding *e, int32_t id, const char *tok, size_t toklen, int32_t type_id,
                       int32_t special, int32_t os, int32_t oe, int32_t word);

@@ -1,5 +1,6 @@
 /* word_cache.c — bounded caches of model results per pre-tokenized word (BPE, Unigram),
- * as tokenizers keeps one per model (words under 256 bytes, 10,000 of them).
+ * as tokenizers keeps one per model (10,000 words; it caches words under 256 bytes, we
+ * also cache longer ones up to 1 KiB: long repeated runs are the costliest to merge).
  *
  * Threads never share a cache: a tokenizer owns a pool of TL_WCACHE_POOL caches, and
  * each encoding thread takes one for the duration of its call (tl_wcache_acquire: one
@@ -21,11 +22,12 @@
 #define TL_WCACHE_WORDS 10000
 #define TL_WCACHE_TABLE 16384u           /* power of two, > TL_WCACHE_WORDS / 0.7 */
 #define TL_WCACHE_ARENA (1u << 20)       /* bytes of entries per cache */
-#define TL_WCACHE_MAX_KEY 255            /* longest cached word in UTF-8 bytes */
+#define TL_WCACHE_MAX_KEY 1023           /* longest cached word in UTF-8 bytes */
 #define TL_WCACHE_POOL 64
 
-/* A cached token: id, char span [s, e) in the word, raw flag (see tl_mtok). */
-typedef struct { int32_t id; uint8_t s, e, raw, pad; } ctok;
+/* A cached token: id, char span [s, e) in the word; bit 15 of e is the raw flag (tl_mtok). */
+typedef struct { int32_t id; uint16_t s, e; } ctok;
+#define RAW_BIT 0x8000u
 /* Entry header in the arena, followed by the key bytes, padding to 4, then ctok[ntok]. */
 typedef struct { uint16_t klen, ntok; } ehdr;
 typedef struct { uint64_t hash; uint32_t off; uint32_t used; } tslot;
@@ -34,6 +36,7 @@ struct tl_wcache {
     tslot *table;          /* [TL_WCACHE_TABLE] */
     unsigned char *arena;  /* [TL_WCACHE_ARENA] */
     size_t arena_len, words;
+    size_t slot;           /* its index in the pool */
 };
 
 struct tl_wcache_pool {
@@ -80,7 +83,7 @@ tl_wcache *tl_wcache_acquire(tl_wcache_pool *p) {
     if (!p) return NULL;
     for (size_t i = 0; i < TL_WCACHE_POOL; i++) {
         if (atomic_flag_test_and_set_explicit(&p->busy[i], memory_order_acquire)) continue;
-        if (!p->cache[i]) p->cache[i] = cache_new();
+        if (!p->cache[i] && (p->cache[i] = cache_new())) p->cache[i]->slot = i;
         if (p->cache[i]) return p->cache[i];
         atomic_flag_clear_explicit(&p->busy[i], memory_order_release);
         return NULL;
@@ -90,9 +93,8 @@ tl_wcache *tl_wcache_acquire(tl_wcache_pool *p) {
 
 /* Gives back a cache taken from p (c NULL: nothing to do). */
 void tl_wcache_release(tl_wcache_pool *p, tl_wcache *c) {
-    if (!p || !c) return;
-    for (size_t i = 0; i < TL_WCACHE_POOL; i++)
-        if (p->cache[i] == c) { atomic_flag_clear_explicit(&p->busy[i], memory_order_release); return; }
+    if (!p || !c) return; /* c->slot is c's own: no other thread's entry is read */
+    atomic_flag_clear_explicit(&p->busy[c->slot], memory_order_release);
 }
 
 /* 64-bit hash of key[0, len) (never 0: 0 marks an empty table slot). */
@@ -134,8 +136,8 @@ int tl_wcache_get(tl_wcache *c, const char *key, size_t klen, uint64_t h, tl_mto
         for (size_t k = 0; k < hd.ntok; k++) {
             out->v[k].id = t[k].id;
             out->v[k].s = t[k].s;
-            out->v[k].e = t[k].e;
-            out->v[k].raw = t[k].raw;
+            out->v[k].e = t[k].e & ~RAW_BIT;
+            out->v[k].raw = (t[k].e & RAW_BIT) != 0;
         }
         out->len = hd.ntok;
         return 1;
@@ -147,7 +149,7 @@ int tl_wcache_get(tl_wcache *c, const char *key, size_t klen, uint64_t h, tl_mto
 void tl_wcache_put(tl_wcache *c, const char *key, size_t klen, uint64_t h, const tl_mtoks *toks) {
     if (!c || klen == 0 || klen > TL_WCACHE_MAX_KEY || toks->len > UINT16_MAX) return;
     for (size_t k = 0; k < toks->len; k++)
-        if (toks->v[k].s > UINT8_MAX || toks->v[k].e > UINT8_MAX) return;
+        if (toks->v[k].s > TL_WCACHE_MAX_KEY || toks->v[k].e > TL_WCACHE_MAX_KEY) return;
     size_t need = entry_size(klen, toks->len);
     if (need > TL_WCACHE_ARENA) return;
     if (c->words >= TL_WCACHE_WORDS || c->arena_len + need > TL_WCACHE_ARENA) {
@@ -161,10 +163,8 @@ void tl_wcache_put(tl_wcache *c, const char *key, size_t klen, uint64_t h, const
     ctok *t = (ctok *)(p + (sizeof hd + klen + 3) / 4 * 4);
     for (size_t k = 0; k < toks->len; k++) {
         t[k].id = toks->v[k].id;
-        t[k].s = (uint8_t)toks->v[k].s;
-        t[k].e = (uint8_t)toks->v[k].e;
-        t[k].raw = (uint8_t)(toks->v[k].raw != 0);
-        t[k].pad = 0;
+        t[k].s = (uint16_t)toks->v[k].s;
+        t[k].e = (uint16_t)(toks->v[k].e | (toks->v[k].raw ? RAW_BIT : 0));
     }
     size_t i = (size_t)h & (TL_WCACHE_TABLE - 1);
     while (c->table[i].used) i = (i + 1) & (TL_WCACHE_TABLE - 1);

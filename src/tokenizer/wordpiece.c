@@ -60,6 +60,10 @@ int tl_vocab_add(tl_vocab *v, const char *tok, size_t len, int32_t id) {
         if (!a) return -1;
         memset(a + v->n_ids, 0, (n - v->n_ids) * sizeof *a);
         v->id_to_tok = a;
+        size_t *l = realloc(v->id_len, n * sizeof *l); /* same count, same-size elements */
+        if (!l) return -1;
+        memset(l + v->n_ids, 0, (n - v->n_ids) * sizeof *l);
+        v->id_len = l;
         v->n_ids = n;
     }
     if (v->id_to_tok[id]) return 0; /* id taken: keep the first token for it */
@@ -68,6 +72,7 @@ int tl_vocab_add(tl_vocab *v, const char *tok, size_t len, int32_t id) {
     memcpy(copy, tok, len);
     copy[len] = 0;
     v->id_to_tok[id] = copy;
+    v->id_len[id] = len;
     v->n_tokens++;
     if (!v->slots || v->n_tokens * 2 > v->mask + 1) {
         if (rehash(v, v->n_tokens)) return -1;
@@ -82,6 +87,7 @@ int tl_vocab_add(tl_vocab *v, const char *tok, size_t len, int32_t id) {
 void tl_vocab_free(tl_vocab *v) {
     for (size_t i = 0; i < v->n_ids; i++) free(v->id_to_tok[i]);
     free(v->id_to_tok);
+    free(v->id_len);
     free(v->slots);
     memset(v, 0, sizeof *v);
 }

@@ -213,7 +213,7 @@ static int same_enc(const tl_encoding *x, const tl_encoding *y) {
  * cache miss: the model's own result); a second tokenizer encodes them three times over
  * in shuffled batches on 2 threads (hits, and more words than a cache holds, so caches
  * are emptied and refilled). Every result must equal the uncached one. Words use chars
- * that take byte fallback, unk and multi-token paths; some are longer than 255 bytes
+ * that take byte fallback, unk and multi-token paths; some are longer than 1 KiB
  * (never cached). */
 static void cache_check(const char *name, const char *json) {
     enum { N = 12000, REP = 3 };
@@ -227,7 +227,7 @@ static void cache_check(const char *name, const char *json) {
     static const char *alpha[] = {"h", "e", "l", "o", "A", "x", "\xc3\xa9", "w"};
     uint64_t seed = 42;
     for (size_t i = 0; i < N; i++) {
-        size_t len = i % 500 == 7 ? 300 : 1 + (size_t)(seed >> 40) % 10;
+        size_t len = i % 500 == 7 ? 300 : i % 500 == 9 ? 1200 : 1 + (size_t)(seed >> 40) % 10;
         words[i] = malloc(len * 2 + 16);
         if (!words[i]) { CHECK(0); goto done; }
         size_t b = (size_t)snprintf(words[i], 16, "%zu", i); /* distinct by construction */

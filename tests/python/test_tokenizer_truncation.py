@@ -24,16 +24,20 @@ def _fields(e):
     return out
 
 
-def check_encoding(ours, ref, what):
-    """Every field of the encoding and of each overflowing window (one level) must match."""
+def check_encoding(ours, ref, what, path=""):
+    """Every field of the encoding and, recursively, of each overflowing window (windows
+    of pairs have windows of their own in tokenizers) must match."""
     a, b = _fields(ours), _fields(ref)
     for f in ALL:
-        assert a[f] == b[f], f"{f} differ for {what!r}:\n ours {a[f]}\n   hf {b[f]}"
-    assert len(ours.overflowing) == len(ref.overflowing), f"overflowing count differs for {what!r}"
+        assert a[f] == b[f], f"{path}{f} differ for {what!r}:\n ours {a[f]}\n   hf {b[f]}"
+    assert len(ours.overflowing) == len(ref.overflowing), f"{path}overflowing count differs for {what!r}"
     for k, (x, y) in enumerate(zip(ours.overflowing, ref.overflowing)):
-        a, b = _fields(x), _fields(y)
-        for f in ALL:
-            assert a[f] == b[f], f"overflowing[{k}].{f} differ for {what!r}:\n ours {a[f]}\n   hf {b[f]}"
+        check_encoding(x, y, what, f"{path}overflowing[{k}].")
+
+
+def nested_count(e):
+    """Number of windows below the first level of e's overflowing tree."""
+    return sum(len(o.overflowing) + nested_count(o) for o in e.overflowing)
 
 
 def _encode_both(ours, ref, x, y, special):
@@ -170,6 +174,33 @@ def test_padding_with_overflow(minilm, direction):
             args = t if isinstance(t, tuple) else (t,)
             check_encoding(ours.encode(*args), ref.encode(*args), ("single", t, length, mult))
     ours.no_padding(); ref.no_padding(); ours.no_truncation(); ref.no_truncation()
+
+
+@pytest.mark.parametrize("strategy", ["longest_first", "only_first", "only_second"])
+def test_nested_overflowing(minilm, strategy):
+    """Pairs whose both sequences overflow: tokenizers' merge_with gives windows their own
+    overflowing windows; the whole tree must match, through encode and encode_batch."""
+    ours, ref = minilm
+    rnd = random.Random(6)
+    words = training_corpus(8, 50)
+    pairs = [(" ".join(rnd.choice(words) for _ in range(rnd.randint(1, 6))),
+              " ".join(rnd.choice(words) for _ in range(rnd.randint(1, 6)))) for _ in range(40)]
+    pairs += [("a b c d e f g h", "i j k l m n o p")]
+    nested = 0
+    for max_len, stride in ((9, 1), (12, 0), (16, 3), (24, 5)):
+        ours.enable_truncation(max_len, stride=stride, strategy=strategy)
+        ref.enable_truncation(max_len, stride=stride, strategy=strategy)
+        for x, y in pairs:
+            got = _encode_both(ours, ref, x, y, True)
+            if got:
+                check_encoding(*got, (x, y, max_len, stride, strategy))
+                nested += nested_count(got[1])
+        ok = [list(p) for p in pairs if _encode_both(ours, ref, *p, True)]
+        for x, y, p in zip(ours.encode_batch(ok), ref.encode_batch(ok), ok):
+            check_encoding(x, y, ("batch", p, max_len, stride, strategy))
+    ours.no_truncation(); ref.no_truncation()
+    # only longest_first cuts both sequences of a pair, which is what nests windows
+    assert (nested > 100) if strategy == "longest_first" else (nested == 0)
 
 
 def test_encode_batch_matches_encode(minilm):
