@@ -28,6 +28,11 @@ _token_ptr.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 _STRATEGIES = {"longest_first": 0, "only_first": 1, "only_second": 2}
 
 
+# The C accessors of the int32 fields, looked up once (Encoding._ints).
+_INT_FIELDS = {name: getattr(lib, "tl_encoding_" + name) for name in
+               ("ids", "type_ids", "attention_mask", "special_tokens_mask", "word_ids", "sequence_ids")}
+
+
 class Encoding:
     """The result of one encode call, with the fields of tokenizers.Encoding. Wraps the C
     encoding and converts a field to Python lists the first time it is read."""
@@ -51,11 +56,13 @@ class Encoding:
         return cls(None, None, c)
 
     def _ints(self, name: str) -> list:
-        v = self._cache.get(name)
+        c = self._cache
+        v = c.get(name)
         if v is None:
-            n = len(self)
-            v = getattr(lib, "tl_encoding_" + name)(self._h)[:n] if n else []
-            self._cache[name] = v
+            n = c.get("len")
+            if n is None:
+                n = len(self)
+            v = c[name] = _INT_FIELDS[name](self._h)[:n] if n else []
         return v
 
     def __len__(self) -> int:
