@@ -214,7 +214,8 @@ static int same_enc(const tl_encoding *x, const tl_encoding *y) {
  * in shuffled batches on 2 threads (hits, and more words than a cache holds, so caches
  * are emptied and refilled). Every result must equal the uncached one. Words use chars
  * that take byte fallback, unk and multi-token paths; some are longer than 1 KiB
- * (never cached). */
+ * (never cached). Then concurrent single encodes, and a batch on more threads than the
+ * pool has caches. */
 static void cache_check(const char *name, const char *json) {
     enum { N = 12000, REP = 3 };
     tl_tokenizer *ref = load_json(name, json), *tok = load_json(name, json);
@@ -252,6 +253,21 @@ static void cache_check(const char *name, const char *json) {
     size_t bad = 0;
     for (size_t r = 0; r < N * REP; r++) bad += !got[r] || !want[which[r]] || !same_enc(got[r], want[which[r]]);
     CHECK(bad == 0);
+    /* single encodes from 3 threads at once (each call takes and returns a cache), then a
+     * batch on more threads than the pool has caches (the rest run uncached) */
+    size_t bad1 = 0, bad2 = 0;
+#pragma omp parallel for num_threads(3) reduction(+ : bad1)
+    for (size_t r = 0; r < 3000; r++) {
+        tl_encoding *e = NULL;
+        if (tl_tokenizer_encode(tok, texts[r], lens[r], NULL, 0, NULL, &e) != TL_OK || !same_enc(e, want[which[r]])) bad1++;
+        tl_encoding_free(e);
+    }
+    CHECK(bad1 == 0);
+    for (size_t r = 0; r < N * REP; r++) { tl_encoding_free(got[r]); got[r] = NULL; }
+    p.num_threads = 70;
+    CHECK_OK(tl_tokenizer_encode_batch(tok, texts, lens, NULL, NULL, 3000, &p, got));
+    for (size_t r = 0; r < 3000; r++) bad2 += !got[r] || !same_enc(got[r], want[which[r]]);
+    CHECK(bad2 == 0);
 done:
     for (size_t i = 0; words && i < N; i++) { free(words[i]); if (want) tl_encoding_free(want[i]); }
     for (size_t r = 0; got && r < N * REP; r++) tl_encoding_free(got[r]);
