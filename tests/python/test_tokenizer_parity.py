@@ -314,3 +314,28 @@ def test_other_pipelines(tmp_path, minilm_dir, case):
     ours = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
     ours.no_padding(); ours.no_truncation()
     _compare(ours, ref, HANDWRITTEN + _random_strings(3, 1500), lengths=(None,))
+
+
+@pytest.mark.parametrize("case", ["nfd_strip_wsplit", "bert_nolower_nochinese", "nfkc_lower_whitespace", "nfc_seq"])
+def test_combining_classes(tmp_path, minilm_dir, case):
+    """Every char Python's Unicode data gives a combining class, after and before other
+    marks: canonical reordering (and the offsets it moves) must follow tokenizers' NFD
+    tables, which see marks newer than them (U+0EBA, U+A82C, ...) as starters."""
+    import unicodedata
+    norm = {"nfd_strip_wsplit": normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents()]),
+            "bert_nolower_nochinese": normalizers.BertNormalizer(lowercase=False, handle_chinese_chars=False,
+                                                                 strip_accents=True, clean_text=False),
+            "nfkc_lower_whitespace": normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()]),
+            "nfc_seq": normalizers.NFC()}[case]
+    ref = tokenizers.Tokenizer.from_file(str(minilm_dir / "tokenizer.json"))
+    ref.no_padding(); ref.no_truncation()
+    ref.normalizer, ref.pre_tokenizer = norm, pre_tokenizers.WhitespaceSplit()
+    ref.save(str(tmp_path / "tokenizer.json"))
+    ours = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    ours.no_padding(); ours.no_truncation()
+    marks = [chr(c) for c in range(0x300, 0x110000) if not 0xD800 <= c <= 0xDFFF and unicodedata.combining(chr(c))]
+    assert "\u0eba" in marks and "\ua82c" in marks and len(marks) > 800
+    texts = [t for m in marks for t in (f"a \u0301{m} x", f"\u034a{m}\u0316 e{m}\u0301", f"o{m}\u0334 {m}")]
+    texts += [" ".join(marks[i:i + 5]) + " \u0301" + "\u0301".join(marks[i:i + 5]) for i in range(0, len(marks), 5)]
+    for x, y, t in zip(ours.encode_batch(texts), ref.encode_batch(texts), texts):
+        _check_same(x, y, t)
