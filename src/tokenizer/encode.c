@@ -158,7 +158,7 @@ static void trim_all(const tl_postproc *pp, tl_encoding *e) {
     for (size_t i = 0; i < e->n_ovf; i++) tl_trim_offsets(&e->ovf[i], 0, e->ovf[i].len, pp->aps_before);
 }
 
-/* Copies src (tokens, sequence ranges; not its windows) into dst, which is initialized. */
+/* Initializes dst (zeroed) as a copy of src: tokens and sequence ranges, not its windows. */
 static tl_status enc_copy(tl_encoding *dst, const tl_encoding *src) {
     tl_status st = tl_enc_init(dst);
     if (st == TL_OK) st = tl_enc_slice(dst, src, 0, src->len);

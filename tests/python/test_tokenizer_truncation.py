@@ -167,7 +167,8 @@ def test_padding_with_overflow(minilm, direction):
                             pad_to_multiple_of=mult)
         ref.enable_padding(direction=direction, pad_id=7, pad_type_id=1, pad_token="<p>", length=length,
                            pad_to_multiple_of=mult)
-        batch = ["short", "a much longer sentence with many many words in it " * 2, ("q?", "ctx " * 9), ""]
+        batch = ["short", "a much longer sentence with many many words in it " * 2, ("q?", "ctx " * 9), "",
+                 ("a b c d e f g h i j", "k l m n o p q r s t u")]  # both overflow: nested windows, padded
         for x, y in zip(ours.encode_batch(batch), ref.encode_batch(batch)):
             check_encoding(x, y, ("batch", length, mult, direction))
         for t in batch:
