@@ -13,9 +13,9 @@
  * Three more runs while other jobs loaded the machine (times inflated 2-15x) agreed in 17
  * of 18 cells (1.02-2.7x); the exception, BERT-base W2 at 0.94x, won 1.41x on a re-run. */
 static const tl_gemm_backend tl_gemm_backends[] = {
-    {"dnnl", tl_linear_dnnl},
-    {"blas", tl_linear_blas},
-    {"ref", tl_linear_ref},
+    {"dnnl", tl_linear_dnnl, tl_dnnl_pack, tl_linear_dnnl_ex},
+    {"blas", tl_linear_blas, NULL, NULL},
+    {"ref", tl_linear_ref, NULL, NULL},
 };
 
 /* Returns the backend named by $TORCHLESS_GEMM (the first entry when unset), or NULL with
@@ -27,4 +27,13 @@ const tl_gemm_backend *tl_gemm_select(void) {
         if (strcmp(tl_gemm_backends[i].name, want) == 0) return &tl_gemm_backends[i];
     tl_set_error(TL_ERR_INVALID_ARG, "TORCHLESS_GEMM='%s': expected blas, dnnl or ref", want);
     return NULL;
+}
+
+void tl_linear_run(const tl_gemm_backend *g, const float *x, const float *w, const tl_packed *pk,
+                   const float *b, float *out, size_t T, size_t C, size_t OC, int act) {
+    if (T == 0 || OC == 0) return;
+    if (g->linear_ex && g->linear_ex(x, w, pk, b, out, T, C, OC, act)) return;
+    if (w) g->linear(x, w, b, out, T, C, OC);
+    else tl_packed_linear_ref(x, pk, b, out, T);
+    if (act != TL_LINEAR_NO_ACT) tl_activation_apply(out, T * OC, (tl_activation)act);
 }

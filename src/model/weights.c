@@ -223,6 +223,7 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
     tl_status s = pick_prefix(w, f, st);
     if (s) goto fail;
     w->layers = calloc(a->n_layer_groups, sizeof *w->layers);
+    w->n_layer_groups = a->n_layer_groups;
     w->layer_of = calloc(a->n_layers, sizeof *w->layer_of);
     if (!w->layers || !w->layer_of) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
     for (size_t l = 0; l < a->n_layers; l++)
@@ -266,7 +267,48 @@ fail:
     return s;
 }
 
+/* Frees p when w owns it (and forgets it); returns 1 then, 0 when p is not owned. */
+static int release(tl_weights *w, const float *p) {
+    for (size_t i = 0; i < w->n_owned; i++)
+        if (w->owned[i] == p) {
+            free(w->owned[i]);
+            w->owned[i] = w->owned[--w->n_owned];
+            return 1;
+        }
+    return 0;
+}
+
+/* Packs *plain (OC, C) into *pk with g; drops the plain copy when w owns it. */
+static void pack_one(tl_weights *w, const tl_gemm_backend *g, const float **plain, tl_packed **pk,
+                     size_t C, size_t OC) {
+    if (!*plain || *pk || !(*pk = g->pack(*plain, C, OC))) return;
+    w->n_packed++;
+    if (release(w, *plain)) *plain = NULL;
+}
+
+void tl_weights_pack(tl_weights *w, const tl_arch *a, const tl_gemm_backend *g) {
+    if (!g || !g->pack) return;
+    const size_t H = a->hidden, I = a->intermediate;
+    const size_t I_in = a->family->block == TL_BLOCK_MODERNBERT ? 2 * I : I;
+    if (a->has_emb_proj) pack_one(w, g, &w->emb_proj_w, &w->emb_proj_pk, a->embedding_size, H);
+    for (size_t l = 0; l < a->n_layer_groups; l++) {
+        tl_layer_weights *L = &w->layers[l];
+        pack_one(w, g, &L->qkv_w, &L->qkv_pk, H, 3 * H);
+        pack_one(w, g, &L->attn_out_w, &L->attn_out_pk, H, H);
+        pack_one(w, g, &L->ffn_in_w, &L->ffn_in_pk, H, I_in);
+        pack_one(w, g, &L->ffn_out_w, &L->ffn_out_pk, I, H);
+    }
+}
+
 void tl_weights_free(tl_weights *w) {
+    for (size_t l = 0; w->layers && l < w->n_layer_groups; l++) {
+        tl_layer_weights *L = &w->layers[l];
+        tl_packed_free(L->qkv_pk);
+        tl_packed_free(L->attn_out_pk);
+        tl_packed_free(L->ffn_in_pk);
+        tl_packed_free(L->ffn_out_pk);
+    }
+    tl_packed_free(w->emb_proj_pk);
     for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
     free(w->owned);
     free(w->layers);
