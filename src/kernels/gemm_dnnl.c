@@ -11,8 +11,10 @@
  * on every CPU we measured it does not (BA16a64b for all M from 1 to 4096, brgemm), and
  * runtime-M primitives (DNNL_RUNTIME_DIM_VAL) only offer the plain-layout gemm:jit
  * kernel. So the layout is chosen once for a representative M and every per-M primitive
- * is created with that fixed weights descriptor. Should oneDNN refuse it for some M, the
- * call runs tl_packed_linear_ref on the packed data (slow, never fails).
+ * is created with that fixed weights descriptor; packing is skipped unless M = 1, 37 and
+ * 4096 also get an optimized kernel on it. Should oneDNN still refuse it for some M, the
+ * call runs BLAS on the plain weights when they are kept, else tl_packed_linear_ref on
+ * the packed data (slow, never fails).
  *
  * One engine and one stream are created on first use. Primitives are cached per distinct
  * (T, C, OC, bias, threads, weights layout, activation) in a small LRU table guarded by
@@ -288,8 +290,25 @@ int tl_linear_dnnl_ex(const float *x, const float *w, const tl_packed *pk, const
     return dnnl_linear(x, w, pk, b, out, T, C, OC, act);
 }
 
+/* Returns 1 when matmul primitives for a few token counts accept weights laid out as wd
+ * with an optimized (not reference) implementation; lock held. */
+static int layout_serves_every_m(const dnnl_memory_desc_t *wd, size_t C, size_t OC) {
+    const size_t ms[] = {1, 37, 4096};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        dnnl_primitive_desc_t pd;
+        const char *impl = NULL;
+        if (!matmul_pd(&pd, ms[i], C, OC, 1, wd, -1)) return 0;
+        int ok = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+                 impl && strncmp(impl, "ref", 3) != 0;
+        dnnl_primitive_desc_destroy(pd);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
 /* Returns w (OC, C) reordered into the layout oneDNN's matmul prefers, or NULL when that
- * layout is the plain one (nothing to gain), oneDNN is unavailable, or on any failure. */
+ * layout is the plain one (nothing to gain), does not serve every token count, oneDNN is
+ * unavailable, or on any failure. */
 tl_packed *tl_dnnl_pack(const float *w, size_t C, size_t OC) {
     if (!w || C == 0 || OC == 0 || C > INT32_MAX || OC > INT32_MAX) return NULL;
     int nt = tl_threads_get(), prev = omp_get_max_threads();
@@ -305,7 +324,8 @@ tl_packed *tl_dnnl_pack(const float *w, size_t C, size_t OC) {
              dnnl_memory_desc_init_by_tag(&any, 2, wdims, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
              matmul_pd(&pd, TL_DNNL_PACK_M, C, OC, 1, &any, -1);
     const dnnl_memory_desc_t *pref = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
-    ok = ok && pref && pref->format_kind == dnnl_blocked && !dnnl_memory_desc_equal(pref, &plain);
+    ok = ok && pref && pref->format_kind == dnnl_blocked && !dnnl_memory_desc_equal(pref, &plain) &&
+         layout_serves_every_m(pref, C, OC);
     ok = ok && (pk = calloc(1, sizeof *pk)) != NULL;
     if (ok) {
         pk->md = *pref;

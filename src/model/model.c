@@ -58,7 +58,8 @@ tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, t
 }
 
 /* Finishes a model whose arch, st and dir are set: head-size check, weights (packed for
- * the GEMM backend when pack is set), threads. */
+ * the GEMM backend when pack is set: only for weights from files, whose mapped pages
+ * tl_weights_pack may drop), threads. */
 static tl_status finish_load(tl_model *m, const tl_model_params *p, int pack) {
     tl_status s = TL_OK;
     if (m->arch.head_dim > TL_ATTN_MAX_HEAD_DIM)
@@ -71,7 +72,7 @@ static tl_status finish_load(tl_model *m, const tl_model_params *p, int pack) {
         m->n_threads = tl_threads_resolve(p->num_threads);
         tl_threads_set(m->n_threads);
         const char *pk = getenv("TORCHLESS_PACK"); /* "0": keep plain weights (A/B runs) */
-        if (pack && !(pk && strcmp(pk, "0") == 0)) tl_weights_pack(&m->w, &m->arch, m->gemm);
+        if (pack && !(pk && strcmp(pk, "0") == 0)) tl_weights_pack(&m->w, &m->arch, m->gemm, 1);
     }
     return s;
 }

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Remembers p for tl_weights_free; frees p and returns 0 on OOM. */
 static int keep(tl_weights *w, void *p) {
@@ -278,25 +280,37 @@ static int release(tl_weights *w, const float *p) {
     return 0;
 }
 
-/* Packs *plain (OC, C) into *pk with g; drops the plain copy when w owns it. */
+/* Drops the resident pages wholly inside [p, p + bytes) of a read-only file mapping: they
+ * leave the process's memory and are read from the file again only if touched. */
+static void drop_mapped(const void *p, size_t bytes) {
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!pg || pg & (pg - 1)) return;
+    uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + bytes) & ~(pg - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Packs *plain (OC, C) into *pk with g; frees the plain copy when w owns it, else (a
+ * weight in the checkpoint's mapping) drops its pages when drop is set. */
 static void pack_one(tl_weights *w, const tl_gemm_backend *g, const float **plain, tl_packed **pk,
-                     size_t C, size_t OC) {
+                     size_t C, size_t OC, int drop) {
     if (!*plain || *pk || !(*pk = g->pack(*plain, C, OC))) return;
     w->n_packed++;
     if (release(w, *plain)) *plain = NULL;
+    else if (drop) drop_mapped(*plain, C * OC * sizeof(float));
 }
 
-void tl_weights_pack(tl_weights *w, const tl_arch *a, const tl_gemm_backend *g) {
+void tl_weights_pack(tl_weights *w, const tl_arch *a, const tl_gemm_backend *g, int drop_mapped) {
     if (!g || !g->pack) return;
     const size_t H = a->hidden, I = a->intermediate;
     const size_t I_in = a->family->block == TL_BLOCK_MODERNBERT ? 2 * I : I;
-    if (a->has_emb_proj) pack_one(w, g, &w->emb_proj_w, &w->emb_proj_pk, a->embedding_size, H);
+    const int d = drop_mapped;
+    if (a->has_emb_proj) pack_one(w, g, &w->emb_proj_w, &w->emb_proj_pk, a->embedding_size, H, d);
     for (size_t l = 0; l < a->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
-        pack_one(w, g, &L->qkv_w, &L->qkv_pk, H, 3 * H);
-        pack_one(w, g, &L->attn_out_w, &L->attn_out_pk, H, H);
-        pack_one(w, g, &L->ffn_in_w, &L->ffn_in_pk, H, I_in);
-        pack_one(w, g, &L->ffn_out_w, &L->ffn_out_pk, I, H);
+        pack_one(w, g, &L->qkv_w, &L->qkv_pk, H, 3 * H, d);
+        pack_one(w, g, &L->attn_out_w, &L->attn_out_pk, H, H, d);
+        pack_one(w, g, &L->ffn_in_w, &L->ffn_in_pk, H, I_in, d);
+        pack_one(w, g, &L->ffn_out_w, &L->ffn_out_pk, I, H, d);
     }
 }
 

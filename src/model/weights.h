@@ -49,9 +49,11 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *arch, const tl_safetenso
 
 /* Packs every encoder linear weight (embedding projection, QKV, attention output, FFN in
  * and out) once for backend g when g packs, and frees the plain copies this struct owns
- * (fused QKV, converted tensors); weights mapped from the checkpoint stay mapped. A
- * weight g declines to pack stays plain. Never fails: packing is an optimization. */
-void tl_weights_pack(tl_weights *w, const tl_arch *arch, const tl_gemm_backend *g);
+ * (fused QKV, converted tensors). A weight it does not own stays where it is; with
+ * drop_mapped set it must lie in a read-only file mapping, whose pages are then dropped
+ * from memory (re-read from the file only if a fallback touches them). A weight g
+ * declines to pack stays plain. Never fails: packing is an optimization. */
+void tl_weights_pack(tl_weights *w, const tl_arch *arch, const tl_gemm_backend *g, int drop_mapped);
 
 /* Frees what tl_weights_bind and tl_weights_pack allocated; safe on a zeroed struct. */
 void tl_weights_free(tl_weights *w);
