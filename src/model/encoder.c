@@ -107,7 +107,7 @@ static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, are
     return !tl_mul_overflow(n, sizeof(float), &p->total);
 }
 
-tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, float *x) {
+tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x) {
     const tl_arch *a = &m->arch;
     const tl_weights *w = &m->w;
     const size_t H = a->hidden, I = a->intermediate;
@@ -117,7 +117,7 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     arena_plan p;
     if (!plan_arena(a, b, T, nt, &p))
         return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
-    float *arena = malloc(p.total);
+    float *arena = tl_model_scratch(m, p.total);
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", p.total);
     float *qkv = arena, *ctx = qkv + round16(p.qkv), *tmp = ctx + round16(p.ctx);
     float *ffn = tmp + round16(p.tmp), *emb = ffn + round16(p.ffn), *rel = emb + round16(p.emb);
@@ -195,6 +195,6 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     }
 #undef STEP
     tl_prof_report("encoder forward");
-    free(arena);
+    tl_model_scratch_done(m, arena);
     return TL_OK;
 }

@@ -101,8 +101,27 @@ tl_status tl_model_load_tensors(const char *config_json, const tl_tensor_view *t
     return TL_OK;
 }
 
+/* Largest activation arena a model keeps between forwards (BERT-base 8 x 512: 113 MB). */
+#define TL_SCRATCH_KEEP_MAX ((size_t)256 << 20)
+
+/* Why keep it: glibc serves blocks over 32 MB with fresh mmaps, so a new 113 MB arena cost
+ * BERT-base 8 x 512 ~28,000 page faults and ~55 ms of system time per forward. */
+void *tl_model_scratch(tl_model *m, size_t bytes) {
+    if (m->scratch && m->scratch_bytes >= bytes) return m->scratch;
+    if (bytes > TL_SCRATCH_KEEP_MAX) return malloc(bytes);
+    free(m->scratch);
+    m->scratch = malloc(bytes);
+    m->scratch_bytes = m->scratch ? bytes : 0;
+    return m->scratch;
+}
+
+void tl_model_scratch_done(tl_model *m, void *p) {
+    if (p != m->scratch) free(p);
+}
+
 void tl_model_free(tl_model *m) {
     if (!m) return;
+    free(m->scratch);
     tl_tokenizer_free(m->tok);
     tl_weights_free(&m->w);
     tl_st_close(m->st);
