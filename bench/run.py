@@ -450,6 +450,11 @@ def micro_gemm_times(shapes, budget: float, env: dict | None = None,
                      epilogue: bool = False) -> dict[str, list[float]]:
     """Runs build/bench/gemm_bench; returns {mode: [median seconds per shape]}."""
     e = dict(os.environ, OMP_NUM_THREADS=str(NT))
+    if "OMP_WAIT_POLICY" not in e and "GOMP_SPINCOUNT" not in e:
+        # the OpenMP wait policy the torchless package loads its library with (_lib.py):
+        # the libraries' ceiling is measured as the engine runs, not with libgomp's long
+        # spins, which on a busy machine lower it
+        e["GOMP_SPINCOUNT"] = "10000"
     e.update(env or {})
     cmd = [str(MICRO), "--budget", str(budget)] + (["--epilogue"] if epilogue else []) + \
         [f"{M},{K},{N}" for M, K, N in shapes]

@@ -10,10 +10,24 @@
 typedef void (*tl_linear_fn)(const float *x, const float *w, const float *b, float *out,
                              size_t T, size_t C, size_t OC);
 
+/* One linear layer's weights packed once, at load, into a backend's preferred layout
+ * (opaque; made by a backend's pack, freed with tl_packed_free). */
+typedef struct tl_packed tl_packed;
+
+/* No activation after a linear layer (the act argument of tl_linear_run). */
+enum { TL_LINEAR_NO_ACT = -1 };
+
 /* A GEMM implementation behind the one linear interface. */
 typedef struct tl_gemm_backend {
     const char *name;
     tl_linear_fn linear;
+    /* Returns w (OC, C) packed for this backend, or NULL when it runs plain weights (or
+     * packing failed; the plain weights then stay in use). NULL: never packs. */
+    tl_packed *(*pack)(const float *w, size_t C, size_t OC);
+    /* out = act(x @ W^T + b) with W packed (pk) or plain (w), act fused (-1: none);
+     * returns 0, doing nothing, when it cannot. NULL: linear then a separate act pass. */
+    int (*linear_ex)(const float *x, const float *w, const tl_packed *pk, const float *b,
+                     float *out, size_t T, size_t C, size_t OC, int act);
 } tl_gemm_backend;
 
 /* Scalar reference (the oracle) and the BLAS-backed version. */
@@ -25,6 +39,24 @@ void tl_linear_blas(const float *x, const float *w, const float *b, float *out, 
 /* oneDNN matmul (bias fused, primitives cached per shape; falls back to BLAS on error). */
 void tl_linear_dnnl(const float *x, const float *w, const float *b, float *out, size_t T,
                     size_t C, size_t OC);
+/* oneDNN's linear_ex and pack (gemm_dnnl.c; contracts as in tl_gemm_backend). */
+int tl_linear_dnnl_ex(const float *x, const float *w, const tl_packed *pk, const float *b,
+                      float *out, size_t T, size_t C, size_t OC, int act);
+tl_packed *tl_dnnl_pack(const float *w, size_t C, size_t OC);
+
+/* Frees a packed weight (NULL is ignored). */
+void tl_packed_free(tl_packed *pk);
+
+/* out (T, OC) = x (T, C) @ W^T + b read straight from pk's packed layout: scalar, slow,
+ * never fails (the fallback when the backend refuses a shape after plain w was freed). */
+void tl_packed_linear_ref(const float *x, const tl_packed *pk, const float *b, float *out,
+                          size_t T);
+
+/* out (T, OC) = act(x (T, C) @ W^T + b) on backend g: with pk (packed by g->pack) when
+ * non-NULL, else with w (OC, C); w may be NULL when pk is set. act is a tl_activation or
+ * TL_LINEAR_NO_ACT. Never fails. */
+void tl_linear_run(const tl_gemm_backend *g, const float *x, const float *w, const tl_packed *pk,
+                   const float *b, float *out, size_t T, size_t C, size_t OC, int act);
 
 /* Returns the backend named by $TORCHLESS_GEMM ("dnnl", "blas" or "ref"; default "dnnl"), or
  * NULL with an error naming the bad value and the choices. */

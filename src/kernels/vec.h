@@ -16,6 +16,10 @@ typedef struct tl_vec_kernels {
                         size_t len, float scale, int any_key, size_t lo, size_t hi);
     /* x[0..n) <- act(x), torch's definitions. */
     void (*activation_chunk)(float *x, size_t n, tl_activation act);
+    /* row (H) <- LayerNorm(row + res) * g + b in place; res and b may be NULL. */
+    void (*add_layernorm_row)(float *restrict row, const float *restrict res,
+                              const float *restrict g, const float *restrict b, size_t H,
+                              float eps);
 } tl_vec_kernels;
 
 extern const tl_vec_kernels tl_vec_generic, tl_vec_avx2, tl_vec_avx512;

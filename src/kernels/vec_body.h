@@ -85,3 +85,45 @@ static void TL_FN(activation_chunk)(float *x, size_t n, tl_activation act) {
     }
 }
 
+
+/* Horizontal sum of a 16-lane vector, in double. */
+static double TL_FN(hsum)(tl_v16f v) {
+    double s = 0.0;
+    for (int k = 0; k < 16; k++) s += v[k];
+    return s;
+}
+
+/* row (H) <- LN(row + res) * g + b in place; res and b may be NULL. Sums run in 16 float
+ * lanes (partial sums of H / 16 terms) and are reduced in double. */
+static void TL_FN(add_layernorm_row)(float *restrict row, const float *restrict res,
+                                     const float *restrict g, const float *restrict b, size_t H,
+                                     float eps) {
+    tl_v16f vs = {0};
+    double sum = 0.0;
+    size_t i = 0;
+    for (; i + 16 <= H; i += 16) {
+        tl_v16f v = tl_v16_load(row + i);
+        if (res) v += tl_v16_load(res + i);
+        tl_v16_store(row + i, v);
+        vs += v;
+    }
+    for (; i < H; i++) {
+        if (res) row[i] += res[i];
+        sum += row[i];
+    }
+    const float mean = (float)((sum + TL_FN(hsum)(vs)) / (double)H);
+    tl_v16f vq = {0};
+    double var = 0.0;
+    for (i = 0; i + 16 <= H; i += 16) {
+        tl_v16f d = tl_v16_load(row + i) - mean;
+        vq += d * d;
+    }
+    for (; i < H; i++) var += (double)(row[i] - mean) * (row[i] - mean);
+    const float inv = (float)(1.0 / sqrt((var + TL_FN(hsum)(vq)) / (double)H + eps));
+    for (i = 0; i + 16 <= H; i += 16) {
+        tl_v16f y = (tl_v16_load(row + i) - mean) * inv * tl_v16_load(g + i);
+        if (b) y += tl_v16_load(b + i);
+        tl_v16_store(row + i, y);
+    }
+    for (; i < H; i++) row[i] = (row[i] - mean) * inv * g[i] + (b ? b[i] : 0.0f);
+}

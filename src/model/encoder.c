@@ -107,7 +107,7 @@ static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, are
     return !tl_mul_overflow(n, sizeof(float), &p->total);
 }
 
-tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, float *x) {
+tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x) {
     const tl_arch *a = &m->arch;
     const tl_weights *w = &m->w;
     const size_t H = a->hidden, I = a->intermediate;
@@ -117,7 +117,7 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     arena_plan p;
     if (!plan_arena(a, b, T, nt, &p))
         return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
-    float *arena = malloc(p.total);
+    float *arena = tl_model_scratch(m, p.total);
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", p.total);
     float *qkv = arena, *ctx = qkv + round16(p.qkv), *tmp = ctx + round16(p.ctx);
     float *ffn = tmp + round16(p.tmp), *emb = ffn + round16(p.ffn), *rel = emb + round16(p.emb);
@@ -145,7 +145,8 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
     tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
                       b->token_type_ids, e, T, E);
     if (!a->family->deberta) tl_add_layernorm(e, NULL, w->emb_ln_w, w->emb_ln_b, T, E, (float)a->ln_eps);
-    if (a->has_emb_proj) m->gemm->linear(e, w->emb_proj_w, w->emb_proj_b, x, T, E, H);
+    if (a->has_emb_proj)
+        tl_linear_run(m->gemm, e, w->emb_proj_w, w->emb_proj_pk, w->emb_proj_b, x, T, E, H, TL_LINEAR_NO_ACT);
     if (a->family->deberta) {
         tl_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, T, H, (float)a->ln_eps);
         for (size_t t = 0; b->attention_mask && t < T; t++)
@@ -164,7 +165,8 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
 
     for (size_t l = 0; l < a->n_layers; l++) {
         const tl_layer_weights *L = w->layer_of[l];
-        m->gemm->linear(x, L->qkv_w, L->qkv_b, qkv, T, H, 3 * H);       // qkv (T, 3H)
+        // qkv (T, 3H) = x @ Wqkv^T + b
+        tl_linear_run(m->gemm, x, L->qkv_w, L->qkv_pk, L->qkv_b, qkv, T, H, 3 * H, TL_LINEAR_NO_ACT);
         STEP(TL_PROF_QKV);
         tl_disentangled dis = {L->pos_q, L->pos_k, L->pos_ld, a->att_span, didx, center};
         tl_attn_extras ex = {b->attention_mask, a->rel_buckets ? &relb : NULL, 0,
@@ -174,21 +176,25 @@ tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t T, flo
                              a->family->deberta};
         tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);                                       // ctx (T, H)
         STEP(TL_PROF_ATTN);
-        m->gemm->linear(ctx, L->attn_out_w, L->attn_out_b, tmp, T, H, H); // tmp (T, H)
+        // tmp (T, H) = ctx @ Wo^T + b
+        tl_linear_run(m->gemm, ctx, L->attn_out_w, L->attn_out_pk, L->attn_out_b, tmp, T, H, H,
+                      TL_LINEAR_NO_ACT);
         STEP(TL_PROF_ATTN_OUT);
         tl_add_layernorm(x, tmp, L->attn_ln_w, L->attn_ln_b, T, H, (float)a->ln_eps);
         STEP(TL_PROF_LN);
-        m->gemm->linear(x, L->ffn_in_w, L->ffn_in_b, ffn, T, H, I);      // ffn (T, I)
+        // ffn (T, I) = act(x @ W1^T + b): the activation runs in the GEMM's epilogue
+        // (oneDNN post-op) or, on backends without one, as a pass right after it
+        tl_linear_run(m->gemm, x, L->ffn_in_w, L->ffn_in_pk, L->ffn_in_b, ffn, T, H, I, (int)a->act);
         STEP(TL_PROF_FFN_IN);
-        tl_activation_apply(ffn, T * I, a->act);
-        STEP(TL_PROF_ACT);
-        m->gemm->linear(ffn, L->ffn_out_w, L->ffn_out_b, tmp, T, I, H);  // tmp (T, H)
+        // tmp (T, H) = ffn @ W2^T + b
+        tl_linear_run(m->gemm, ffn, L->ffn_out_w, L->ffn_out_pk, L->ffn_out_b, tmp, T, I, H,
+                      TL_LINEAR_NO_ACT);
         STEP(TL_PROF_FFN_OUT);
         tl_add_layernorm(x, tmp, L->ffn_ln_w, L->ffn_ln_b, T, H, (float)a->ln_eps);
         STEP(TL_PROF_LN);
     }
 #undef STEP
     tl_prof_report("encoder forward");
-    free(arena);
+    tl_model_scratch_done(m, arena);
     return TL_OK;
 }

@@ -13,7 +13,7 @@ static void add_inplace(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-tl_status tl_modernbert_forward(const tl_model *m, const tl_batch *b, size_t T, float *x) {
+tl_status tl_modernbert_forward(tl_model *m, const tl_batch *b, size_t T, float *x) {
     const tl_arch *a = &m->arch;
     const tl_weights *w = &m->w;
     const size_t H = a->hidden, I = a->intermediate;
@@ -32,7 +32,7 @@ tl_status tl_modernbert_forward(const tl_model *m, const tl_batch *b, size_t T, 
     for (int i = 0; i < 7 && !bad; i++) bad = tl_add_overflow(total, (sizes[i] + 15) & ~(size_t)15, &total);
     if (bad || tl_mul_overflow(total, sizeof(float), &total))
         return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
-    float *arena = malloc(total), *part[7];
+    float *arena = tl_model_scratch(m, total), *part[7];
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", total);
     part[0] = arena;
     for (int i = 1; i < 7; i++) part[i] = part[i - 1] + ((sizes[i - 1] + 15) & ~(size_t)15);
@@ -54,21 +54,21 @@ tl_status tl_modernbert_forward(const tl_model *m, const tl_batch *b, size_t T, 
             tl_layernorm(x, ln, L->attn_ln_w, L->attn_ln_b, T, H, eps);
             in = ln;
         }
-        m->gemm->linear(in, L->qkv_w, L->qkv_b, qkv, T, H, 3 * H);             // qkv (T, 3H)
+        tl_linear_run(m->gemm, in, L->qkv_w, L->qkv_pk, L->qkv_b, qkv, T, H, 3 * H, TL_LINEAR_NO_ACT); // qkv (T, 3H)
         int local = a->layer_local[l];
         tl_rope_apply(qkv, cu, b->n_seqs, b->position_ids, a->n_heads, a->head_dim,
                       local ? a->rope_theta_local : a->rope_theta_global);
         tl_attn_extras ex = {.key_mask = b->attention_mask, .window = local ? a->local_window : 0};
         tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);
-        m->gemm->linear(ctx, L->attn_out_w, L->attn_out_b, ln, T, H, H);        // ln (T, H)
+        tl_linear_run(m->gemm, ctx, L->attn_out_w, L->attn_out_pk, L->attn_out_b, ln, T, H, H, TL_LINEAR_NO_ACT); // ln (T, H)
         add_inplace(x, ln, T * H);
         tl_layernorm(x, ln, L->ffn_ln_w, L->ffn_ln_b, T, H, eps);
-        m->gemm->linear(ln, L->ffn_in_w, L->ffn_in_b, ffn, T, H, 2 * I);        // ffn (T, 2I)
+        tl_linear_run(m->gemm, ln, L->ffn_in_w, L->ffn_in_pk, L->ffn_in_b, ffn, T, H, 2 * I, TL_LINEAR_NO_ACT); // ffn (T, 2I)
         tl_gated_activation(ffn, gated, T, I, a->act);                          // gated (T, I)
-        m->gemm->linear(gated, L->ffn_out_w, L->ffn_out_b, ln, T, I, H);        // ln (T, H)
+        tl_linear_run(m->gemm, gated, L->ffn_out_w, L->ffn_out_pk, L->ffn_out_b, ln, T, I, H, TL_LINEAR_NO_ACT); // ln (T, H)
         add_inplace(x, ln, T * H);
     }
     tl_add_layernorm(x, NULL, w->final_ln_w, w->final_ln_b, T, H, eps);
-    free(arena);
+    tl_model_scratch_done(m, arena);
     return TL_OK;
 }

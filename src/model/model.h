@@ -17,18 +17,28 @@ struct tl_model {
     tl_st_config st_cfg;         /* sentence-transformers modules */
     const tl_gemm_backend *gemm;
     int n_threads;
+    void *scratch;               /* the last forward's activation arena, kept for reuse */
+    size_t scratch_bytes;
 };
+
+/* Returns a buffer of at least bytes for one forward's activations (contents undefined):
+ * the model's kept arena when large enough, else a new one, kept when at most
+ * TL_SCRATCH_KEEP_MAX bytes. Release it with tl_model_scratch_done. NULL when out of
+ * memory. Calls on one model must not overlap (tl_model_forward's contract). */
+void *tl_model_scratch(tl_model *m, size_t bytes);
+/* Frees p unless it is the model's kept arena. */
+void tl_model_scratch_done(tl_model *m, void *p);
 
 /* Validates a packed batch against the model (ids, type ids, positions, lengths) and
  * returns the total token count in *total. Errors name the sequence and token. */
 tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total);
 
 /* Runs the encoder on a validated batch; writes the last hidden state (total, H) to out.
- * Allocates one arena for the call. */
-tl_status tl_encoder_forward(const tl_model *m, const tl_batch *b, size_t total, float *out);
+ * Takes one arena for the call from tl_model_scratch. */
+tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t total, float *out);
 
 /* The ModernBERT forward pass (encoder_modernbert.c); same contract as tl_encoder_forward. */
-tl_status tl_modernbert_forward(const tl_model *m, const tl_batch *b, size_t total, float *out);
+tl_status tl_modernbert_forward(tl_model *m, const tl_batch *b, size_t total, float *out);
 
 /* Returns the text-entry-point error when the model has no tokenizer, else TL_OK. */
 tl_status tl_model_require_tokenizer(const tl_model *m);

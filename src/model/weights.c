@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Remembers p for tl_weights_free; frees p and returns 0 on OOM. */
 static int keep(tl_weights *w, void *p) {
@@ -223,6 +225,7 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
     tl_status s = pick_prefix(w, f, st);
     if (s) goto fail;
     w->layers = calloc(a->n_layer_groups, sizeof *w->layers);
+    w->n_layer_groups = a->n_layer_groups;
     w->layer_of = calloc(a->n_layers, sizeof *w->layer_of);
     if (!w->layers || !w->layer_of) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
     for (size_t l = 0; l < a->n_layers; l++)
@@ -266,7 +269,60 @@ fail:
     return s;
 }
 
+/* Frees p when w owns it (and forgets it); returns 1 then, 0 when p is not owned. */
+static int release(tl_weights *w, const float *p) {
+    for (size_t i = 0; i < w->n_owned; i++)
+        if (w->owned[i] == p) {
+            free(w->owned[i]);
+            w->owned[i] = w->owned[--w->n_owned];
+            return 1;
+        }
+    return 0;
+}
+
+/* Drops the resident pages wholly inside [p, p + bytes) of a read-only file mapping: they
+ * leave the process's memory and are read from the file again only if touched. */
+static void drop_mapped(const void *p, size_t bytes) {
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!pg || pg & (pg - 1)) return;
+    uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + bytes) & ~(pg - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Packs *plain (OC, C) into *pk with g; frees the plain copy when w owns it, else (a
+ * weight in the checkpoint's mapping) drops its pages when drop is set. */
+static void pack_one(tl_weights *w, const tl_gemm_backend *g, const float **plain, tl_packed **pk,
+                     size_t C, size_t OC, int drop) {
+    if (!*plain || *pk || !(*pk = g->pack(*plain, C, OC))) return;
+    w->n_packed++;
+    if (release(w, *plain)) *plain = NULL;
+    else if (drop) drop_mapped(*plain, C * OC * sizeof(float));
+}
+
+void tl_weights_pack(tl_weights *w, const tl_arch *a, const tl_gemm_backend *g, int drop_mapped) {
+    if (!g || !g->pack) return;
+    const size_t H = a->hidden, I = a->intermediate;
+    const size_t I_in = a->family->block == TL_BLOCK_MODERNBERT ? 2 * I : I;
+    const int d = drop_mapped;
+    if (a->has_emb_proj) pack_one(w, g, &w->emb_proj_w, &w->emb_proj_pk, a->embedding_size, H, d);
+    for (size_t l = 0; l < a->n_layer_groups; l++) {
+        tl_layer_weights *L = &w->layers[l];
+        pack_one(w, g, &L->qkv_w, &L->qkv_pk, H, 3 * H, d);
+        pack_one(w, g, &L->attn_out_w, &L->attn_out_pk, H, H, d);
+        pack_one(w, g, &L->ffn_in_w, &L->ffn_in_pk, H, I_in, d);
+        pack_one(w, g, &L->ffn_out_w, &L->ffn_out_pk, I, H, d);
+    }
+}
+
 void tl_weights_free(tl_weights *w) {
+    for (size_t l = 0; w->layers && l < w->n_layer_groups; l++) {
+        tl_layer_weights *L = &w->layers[l];
+        tl_packed_free(L->qkv_pk);
+        tl_packed_free(L->attn_out_pk);
+        tl_packed_free(L->ffn_in_pk);
+        tl_packed_free(L->ffn_out_pk);
+    }
+    tl_packed_free(w->emb_proj_pk);
     for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
     free(w->owned);
     free(w->layers);

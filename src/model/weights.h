@@ -5,6 +5,9 @@
 #include "io/safetensors.h"
 #include "model/arch.h"
 
+typedef struct tl_packed tl_packed;
+typedef struct tl_gemm_backend tl_gemm_backend;
+
 /* One layer's weights. For TL_BLOCK_MODERNBERT the same slots hold: qkv_w/qkv_b the
  * checkpoint's fused Wqkv (mapped, not copied), attn_ln_* the pre-attention norm (NULL in
  * layer 0), ffn_in_* Wi (2I, H), ffn_ln_* the pre-MLP norm; biases may be NULL. */
@@ -16,18 +19,24 @@ typedef struct tl_layer_weights {
      * at load, (2 * att_span) rows of stride pos_ld; NULL when the term is off */
     const float *pos_q, *pos_k;
     size_t pos_ld;
+    /* the four linear weights packed at load by the GEMM backend, or NULL (plain weights);
+     * when set, the plain pointer may be NULL (its owned copy was freed) */
+    tl_packed *qkv_pk, *attn_out_pk, *ffn_in_pk, *ffn_out_pk;
 } tl_layer_weights;
 
 typedef struct tl_weights {
     const float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b; /* type_emb may be NULL */
     const float *emb_proj_w, *emb_proj_b; /* (H, E) and (H) when arch->has_emb_proj */
+    tl_packed *emb_proj_pk;              /* emb_proj_w packed, or NULL */
     const float *rel_bias;               /* (rel_buckets, n_heads) when arch->rel_buckets */
     const float *final_ln_w, *final_ln_b; /* a norm after the last layer (ModernBERT), or NULL */
     tl_layer_weights *layers;            /* n_layer_groups distinct sets */
+    size_t n_layer_groups;
     const tl_layer_weights **layer_of;   /* n_layers: the set layer l uses */
     const char *prefix;   /* the name prefix the checkpoint uses ("bert." or "") */
     size_t n_params;      /* parameters bound */
     size_t n_converted;   /* tensors copied to fp32 (not F32, or unaligned) */
+    size_t n_packed;      /* linear weights packed for the GEMM backend */
     char dtypes[64];      /* the checkpoint dtypes seen, e.g. "F32" or "F16, F32" */
     void **owned;         /* buffers to free */
     size_t n_owned, cap_owned;
@@ -38,7 +47,15 @@ typedef struct tl_weights {
  * tensor and the expected vs. found shape. On error w is left empty. */
 tl_status tl_weights_bind(tl_weights *w, const tl_arch *arch, const tl_safetensors *st);
 
-/* Frees what tl_weights_bind allocated; safe on a zeroed struct. */
+/* Packs every encoder linear weight (embedding projection, QKV, attention output, FFN in
+ * and out) once for backend g when g packs, and frees the plain copies this struct owns
+ * (fused QKV, converted tensors). A weight it does not own stays where it is; with
+ * drop_mapped set it must lie in a read-only file mapping, whose pages are then dropped
+ * from memory (re-read from the file only if a fallback touches them). A weight g
+ * declines to pack stays plain. Never fails: packing is an optimization. */
+void tl_weights_pack(tl_weights *w, const tl_arch *arch, const tl_gemm_backend *g, int drop_mapped);
+
+/* Frees what tl_weights_bind and tl_weights_pack allocated; safe on a zeroed struct. */
 void tl_weights_free(tl_weights *w);
 
 #endif

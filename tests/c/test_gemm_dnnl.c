@@ -81,3 +81,58 @@ TL_TEST(gemm_dnnl_many_shapes_stay_correct_past_the_cache_bound) {
     CHECK_NEAR(worst, 0.0, 1e-4);
     free(x); free(w); free(bias); free(want); free(got);
 }
+
+/* torch's activations in double: the oracle for fused epilogues. */
+static double act_ref(double v, int act) {
+    switch (act) {
+    case TL_ACT_GELU: return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+    case TL_ACT_GELU_TANH: return 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    case TL_ACT_RELU: return v > 0 ? v : 0;
+    case TL_ACT_SILU: return v / (1.0 + exp(-v));
+    default: return v;
+    }
+}
+
+TL_TEST(gemm_dnnl_packed_weights_and_fused_act_match_ref_on_odd_sizes) {
+    const tl_gemm_backend *dn = backend("dnnl"), *bl = backend("blas");
+    if (!dn || !bl) { CHECK(dn && bl); return; }
+    const size_t Ts[] = {1, 7, 129}, Cs[] = {1, 37, 200}, OCs[] = {1, 13, 301};
+    const int acts[] = {TL_LINEAR_NO_ACT, TL_ACT_GELU, TL_ACT_GELU_TANH, TL_ACT_RELU, TL_ACT_SILU};
+    int n_packed = 0;
+    for (size_t c = 0; c < 3; c++)
+        for (size_t d = 0; d < 3; d++) {
+            size_t C = Cs[c], OC = OCs[d];
+            float *w = malloc(OC * C * 4), *bias = malloc(OC * 4);
+            fill(w, OC * C, 32); fill(bias, OC, 33);
+            tl_packed *pk = dn->pack(w, C, OC); /* NULL: the plain layout is preferred */
+            n_packed += pk != NULL;
+            for (size_t a = 0; a < 3; a++) {
+                size_t T = Ts[a];
+                float *x = malloc(T * C * 4), *want = malloc(T * OC * 4), *got = malloc(T * OC * 4);
+                fill(x, T * C, 31);
+                tl_linear_ref(x, w, bias, want, T, C, OC);
+                for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+                    double worst = 0, worst_bl = 0, worst_pr = 0;
+                    /* packed (plain w dropped), plain on dnnl, and blas + separate act */
+                    fill(got, T * OC, 98);
+                    tl_linear_run(dn, x, pk ? NULL : w, pk, bias, got, T, C, OC, acts[k]);
+                    for (size_t i = 0; i < T * OC; i++)
+                        worst = fmax(worst, fabs(got[i] - act_ref(want[i], acts[k])));
+                    tl_linear_run(bl, x, w, NULL, bias, got, T, C, OC, acts[k]);
+                    for (size_t i = 0; i < T * OC; i++)
+                        worst_bl = fmax(worst_bl, fabs(got[i] - act_ref(want[i], acts[k])));
+                    CHECK_NEAR(worst, 0.0, 1e-4);
+                    CHECK_NEAR(worst_bl, 0.0, 1e-4);
+                    if (pk && acts[k] == TL_LINEAR_NO_ACT) { /* the never-failing fallback */
+                        tl_packed_linear_ref(x, pk, bias, got, T);
+                        for (size_t i = 0; i < T * OC; i++) worst_pr = fmax(worst_pr, fabs(got[i] - want[i]));
+                        CHECK_NEAR(worst_pr, 0.0, 1e-4);
+                    }
+                }
+                free(x); free(want); free(got);
+            }
+            tl_packed_free(pk);
+            free(w); free(bias);
+        }
+    CHECK(n_packed > 0); /* on an AVX-512 / AVX2 CPU oneDNN prefers a blocked layout */
+}

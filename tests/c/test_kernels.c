@@ -122,6 +122,41 @@ TL_TEST(add_layernorm_matches_definition) {
     }
 }
 
+TL_TEST(add_layernorm_vector_paths_match_double_definition_on_odd_widths) {
+    const size_t Hs[] = {1, 15, 16, 37, 773}, T = 5;
+    for (size_t k = 0; k < sizeof Hs / sizeof Hs[0]; k++) {
+        size_t H = Hs[k];
+        float *x = malloc(T * H * 4), *r = malloc(T * H * 4), *g = malloc(H * 4), *b = malloc(H * 4);
+        float *y = malloc(T * H * 4), *y2 = malloc(T * H * 4);
+        fill(x, T * H, 21); fill(r, T * H, 22); fill(g, H, 23); fill(b, H, 24);
+        for (size_t i = 0; i < T * H; i++) x[i] = 3.0f + 8.0f * x[i]; /* an offset mean, as in models */
+        memcpy(y, x, T * H * 4);
+        memcpy(y2, x, T * H * 4);
+        tl_add_layernorm(y, r, g, b, T, H, 1e-12f);
+        tl_add_layernorm(y2, NULL, g, NULL, T, H, 1e-12f);
+        double worst = 0, worst2 = 0;
+        for (size_t t = 0; t < T; t++) {
+            double m = 0, v = 0, m2 = 0, v2 = 0;
+            for (size_t i = 0; i < H; i++) { m += (double)x[t * H + i] + r[t * H + i]; m2 += x[t * H + i]; }
+            m /= H; m2 /= H;
+            for (size_t i = 0; i < H; i++) {
+                double d = (double)x[t * H + i] + r[t * H + i] - m, d2 = x[t * H + i] - m2;
+                v += d * d; v2 += d2 * d2;
+            }
+            v /= H; v2 /= H;
+            for (size_t i = 0; i < H; i++) {
+                double want = ((double)x[t * H + i] + r[t * H + i] - m) / sqrt(v + 1e-12) * g[i] + b[i];
+                double want2 = (x[t * H + i] - m2) / sqrt(v2 + 1e-12) * g[i];
+                if (H > 1) worst = fmax(worst, fabs(y[t * H + i] - want));
+                if (H > 1) worst2 = fmax(worst2, fabs(y2[t * H + i] - want2));
+            }
+        }
+        CHECK_NEAR(worst, 0.0, 2e-5);
+        CHECK_NEAR(worst2, 0.0, 2e-5);
+        free(x); free(r); free(g); free(b); free(y); free(y2);
+    }
+}
+
 TL_TEST(activations_match_torch_values) {
     /* values from torch.nn.functional: gelu(1), gelu(-2), gelu_tanh(1), silu(1) */
     float v[4] = {1.0f, -2.0f, 0.5f, -0.5f};
