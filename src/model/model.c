@@ -62,6 +62,7 @@ tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, t
  * tl_weights_pack may drop), threads. */
 static tl_status finish_load(tl_model *m, const tl_model_params *p, int pack) {
     tl_status s = TL_OK;
+    atomic_flag_clear(&m->scratch_busy);
     if (m->arch.head_dim > TL_ATTN_MAX_HEAD_DIM)
         s = tl_set_error(TL_ERR_UNSUPPORTED, "%s: head size %zu (hidden_size / num_attention_heads) "
                          "exceeds the supported %d", m->dir, m->arch.head_dim, TL_ATTN_MAX_HEAD_DIM);
@@ -107,16 +108,21 @@ tl_status tl_model_load_tensors(const char *config_json, const tl_tensor_view *t
 /* Why keep it: glibc serves blocks over 32 MB with fresh mmaps, so a new 113 MB arena cost
  * BERT-base 8 x 512 ~28,000 page faults and ~55 ms of system time per forward. */
 void *tl_model_scratch(tl_model *m, size_t bytes) {
+    if (bytes > TL_SCRATCH_KEEP_MAX || atomic_flag_test_and_set_explicit(&m->scratch_busy, memory_order_acquire))
+        return malloc(bytes);
     if (m->scratch && m->scratch_bytes >= bytes) return m->scratch;
-    if (bytes > TL_SCRATCH_KEEP_MAX) return malloc(bytes);
     free(m->scratch);
     m->scratch = malloc(bytes);
     m->scratch_bytes = m->scratch ? bytes : 0;
+    if (!m->scratch) atomic_flag_clear_explicit(&m->scratch_busy, memory_order_release);
     return m->scratch;
 }
 
 void tl_model_scratch_done(tl_model *m, void *p) {
-    if (p != m->scratch) free(p);
+    if (p && p == m->scratch)
+        atomic_flag_clear_explicit(&m->scratch_busy, memory_order_release);
+    else
+        free(p);
 }
 
 void tl_model_free(tl_model *m) {

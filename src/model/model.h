@@ -1,6 +1,8 @@
 /* model.h — the inside of the opaque tl_model handle, and the encoder forward pass. */
 #ifndef TL_MODEL_MODEL_H
 #define TL_MODEL_MODEL_H
+#include <stdatomic.h>
+
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "model/arch.h"
@@ -19,12 +21,14 @@ struct tl_model {
     int n_threads;
     void *scratch;               /* the last forward's activation arena, kept for reuse */
     size_t scratch_bytes;
+    atomic_flag scratch_busy;    /* set while a forward holds the kept arena */
 };
 
 /* Returns a buffer of at least bytes for one forward's activations (contents undefined):
  * the model's kept arena when large enough, else a new one, kept when at most
  * TL_SCRATCH_KEEP_MAX bytes. Release it with tl_model_scratch_done. NULL when out of
- * memory. Calls on one model must not overlap (tl_model_forward's contract). */
+ * memory. Safe when calls overlap: while one forward holds the kept arena, another gets
+ * a private buffer (overlapping calls are still outside tl_model_forward's contract). */
 void *tl_model_scratch(tl_model *m, size_t bytes);
 /* Frees p unless it is the model's kept arena. */
 void tl_model_scratch_done(tl_model *m, void *p);

@@ -119,6 +119,25 @@ def test_result_does_not_depend_on_batch(tiny_models):
         np.testing.assert_allclose(batch[i], alone, atol=1e-5, rtol=0)
 
 
+def test_overlapping_forwards_on_one_model(tiny_models):
+    """Forwards of different sizes from several threads at once on one model (the kept
+    activation arena must not be shared between them) equal the same forwards run alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    d = tiny_models("l3_h96_a3", **CONFIGS["l3_h96_a3"])
+    tl = Model(d, load_tokenizer=False)
+    rng = np.random.default_rng(9)
+    jobs = [random_seqs(rng, 150, int(n), lo=1, hi=128) for n in rng.integers(1, 12, size=24)]
+    alone = [tl.forward(ids, token_type_ids=tts) for ids, tts in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda j: tl.forward(j[0], token_type_ids=j[1]), jobs * 3))
+    for i, got in enumerate(together):
+        want = alone[i % len(jobs)]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-5, rtol=0)
+
+
 def test_reference_gemm_matches_blas(tiny_models, monkeypatch):
     """TORCHLESS_GEMM=ref (the scalar oracle) and the BLAS path agree."""
     d = tiny_models("l2_h64_a4", **CONFIGS["l2_h64_a4"])
