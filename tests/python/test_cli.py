@@ -618,3 +618,23 @@ def test_c_api_doc_is_complete():
     for word in ("TORCHLESS_NUM_THREADS", "TORCHLESS_GEMM", "tl_last_error", "seq_lens",
                  "-lpcre2-8 -L$B -Wl,-rpath,$B -lopenblas -lm -lpthread -fopenmp"):
         assert word in doc
+
+
+# ------------------------------------------------------------------ OpenMP wait policy
+
+@pytest.mark.parametrize("user_env, want", [
+    ({}, "GOMP_SPINCOUNT = '10000'"),                     # run sets short spins
+    ({"GOMP_SPINCOUNT": "777"}, "GOMP_SPINCOUNT = '777'"),  # the user's choice is kept
+    ({"OMP_WAIT_POLICY": "active"}, "OMP_WAIT_POLICY = 'ACTIVE'"),
+])
+def test_run_openmp_spin_policy(cli, minilm_dir, user_env, want):
+    """libgomp prints the policy it loaded with (OMP_DISPLAY_ENV): `run` re-executes itself
+    with GOMP_SPINCOUNT=10000 unless the user set a wait policy (docs/c-api.md)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env.update(user_env, OMP_DISPLAY_ENV="verbose")
+    p = subprocess.run([str(cli), "run", "--model", str(minilm_dir), "hi"], capture_output=True,
+                       text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert want in p.stderr
+    if user_env:
+        assert "GOMP_SPINCOUNT = '10000'" not in p.stderr
