@@ -43,8 +43,7 @@ struct tl_pipeline {
     int clean_up_spaces;      /* tokenizer_config.json clean_up_tokenization_spaces */
     int32_t mask_id, pad_id, unk_id;
     char mask_token[64];
-    char subword_prefix[16];  /* WordPiece decoder prefix ("##") */
-    int decoder_cleanup;      /* WordPiece decoder cleanup */
+    int word_aware;           /* the tokenizer model has a continuing_subword_prefix */
 };
 
 /* ---------------------------------------------------------------- helpers (pipeline_util.c) */
@@ -74,8 +73,8 @@ tl_status tl_pl_truncation(const tl_pipeline *p, const cJSON *params, int defaul
 /* x (n) <- softmax(x), computed in float as numpy does on float32 logits. */
 void tl_pl_softmax(float *x, size_t n);
 
-/* Decodes ids as tokenizer.decode does (WordPiece decoder, optional skip of special tokens,
- * clean_up_tokenization_spaces). Returns a malloc'd string, NULL on OOM. */
+/* Decodes ids as tokenizer.decode does (the tokenizer's decoder, optional skip of special
+ * tokens, clean_up_tokenization_spaces). Returns a malloc'd string, NULL on OOM. */
 char *tl_pl_decode(const tl_pipeline *p, const int32_t *ids, size_t n, int skip_special);
 
 /* Joins token strings as tokenizer.convert_tokens_to_string does. malloc'd, NULL on OOM. */
