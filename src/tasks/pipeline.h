@@ -87,6 +87,12 @@ size_t *tl_pl_cp_offsets(const char *s, size_t *n_cp);
  * *single = 1). Fills a malloc'd array of borrowed pointers. */
 tl_status tl_pl_items(const cJSON *inputs, const cJSON ***items, size_t *n, int *single);
 
+/* One input's result (tl_pl_map): item is the index-th input; ctx is the caller's. */
+typedef tl_status (*tl_pl_one_fn)(tl_pipeline *p, const cJSON *item, size_t index, const void *ctx, cJSON **out);
+/* Runs one() on a single input (not an array: its result) or on each element of an array
+ * (a list of results). On error nothing is returned (*out NULL) and one()'s error stands. */
+tl_status tl_pl_map(tl_pipeline *p, const cJSON *inputs, tl_pl_one_fn one, const void *ctx, cJSON **out);
+
 /* Reads an integer parameter (>= min) or def when absent/null; error names the key. */
 tl_status tl_pl_int(const cJSON *params, const char *key, long def, long min, long *out);
 /* Reads a boolean parameter or def when absent/null. */

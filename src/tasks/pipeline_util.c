@@ -134,6 +134,23 @@ tl_status tl_pl_items(const cJSON *inputs, const cJSON ***items, size_t *n, int 
     return TL_OK;
 }
 
+tl_status tl_pl_map(tl_pipeline *p, const cJSON *inputs, tl_pl_one_fn one, const void *ctx, cJSON **out) {
+    *out = NULL;
+    if (!cJSON_IsArray(inputs)) return one(p, inputs, 0, ctx, out);
+    cJSON *res = cJSON_CreateArray();
+    if (!res) return tl_set_error(TL_ERR_OOM, "out of memory");
+    size_t i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, inputs) {
+        cJSON *r;
+        tl_status s = one(p, it, i++, ctx, &r);
+        if (s != TL_OK) { cJSON_Delete(res); return s; }
+        cJSON_AddItemToArray(res, r);
+    }
+    *out = res;
+    return TL_OK;
+}
+
 tl_status tl_pl_int(const cJSON *params, const char *key, long def, long min, long *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
     if (!v || cJSON_IsNull(v)) { *out = def; return TL_OK; }
