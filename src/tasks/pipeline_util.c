@@ -53,8 +53,11 @@ tl_status tl_pl_forward(const tl_pipeline *p, tl_encoding *const *encs, size_t n
         memcpy(tt + o->cu[i], tl_encoding_type_ids(encs[i]), lens[i] * sizeof *tt);
         memcpy(am + o->cu[i], tl_encoding_attention_mask(encs[i]), lens[i] * sizeof *am);
     }
-    tl_batch b = {.n_seqs = n, .seq_lens = lens, .input_ids = ids, .token_type_ids = tt,
-                  .attention_mask = am};
+    /* One token type or none (RoBERTa-style, DistilBERT, DeBERTa-v3...): their tokenizers
+     * give transformers no token_type_ids, so the model sees zeros whatever the encoding
+     * holds (tokenizers' overflowing windows keep type id 1 even under a $B:0 template). */
+    tl_batch b = {.n_seqs = n, .seq_lens = lens, .input_ids = ids,
+                  .token_type_ids = p->m->arch.type_vocab_size > 1 ? tt : NULL, .attention_mask = am};
     s = tl_model_forward(p->m, &b, o->hidden, total * H);
 done:
     free(lens);

@@ -131,3 +131,10 @@ def test_qa_errors(qa):
         ours(question="who?", context="")
     with pytest.raises(torchless.TorchlessError, match="doc_stride"):
         ours(question="who?", context=CONTEXT, doc_stride=500)
+    # windows the tokenizer cannot cut: the stride fills the room left for the context, or
+    # the question leaves none (transformers' tokenizer panics on both)
+    with pytest.raises(torchless.TorchlessError, match=r"does not fit windows of max_seq_len=16 tokens with "
+                                                       r"doc_stride=14 \(lower doc_stride.*stride 14 must be less"):
+        ours(question="who?", context=LONG_CONTEXT, max_seq_len=16, doc_stride=14)
+    with pytest.raises(torchless.TorchlessError, match=r"max_seq_len=12 .*shorten the question"):
+        ours(question=" ".join(QUESTIONS), context=LONG_CONTEXT, max_seq_len=12, doc_stride=2)
