@@ -32,12 +32,14 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
                 return tl_set_error(TL_ERR_INVALID_ARG,
                                     "batch: sequence %zu token %zu: input id %d outside [0, %zu)",
                                     s, i, id, a->vocab_size);
-            if (b->token_type_ids) {
+            /* without a type embedding (type_vocab_size 0: DeBERTa-v3, DistilBERT, ...) the
+             * ids are unused, as transformers ignores them */
+            if (b->token_type_ids && a->type_vocab_size) {
                 int32_t tt = b->token_type_ids[t];
-                if (tt < 0 || (size_t)tt >= (a->type_vocab_size ? a->type_vocab_size : 1))
+                if (tt < 0 || (size_t)tt >= a->type_vocab_size)
                     return tl_set_error(TL_ERR_INVALID_ARG,
                                         "batch: sequence %zu token %zu: token type id %d outside [0, %zu)",
-                                        s, i, tt, a->type_vocab_size ? a->type_vocab_size : 1);
+                                        s, i, tt, a->type_vocab_size);
             }
             if (b->position_ids) {
                 int32_t p = b->position_ids[t];

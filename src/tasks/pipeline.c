@@ -5,6 +5,7 @@
 #include "core/util.h"
 #include "io/json.h"
 #include "tasks/pipeline.h"
+#include "tokenizer/tok_internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -98,11 +99,9 @@ static const char *special_str(const cJSON *tc, const char *key) {
     return NULL;
 }
 
-/* Reads tokenizer_config.json (model_max_length, clean-up, special tokens) and the
- * decoder of tokenizer.json; both optional. */
+/* Reads tokenizer_config.json (model_max_length, clean-up, special tokens; optional) and
+ * the tokenizer's facts the tasks need. */
 static tl_status read_tokenizer_facts(tl_pipeline *p) {
-    snprintf(p->subword_prefix, sizeof p->subword_prefix, "##");
-    p->decoder_cleanup = 1;
     snprintf(p->mask_token, sizeof p->mask_token, "[MASK]");
     const char *unk = "[UNK]", *pad = "[PAD]";
     char *path = tl_path_join(p->m->dir, "tokenizer_config.json");
@@ -130,21 +129,7 @@ static tl_status read_tokenizer_facts(tl_pipeline *p) {
         p->pad_id = tl_tokenizer_token_to_id(p->m->tok, pad);
     }
     cJSON_Delete(tc);
-    if (s != TL_OK) return s;
-    path = tl_path_join(p->m->dir, "tokenizer.json");
-    if (!path) return tl_set_error(TL_ERR_OOM, "out of memory");
-    cJSON *tj = NULL;
-    if (tl_file_exists(path) && (s = tl_json_load_file(path, &tj)) == TL_OK) {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(tj, "decoder");
-        const char *type = tl_json_str(d, "type");
-        if (type && !strcmp(type, "WordPiece")) {
-            const char *pre = tl_json_str(d, "prefix");
-            if (pre) snprintf(p->subword_prefix, sizeof p->subword_prefix, "%s", pre);
-            p->decoder_cleanup = tl_json_bool(d, "cleanup", 1, NULL);
-        }
-    }
-    cJSON_Delete(tj);
-    free(path);
+    if (s == TL_OK && p->m->tok) p->word_aware = tl_tokenizer_has_subword_prefix(p->m->tok);
     return s;
 }
 

@@ -43,8 +43,7 @@ struct tl_pipeline {
     int clean_up_spaces;      /* tokenizer_config.json clean_up_tokenization_spaces */
     int32_t mask_id, pad_id, unk_id;
     char mask_token[64];
-    char subword_prefix[16];  /* WordPiece decoder prefix ("##") */
-    int decoder_cleanup;      /* WordPiece decoder cleanup */
+    int word_aware;           /* the tokenizer model has a continuing_subword_prefix */
 };
 
 /* ---------------------------------------------------------------- helpers (pipeline_util.c) */
@@ -74,8 +73,8 @@ tl_status tl_pl_truncation(const tl_pipeline *p, const cJSON *params, int defaul
 /* x (n) <- softmax(x), computed in float as numpy does on float32 logits. */
 void tl_pl_softmax(float *x, size_t n);
 
-/* Decodes ids as tokenizer.decode does (WordPiece decoder, optional skip of special tokens,
- * clean_up_tokenization_spaces). Returns a malloc'd string, NULL on OOM. */
+/* Decodes ids as tokenizer.decode does (the tokenizer's decoder, optional skip of special
+ * tokens, clean_up_tokenization_spaces). Returns a malloc'd string, NULL on OOM. */
 char *tl_pl_decode(const tl_pipeline *p, const int32_t *ids, size_t n, int skip_special);
 
 /* Joins token strings as tokenizer.convert_tokens_to_string does. malloc'd, NULL on OOM. */
@@ -87,6 +86,12 @@ size_t *tl_pl_cp_offsets(const char *s, size_t *n_cp);
 /* The inputs as a list of items: a JSON array's elements, or the value itself (then
  * *single = 1). Fills a malloc'd array of borrowed pointers. */
 tl_status tl_pl_items(const cJSON *inputs, const cJSON ***items, size_t *n, int *single);
+
+/* One input's result (tl_pl_map): item is the index-th input; ctx is the caller's. */
+typedef tl_status (*tl_pl_one_fn)(tl_pipeline *p, const cJSON *item, size_t index, const void *ctx, cJSON **out);
+/* Runs one() on a single input (not an array: its result) or on each element of an array
+ * (a list of results). On error nothing is returned (*out NULL) and one()'s error stands. */
+tl_status tl_pl_map(tl_pipeline *p, const cJSON *inputs, tl_pl_one_fn one, const void *ctx, cJSON **out);
 
 /* Reads an integer parameter (>= min) or def when absent/null; error names the key. */
 tl_status tl_pl_int(const cJSON *params, const char *key, long def, long min, long *out);

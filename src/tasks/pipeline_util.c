@@ -53,8 +53,11 @@ tl_status tl_pl_forward(const tl_pipeline *p, tl_encoding *const *encs, size_t n
         memcpy(tt + o->cu[i], tl_encoding_type_ids(encs[i]), lens[i] * sizeof *tt);
         memcpy(am + o->cu[i], tl_encoding_attention_mask(encs[i]), lens[i] * sizeof *am);
     }
-    tl_batch b = {.n_seqs = n, .seq_lens = lens, .input_ids = ids, .token_type_ids = tt,
-                  .attention_mask = am};
+    /* One token type or none (RoBERTa-style, DistilBERT, DeBERTa-v3...): their tokenizers
+     * give transformers no token_type_ids, so the model sees zeros whatever the encoding
+     * holds (tokenizers' overflowing windows keep type id 1 even under a $B:0 template). */
+    tl_batch b = {.n_seqs = n, .seq_lens = lens, .input_ids = ids,
+                  .token_type_ids = p->m->arch.type_vocab_size > 1 ? tt : NULL, .attention_mask = am};
     s = tl_model_forward(p->m, &b, o->hidden, total * H);
 done:
     free(lens);
@@ -131,6 +134,23 @@ tl_status tl_pl_items(const cJSON *inputs, const cJSON ***items, size_t *n, int 
     }
     *items = v;
     *n = count;
+    return TL_OK;
+}
+
+tl_status tl_pl_map(tl_pipeline *p, const cJSON *inputs, tl_pl_one_fn one, const void *ctx, cJSON **out) {
+    *out = NULL;
+    if (!cJSON_IsArray(inputs)) return one(p, inputs, 0, ctx, out);
+    cJSON *res = cJSON_CreateArray();
+    if (!res) return tl_set_error(TL_ERR_OOM, "out of memory");
+    size_t i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, inputs) {
+        cJSON *r;
+        tl_status s = one(p, it, i++, ctx, &r);
+        if (s != TL_OK) { cJSON_Delete(res); return s; }
+        cJSON_AddItemToArray(res, r);
+    }
+    *out = res;
     return TL_OK;
 }
 

@@ -1,7 +1,7 @@
 /* question_answering.c — extractive question answering as transformers' (v4)
  * QuestionAnsweringPipeline with a fast tokenizer: the context is split into windows of
- * max_seq_len tokens overlapping by doc_stride (tokenizers' only_second truncation with
- * overflowing encodings, rebuilt here from the full pair encoding), start/end logits are
+ * max_seq_len tokens overlapping by doc_stride (the tokenizer's only_second truncation with
+ * stride and overflowing encodings, as transformers asks tokenizers), start/end logits are
  * masked to the context (and [CLS]), softmaxed, spans scored start*end up to
  * max_answer_len, aligned to words, cut from the context by character offsets, merged by
  * text, and the best top_k returned (plus the null answer with handle_impossible_answer). */
@@ -12,11 +12,10 @@
 #include <string.h>
 #include <utf8proc.h>
 
-/* One window: the kept token indices of the full encoding. */
+/* One window: an encoding of (question, part of the context). */
 typedef struct qa_win {
-    size_t *tok;   /* indices into the full encoding */
-    size_t n;
-    size_t item;   /* the input it belongs to */
+    const tl_encoding *enc; /* the input's encoding or one of its overflowing ones (borrowed) */
+    size_t item;            /* the input it belongs to */
 } qa_win;
 
 /* A candidate answer. */
@@ -67,36 +66,22 @@ static tl_status qa_item(const cJSON *it, size_t i, const char **q, const char *
     return TL_OK;
 }
 
-/* seq[t] = -1 (special), 0 (question) or 1 (context) for each token of the full pair
- * encoding; nq = the question's token count. Returns the context token count. */
-static size_t sequence_ids(const tl_encoding *full, size_t nq, int *seq) {
-    const int32_t *sp = tl_encoding_special_tokens_mask(full);
-    size_t k = 0, nc = 0;
-    for (size_t t = 0; t < tl_encoding_length(full); t++) {
-        if (sp[t]) { seq[t] = -1; continue; }
-        seq[t] = k++ < nq ? 0 : 1;
-        nc += seq[t] == 1;
-    }
-    return nc;
-}
-
-/* Splits one input into windows (tokenizers' only_second truncation with stride). */
-static tl_status make_windows(const tl_encoding *full, const int *seq, size_t nc, const qa_params *q,
-                              size_t item, qa_win **wins, size_t *n_wins, size_t *cap_wins) {
-    size_t total = tl_encoding_length(full), maxc = nc, offset = nc ? nc : 1;
-    if (total > (size_t)q->max_seq_len) {
-        size_t remove = total - (size_t)q->max_seq_len;
-        if (nc <= remove)
-            return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: the question and special tokens leave no room for the "
-                                "context in max_seq_len=%ld tokens: raise max_seq_len or shorten the question", item, q->max_seq_len);
-        maxc = nc - remove;
-        if ((size_t)q->doc_stride >= maxc)
-            return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: doc_stride=%ld must be smaller than the %zu context tokens "
-                                "that fit in a window: lower doc_stride or raise max_seq_len", item, q->doc_stride, maxc);
-        offset = maxc - (size_t)q->doc_stride;
-    }
-    for (size_t a = 0;; a += offset) {
-        size_t b = a + maxc < nc ? a + maxc : nc;
+/* Encodes input item as windows of max_seq_len tokens, the context cut with doc_stride
+ * tokens of overlap (only_second truncation); appends them to wins. *enc owns them all. */
+static tl_status make_windows(const tl_pipeline *p, const char *question, const char *context, const qa_params *q,
+                              size_t item, tl_encoding **enc, qa_win **wins, size_t *n_wins, size_t *cap_wins) {
+    tl_encode_params ep = tl_encode_default_params();
+    ep.max_length = (size_t)q->max_seq_len;
+    ep.truncation = TL_TRUNCATE_ONLY_SECOND;
+    ep.stride = (size_t)q->doc_stride;
+    tl_status s = tl_tokenizer_encode(p->m->tok, question, strlen(question), context, strlen(context), &ep, enc);
+    if (s == TL_ERR_INVALID_ARG) /* the truncation cannot make room for the windows */
+        return tl_error_prefix(s, "input %zu: the context does not fit windows of max_seq_len=%ld tokens with "
+                               "doc_stride=%ld (lower doc_stride, raise max_seq_len or shorten the question)",
+                               item, q->max_seq_len, q->doc_stride);
+    if (s != TL_OK) return tl_error_prefix(s, "input %zu", item);
+    size_t n_over = tl_encoding_n_overflowing(*enc);
+    for (size_t j = 0; j <= n_over; j++) {
         if (*n_wins == *cap_wins) {
             size_t cap = *cap_wins ? *cap_wins * 2 : 8;
             qa_win *w = realloc(*wins, cap * sizeof *w);
@@ -104,16 +89,7 @@ static tl_status make_windows(const tl_encoding *full, const int *seq, size_t nc
             *wins = w;
             *cap_wins = cap;
         }
-        qa_win *w = &(*wins)[*n_wins];
-        w->item = item;
-        w->n = 0;
-        if (!(w->tok = malloc(total * sizeof *w->tok))) return tl_set_error(TL_ERR_OOM, "out of memory");
-        (*n_wins)++;
-        for (size_t t = 0, c = 0; t < total; t++) {
-            if (seq[t] == 1 && (c++ < a || c > b)) continue;
-            w->tok[w->n++] = t;
-        }
-        if (b >= nc) break;
+        (*wins)[(*n_wins)++] = (qa_win){j ? tl_encoding_overflowing(*enc, j - 1) : *enc, item};
     }
     return TL_OK;
 }
@@ -158,29 +134,25 @@ static tl_status add_answer(qa_ans **v, size_t *n, size_t *cap, double score, lo
     return TL_OK;
 }
 
-/* transformers' get_indices: the answer's character span in the context. */
-static void span_chars(const tl_encoding *full, const int *seq, const qa_win *w, size_t s, size_t e, int align,
-                       long *cs, long *ce) {
-    const int32_t *off = tl_encoding_offsets(full), *wid = tl_encoding_word_ids(full);
-    size_t ts = w->tok[s], te = w->tok[e];
-    *cs = off[2 * ts];
-    *ce = off[2 * te + 1];
-    if (!align || wid[ts] < 0 || wid[te] < 0) return;
+/* transformers' get_indices: the character span in the context of window tokens s..e. */
+static void span_chars(const tl_encoding *w, size_t s, size_t e, int align, long *cs, long *ce) {
+    const int32_t *off = tl_encoding_offsets(w), *wid = tl_encoding_word_ids(w), *seq = tl_encoding_sequence_ids(w);
+    *cs = off[2 * s];
+    *ce = off[2 * e + 1];
+    if (!align || wid[s] < 0 || wid[e] < 0) return;
     long a = -1, b = -1;
-    for (size_t i = 0; i < w->n; i++) { /* word_to_chars over this window's context tokens */
-        size_t t = w->tok[i];
+    for (size_t t = 0; t < tl_encoding_length(w); t++) { /* word_to_chars over the context tokens */
         if (seq[t] != 1) continue;
-        if (wid[t] == wid[ts] && a < 0) a = off[2 * t];
-        if (wid[t] == wid[te]) b = off[2 * t + 1];
+        if (wid[t] == wid[s] && a < 0) a = off[2 * t];
+        if (wid[t] == wid[e]) b = off[2 * t + 1];
     }
     if (a >= 0 && b >= 0) { *cs = a; *ce = b; }
 }
 
 /* Scores the spans of one window and adds its best candidates to the answers. */
-static tl_status window_answers(const tl_pipeline *p, const tl_encoding *full, const int *seq, const qa_win *w,
-                                const float *logits, const char *context, const size_t *cp, size_t n_cp,
-                                const qa_params *q, double *min_null, qa_ans **ans, size_t *n_ans, size_t *cap_ans) {
-    size_t n = w->n, k = (size_t)(q->align ? q->top_k * 2 + 10 : q->top_k);
+static tl_status window_answers(const tl_pipeline *p, const tl_encoding *w, const float *logits, const char *context,
+                                const size_t *cp, size_t n_cp, const qa_params *q, double *min_null, qa_ans **ans, size_t *n_ans, size_t *cap_ans) {
+    size_t n = tl_encoding_length(w), k = (size_t)(q->align ? q->top_k * 2 + 10 : q->top_k);
     float *st = malloc(2 * n * sizeof *st);
     size_t *bs = malloc(k * sizeof *bs), *be = malloc(k * sizeof *be);
     float *bv = malloc(k * sizeof *bv);
@@ -188,12 +160,11 @@ static tl_status window_answers(const tl_pipeline *p, const tl_encoding *full, c
     tl_status s = st && bs && be && bv && ok ? TL_OK : tl_set_error(TL_ERR_OOM, "out of memory");
     if (s != TL_OK) goto done;
     float *en = st + n;
-    const int32_t *ids = tl_encoding_ids(full);
+    const int32_t *ids = tl_encoding_ids(w), *seq = tl_encoding_sequence_ids(w);
     int32_t cls = tl_tokenizer_token_to_id(p->m->tok, "[CLS]");
     if (cls < 0) cls = tl_tokenizer_token_to_id(p->m->tok, "<s>");
     for (size_t i = 0; i < n; i++) {
-        size_t t = w->tok[i];
-        ok[i] = seq[t] == 1 || (cls >= 0 && ids[t] == cls);
+        ok[i] = seq[i] == 1 || (cls >= 0 && ids[i] == cls);
         st[i] = ok[i] ? logits[2 * i] : -10000.0f;
         en[i] = ok[i] ? logits[2 * i + 1] : -10000.0f;
     }
@@ -215,7 +186,7 @@ static tl_status window_answers(const tl_pipeline *p, const tl_encoding *full, c
     for (size_t i = 0; i < nb && s == TL_OK; i++) {
         if (!ok[bs[i]] || !ok[be[i]]) continue;
         long cs, ce;
-        span_chars(full, seq, w, bs[i], be[i], q->align, &cs, &ce);
+        span_chars(w, bs[i], be[i], q->align, &cs, &ce);
         if (cs < 0) cs = 0;
         if (ce > (long)n_cp) ce = (long)n_cp;
         char *text = ce > cs ? strndup(context + cp[cs], cp[ce] - cp[cs]) : strdup("");
@@ -265,8 +236,7 @@ static tl_status qa_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
     int single;
     const cJSON **items = NULL;
     const char **qs = NULL, **cs = NULL;
-    tl_encoding **full = NULL;
-    int **seq = NULL;
+    tl_encoding **encs = NULL, **wenc = NULL;
     qa_win *wins = NULL;
     tl_pl_out o = {0};
     float *logits = NULL;
@@ -274,51 +244,28 @@ static tl_status qa_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
     tl_status s = qa_read_params(p, params, &q);
     if (s == TL_OK) s = tl_pl_items(inputs, &items, &n, &single);
     if (s == TL_OK && (!(qs = calloc(n + 1, sizeof *qs)) || !(cs = calloc(n + 1, sizeof *cs)) ||
-                       !(full = calloc(n + 1, sizeof *full)) || !(seq = calloc(n + 1, sizeof *seq))))
+                       !(encs = calloc(n + 1, sizeof *encs))))
         s = tl_set_error(TL_ERR_OOM, "out of memory");
     for (size_t i = 0; s == TL_OK && i < n; i++) {
-        tl_encoding *qe = NULL;
-        tl_encode_params ep = tl_encode_default_params();
-        ep.add_special_tokens = 0;
         if ((s = qa_item(items[i], i, &qs[i], &cs[i]))) break;
-        if ((s = tl_tokenizer_encode(p->m->tok, qs[i], strlen(qs[i]), NULL, 0, &ep, &qe))) break;
-        size_t nq = tl_encoding_length(qe);
-        tl_encoding_free(qe);
-        s = tl_tokenizer_encode(p->m->tok, qs[i], strlen(qs[i]), cs[i], strlen(cs[i]), NULL, &full[i]);
-        if (s == TL_OK && !(seq[i] = malloc((tl_encoding_length(full[i]) + 1) * sizeof **seq))) s = tl_set_error(TL_ERR_OOM, "out of memory");
-        if (s == TL_OK) s = make_windows(full[i], seq[i], sequence_ids(full[i], nq, seq[i]), &q, i, &wins, &n_wins, &cap_wins);
+        s = make_windows(p, qs[i], cs[i], &q, i, &encs[i], &wins, &n_wins, &cap_wins);
     }
-    /* Pack every window of every input into one batch. */
-    size_t *lens = NULL;
-    int32_t *ids = NULL, *tt = NULL;
-    size_t total = 0;
-    for (size_t w = 0; w < n_wins; w++) total += wins[w].n;
-    if (s == TL_OK && (!(lens = malloc((n_wins + 1) * sizeof *lens)) || !(ids = malloc((total + 1) * sizeof *ids)) ||
-                       !(tt = malloc((total + 1) * sizeof *tt)) || !(logits = malloc((total + 1) * 2 * sizeof *logits)) ||
-                       !(o.hidden = malloc((total + 1) * p->m->arch.hidden * sizeof(float)))))
-        s = tl_set_error(TL_ERR_OOM, "out of memory");
-    for (size_t w = 0, k = 0; s == TL_OK && w < n_wins; w++) {
-        const tl_encoding *f = full[wins[w].item];
-        lens[w] = wins[w].n;
-        for (size_t i = 0; i < wins[w].n; i++, k++) {
-            ids[k] = tl_encoding_ids(f)[wins[w].tok[i]];
-            tt[k] = tl_encoding_type_ids(f)[wins[w].tok[i]];
-        }
-    }
-    if (s == TL_OK) {
-        tl_batch b = {.n_seqs = n_wins, .seq_lens = lens, .input_ids = ids, .token_type_ids = tt};
-        s = tl_model_forward(p->m, &b, o.hidden, total * p->m->arch.hidden);
-    }
-    if (s == TL_OK) s = tl_head_apply(&p->head, p->m, o.hidden, NULL, total, logits);
+    /* Every window of every input in one packed batch (the encodings are only read). */
+    if (s == TL_OK && !(wenc = malloc((n_wins + 1) * sizeof *wenc))) s = tl_set_error(TL_ERR_OOM, "out of memory");
+    for (size_t w = 0; s == TL_OK && w < n_wins; w++) wenc[w] = (tl_encoding *)wins[w].enc;
+    if (s == TL_OK) s = tl_pl_forward(p, wenc, n_wins, &o);
+    if (s == TL_OK && !(logits = malloc((o.total + 1) * 2 * sizeof *logits))) s = tl_set_error(TL_ERR_OOM, "out of memory");
+    if (s == TL_OK) s = tl_head_apply(&p->head, p->m, o.hidden, NULL, o.total, logits); // (total, 2)
     if (s == TL_OK && !single && !(res = cJSON_CreateArray())) s = tl_set_error(TL_ERR_OOM, "out of memory");
-    for (size_t i = 0, w = 0, k = 0; s == TL_OK && i < n; i++) {
+    for (size_t i = 0, w = 0; s == TL_OK && i < n; i++) {
         qa_ans *ans = NULL;
         size_t n_ans = 0, cap_ans = 0, n_cp;
         double min_null = 1000000.0;
         size_t *cp = tl_pl_cp_offsets(cs[i], &n_cp);
         if (!cp) s = tl_set_error(TL_ERR_OOM, "out of memory");
-        for (; s == TL_OK && w < n_wins && wins[w].item == i; k += wins[w].n, w++)
-            s = window_answers(p, full[i], seq[i], &wins[w], logits + 2 * k, cs[i], cp, n_cp, &q, &min_null, &ans, &n_ans, &cap_ans);
+        for (; s == TL_OK && w < n_wins && wins[w].item == i; w++)
+            s = window_answers(p, wins[w].enc, logits + 2 * o.cu[w], cs[i], cp, n_cp, &q, &min_null, &ans, &n_ans,
+                               &cap_ans);
         free(cp);
         if (s != TL_OK) {
             for (size_t j = 0; j < n_ans; j++) free(ans[j].text);
@@ -330,10 +277,9 @@ static tl_status qa_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
         else if (single) res = r;
         else cJSON_AddItemToArray(res, r);
     }
-    for (size_t w = 0; w < n_wins; w++) free(wins[w].tok);
-    for (size_t i = 0; full && i < n; i++) { tl_encoding_free(full[i]); free(seq[i]); }
-    free(wins); free(full); free(seq); free(qs); free(cs); free(items);
-    free(lens); free(ids); free(tt); free(logits); free(o.hidden);
+    for (size_t i = 0; encs && i < n; i++) tl_encoding_free(encs[i]);
+    free(encs); free(wenc); free(wins); free(qs); free(cs); free(items); free(logits);
+    tl_pl_out_free(&o);
     if (s != TL_OK) { cJSON_Delete(res); res = NULL; }
     *out = res;
     return s;

@@ -140,8 +140,9 @@ static tl_status pair_run(tl_pipeline *p, const cJSON *inputs, const cJSON *para
     return s;
 }
 
-/* Ranks one {"query", "documents"} input; *out is the sorted list. */
-static tl_status rank_one(tl_pipeline *p, const cJSON *item, size_t index, const cJSON *params, cJSON **out) {
+/* Ranks one {"query", "documents"} input (ctx: the parameters); *out is the sorted list. */
+static tl_status rank_one(tl_pipeline *p, const cJSON *item, size_t index, const void *ctx, cJSON **out) {
+    const cJSON *params = ctx;
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(item, "query");
     const cJSON *docs = cJSON_GetObjectItemCaseSensitive(item, "documents");
     *out = NULL;
@@ -193,19 +194,7 @@ static tl_status rank_run(tl_pipeline *p, const cJSON *inputs, const cJSON *para
     if (p->n_labels != 1)
         return tl_set_error(TL_ERR_INVALID_ARG, "ranking needs a model with one label (num_labels=1), this one "
                             "has %zu: use the text-pair-scoring task instead", p->n_labels);
-    if (!cJSON_IsArray(inputs)) return rank_one(p, inputs, 0, params, out);
-    cJSON *res = cJSON_CreateArray();
-    if (!res) return tl_set_error(TL_ERR_OOM, "out of memory");
-    size_t i = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, inputs) {
-        cJSON *r;
-        tl_status s = rank_one(p, it, i++, params, &r);
-        if (s != TL_OK) { cJSON_Delete(res); return s; }
-        cJSON_AddItemToArray(res, r);
-    }
-    *out = res;
-    return TL_OK;
+    return tl_pl_map(p, inputs, rank_one, params, out);
 }
 
 const tl_task tl_task_text_pair_scoring = {"text-pair-scoring", TL_HEAD_SEQ_CLS, pair_run, ce_check};

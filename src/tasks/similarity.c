@@ -67,9 +67,17 @@ static float score(const float *a, const float *b, size_t d, int fn) {
     }
 }
 
-/* Scores one {"source_sentence", "sentences"} input; *out is the list of scores. */
-static tl_status sim_one(tl_pipeline *p, const cJSON *item, size_t index, int fn, const tl_embed_params *ep,
-                         cJSON **out) {
+/* The settings of one call: similarity function and embedding parameters. */
+typedef struct sim_ctx {
+    int fn;
+    tl_embed_params ep;
+} sim_ctx;
+
+/* Scores one {"source_sentence", "sentences"} input (ctx: a sim_ctx); *out is the list of
+ * scores. */
+static tl_status sim_one(tl_pipeline *p, const cJSON *item, size_t index, const void *ctx, cJSON **out) {
+    const int fn = ((const sim_ctx *)ctx)->fn;
+    const tl_embed_params *ep = &((const sim_ctx *)ctx)->ep;
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(item, "source_sentence");
     const cJSON *sents = cJSON_GetObjectItemCaseSensitive(item, "sentences");
     *out = NULL;
@@ -124,23 +132,10 @@ static tl_status sim_check(tl_pipeline *p, const cJSON *params) {
 /* Runs sentence-similarity on one input object or a list of them. */
 static tl_status sim_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params, const cJSON *call, cJSON **out) {
     (void)call;
-    int fn;
-    tl_embed_params ep;
+    sim_ctx c;
     *out = NULL;
-    tl_status s = sim_params(p, params, &fn, &ep);
-    if (s != TL_OK) return s;
-    if (!cJSON_IsArray(inputs)) return sim_one(p, inputs, 0, fn, &ep, out);
-    cJSON *res = cJSON_CreateArray();
-    if (!res) return tl_set_error(TL_ERR_OOM, "out of memory");
-    size_t i = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, inputs) {
-        cJSON *r;
-        if ((s = sim_one(p, it, i++, fn, &ep, &r)) != TL_OK) { cJSON_Delete(res); return s; }
-        cJSON_AddItemToArray(res, r);
-    }
-    *out = res;
-    return TL_OK;
+    tl_status s = sim_params(p, params, &c.fn, &c.ep);
+    return s != TL_OK ? s : tl_pl_map(p, inputs, sim_one, &c, out);
 }
 
 const tl_task tl_task_sentence_similarity = {"sentence-similarity", -1, sim_run, sim_check};

@@ -119,7 +119,8 @@ static tl_status tc_item(const cJSON *it, size_t i, const char **text, const cha
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "text"), *tp = cJSON_GetObjectItemCaseSensitive(it, "text_pair");
         if (cJSON_IsString(t) && (!tp || cJSON_IsNull(tp) || cJSON_IsString(tp))) {
             *text = t->valuestring;
-            *pair = cJSON_IsString(tp) ? tp->valuestring : NULL;
+            /* transformers' tokenizer(text, text_pair="") encodes the text alone */
+            *pair = cJSON_IsString(tp) && tp->valuestring[0] ? tp->valuestring : NULL;
             return TL_OK;
         }
     }

@@ -165,7 +165,10 @@ static tl_status gather(const tl_pipeline *p, const char *text, const tl_encodin
         const char *tok = tl_encoding_token(enc, t);
         size_t tok_cp = 0;
         for (const char *q = tok; *q; q++) tok_cp += ((unsigned char)*q & 0xC0) != 0x80;
-        e->is_subword = tok_cp != (size_t)(b - a);
+        if (p->word_aware) /* word-aware tokenizer: a piece shorter than its text is inside a word */
+            e->is_subword = tok_cp != (size_t)(b - a);
+        else /* transformers' fallback: no space just before or at the token's start */
+            e->is_subword = a > 0 && !memchr(text + cp[a - 1], ' ', cp[a < (long)n_cp ? a + 1 : a] - cp[a - 1]);
         if (ids[t] == p->unk_id) {
             e->word = strndup(text + cp[a], cp[b] - cp[a]);
             e->is_subword = 0;

@@ -420,3 +420,34 @@ tl_status tl_tokenizer_decode(const tl_tokenizer *tok, const int32_t *ids, size_
                               int clean_up_tokenization_spaces, char **out) {
     return tl_tokenizer_decode_len(tok, ids, n, skip_special_tokens, clean_up_tokenization_spaces, out, NULL);
 }
+
+tl_status tl_tokenizer_decode_tokens(const tl_tokenizer *tok, const char *const *tokens, size_t n,
+                                     int wordpiece_default, char **out) {
+    *out = NULL;
+    toks in = {0}, res = {0};
+    int r = 0;
+    char prefix[] = "##";
+    tl_decoder wp = {.kind = TL_DEC_WORDPIECE, .text = prefix, .cleanup = 1};
+    const tl_decoder *d = wordpiece_default && tok->dec.kind == TL_DEC_NONE ? &wp : &tok->dec;
+    for (size_t i = 0; i < n && !r; i++) r = toks_push(&in, tokens[i], strlen(tokens[i]));
+    tl_rx_scratch rx = {0};
+    if (!r) r = chain_one(d, &in, &res, &rx);
+    tl_rx_scratch_free(&rx);
+    buf b = {0};
+    put(&b, "", 0);
+    for (size_t i = 0; i < res.n && !r; i++) {
+        if (i && d->kind == TL_DEC_NONE) put(&b, " ", 1); /* no decoder: joined by spaces */
+        put(&b, res.s[i], res.len[i]);
+    }
+    toks_free(&in);
+    toks_free(&res);
+    if (r || b.oom) { free(b.s); return tl_set_error(TL_ERR_OOM, "decode: out of memory"); }
+    *out = b.s;
+    return TL_OK;
+}
+
+int tl_tokenizer_has_subword_prefix(const tl_tokenizer *tok) {
+    if (tok->model == TL_MODEL_WORDPIECE) return tok->wp.prefix && tok->wp.prefix[0];
+    if (tok->model == TL_MODEL_BPE) return tok->bpe.prefix && tok->bpe.prefix[0];
+    return 0;
+}

@@ -420,6 +420,14 @@ typedef struct tl_decoder {
  * with tl_decoder_free. TL_ERR_FORMAT / TL_ERR_UNSUPPORTED name path. */
 tl_status tl_decoder_parse(const cJSON *j, const char *path, int depth, tl_decoder *out);
 void tl_decoder_free(tl_decoder *d);
+/* Joins token strings as tokenizers' decoder.decode(tokens) (transformers'
+ * convert_tokens_to_string; no decoder: joined by spaces, or with wordpiece_default as the
+ * WordPiece decoder "##" with cleanup). *out is malloc'd. */
+tl_status tl_tokenizer_decode_tokens(const struct tl_tokenizer *tok, const char *const *tokens, size_t n,
+                                     int wordpiece_default, char **out);
+/* 1 when the model has a continuing_subword_prefix (WordPiece "##", some BPEs), as
+ * transformers' token-classification tests to tell word-aware tokenizers. */
+int tl_tokenizer_has_subword_prefix(const struct tl_tokenizer *tok);
 
 /* ---------------------------------------------------------------- tokenizer */
 

@@ -8,19 +8,7 @@ import math
 import numpy as np
 import pytest
 
-LONG = " ".join(["the quick brown fox jumps over the lazy dog"] * 12)  # > 64 tokens
-
-TEXTS = [
-    "", "a", "x", "!", "hello world", "hello world, this is torchless running bert from c",
-    "the quick brown fox jumps over the lazy dog", "a journey of a thousand miles begins with a single step",
-    "café naïve résumé über straße", "numbers 0 1 2 3 4 5 6 7 8 9 10 42 3.14",
-    "machine learning models transform text into vectors", "东京 北京 上海 ソウル 서울",
-    "punctuation! question? (parentheses) [brackets] {braces}", "HELLO WORLD", "Hello, World!",
-    "don't stop", "zzzz qqqq", "the the the the", "fox", "brown dog jumps",
-    "a single step begins", "vectors into text", "über café", "3.14 is pi", "learning c from bert",
-    "lazy lazy fox", "  spaced   out  ", "tab\tseparated", "new\nline", "emoji 🙂 here",
-    "the lazy dog sleeps over the quick fox", "miles and miles of text",
-]
+from corpus import LONG, MASKED, TEXTS
 
 TOKEN_TEXTS = TEXTS + [LONG]
 
@@ -172,11 +160,6 @@ def test_token_classification_call_time_strategy(task_dirs):
 
 
 # ------------------------------------------------------------------ fill-mask
-
-MASKED = [t.replace(" ", " [MASK] ", 1) if " " in t else t + " [MASK]" for t in TEXTS if t.strip()] + [
-    "[MASK]", "[MASK] [MASK]", "the [MASK] fox [MASK] over the [MASK] dog", "hello [MASK].",
-]
-
 
 @pytest.mark.parametrize("kwargs", [{}, {"top_k": 1}, {"top_k": 8}, {"targets": ["fox", "dog", "the", "zzzq"]},
                                     {"targets": "hello", "top_k": 3}])

@@ -9,13 +9,7 @@ import math
 import numpy as np
 import pytest
 
-CONTEXT = ("the quick brown fox jumps over the lazy dog . a journey of a thousand miles begins with a "
-           "single step . hello world , this is torchless running bert from c . machine learning models "
-           "transform text into vectors . numbers 0 1 2 3 4 5 6 7 8 9 10 42 3.14")
-LONG_CONTEXT = " ".join([CONTEXT] * 3)
-QUESTIONS = ["what jumps over the dog?", "who runs bert?", "how long is the journey?", "what is 3.14?",
-             "where is the fox?", "what do models transform?", "which numbers?", "a", "hello?",
-             "is this c?"]
+from corpus import CONTEXT, LONG_CONTEXT, QUESTIONS
 
 
 def reference(model, tok, question, context, top_k=1, doc_stride=None, max_answer_len=15, max_seq_len=None,
@@ -31,14 +25,17 @@ def reference(model, tok, question, context, top_k=1, doc_stride=None, max_answe
               stride=doc_stride, return_token_type_ids=True, return_overflowing_tokens=True,
               return_offsets_mapping=True, return_special_tokens_mask=True)
     min_null, answers = 1000000, []
+    # every window in one right-padded forward (the pipeline runs them one by one; the
+    # logits of the real tokens are the same), with the inputs the tokenizer names
+    windows = [{k: enc[k][span] for k in tok.model_input_names} for span in range(len(enc["input_ids"]))]
+    with torch.no_grad():
+        out = model(**tok.pad(windows, return_tensors="pt"))
     for span in range(len(enc["input_ids"])):
         ids = enc["input_ids"][span]
         p_mask = np.array([tid != 1 for tid in enc.sequence_ids(span)], dtype=int)
         p_mask[np.array(ids) == tok.cls_token_id] = 0
-        with torch.no_grad():
-            out = model(input_ids=torch.tensor([ids]), token_type_ids=torch.tensor([enc["token_type_ids"][span]]),
-                        attention_mask=torch.tensor([enc["attention_mask"][span]]))
-        start, end = out.start_logits.numpy(), out.end_logits.numpy()
+        start = out.start_logits[span:span + 1, :len(ids)].numpy()
+        end = out.end_logits[span:span + 1, :len(ids)].numpy()
         ok = np.abs(p_mask - 1)[None] & np.array([enc["attention_mask"][span]])
         start = np.where(ok == 0, -10000.0, start)
         end = np.where(ok == 0, -10000.0, end)
@@ -134,3 +131,10 @@ def test_qa_errors(qa):
         ours(question="who?", context="")
     with pytest.raises(torchless.TorchlessError, match="doc_stride"):
         ours(question="who?", context=CONTEXT, doc_stride=500)
+    # windows the tokenizer cannot cut: the stride fills the room left for the context, or
+    # the question leaves none (transformers' tokenizer panics on both)
+    with pytest.raises(torchless.TorchlessError, match=r"does not fit windows of max_seq_len=16 tokens with "
+                                                       r"doc_stride=14 \(lower doc_stride.*stride 14 must be less"):
+        ours(question="who?", context=LONG_CONTEXT, max_seq_len=16, doc_stride=14)
+    with pytest.raises(torchless.TorchlessError, match=r"max_seq_len=12 .*shorten the question"):
+        ours(question=" ".join(QUESTIONS), context=LONG_CONTEXT, max_seq_len=12, doc_stride=2)

@@ -15,7 +15,7 @@ PAIRS = [[TEXTS[i], TEXTS[-1 - i]] for i in range(len(TEXTS))] + [
     ["", ""], ["a", ""], ["", "a"], ["hello world", LONG], [LONG, LONG], [LONG, "x"],
 ]
 QUERY = "the quick brown fox"
-DOCS = TEXTS[:12] + [LONG, ""]
+DOCS = TEXTS[:12] + [LONG]  # TEXTS[0] is "": two equal documents would tie up to torch's padding noise
 
 
 @pytest.fixture(scope="module")

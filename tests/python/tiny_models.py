@@ -140,3 +140,129 @@ def build_tiny_bert_task(path: Path, task: str, seed=0, layers=2, hidden=64, hea
     tok.save(str(path / "tokenizer.json"))
     (path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": max_positions}))
     return path
+
+
+# Every encoder family with task heads: the transformers class prefix and tiny config
+# extras (hidden 32, 2 layers, 64 positions; RoBERTa-style families keep 2 for padding).
+FAMILIES = {
+    "bert": ("Bert", {"max_position_embeddings": 64}),
+    "roberta": ("Roberta", {"max_position_embeddings": 66, "type_vocab_size": 1}),
+    "xlm-roberta": ("XLMRoberta", {"max_position_embeddings": 66, "type_vocab_size": 1}),
+    "camembert": ("Camembert", {"max_position_embeddings": 66, "type_vocab_size": 1}),
+    "distilbert": ("DistilBert", {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64,
+                                  "max_position_embeddings": 64}),
+    "electra": ("Electra", {"embedding_size": 16, "max_position_embeddings": 64}),
+    "albert": ("Albert", {"embedding_size": 16, "max_position_embeddings": 64}),
+    "mpnet": ("MPNet", {"max_position_embeddings": 66}),
+    "deberta-v2": ("DebertaV2", {"max_position_embeddings": 64, "relative_attention": True,
+                                 "position_buckets": 16, "share_att_key": True, "pos_att_type": ["p2c", "c2p"],
+                                 "norm_rel_ebd": "layer_norm", "position_biased_input": False}),
+    "modernbert": ("ModernBert", {"max_position_embeddings": 64, "local_attention": 8, "bos_token_id": 2,
+                                  "eos_token_id": 3, "cls_token_id": 2, "sep_token_id": 3,
+                                  "classifier_pooling": "mean"}),
+}
+# Families whose models take no token_type_ids (their tokenizers give none).
+NO_TYPE_IDS = ("distilbert", "roberta", "xlm-roberta", "camembert", "mpnet", "modernbert")
+FAMILY_BASE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+
+# The heads built per family (build_family_task): class suffix, config extras, and the
+# factor on the head's parameters (decided rankings, scores still away from 0 and 1).
+NER_LABELS = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC", 4: "I-LOC", 5: "B-ORG", 6: "I-ORG"}
+NLI_LABELS = {0: "contradiction", 1: "neutral", 2: "entailment"}
+FAMILY_TASKS = {
+    "seq-cls": ("ForSequenceClassification", {"id2label": NLI_LABELS}, 4.0),
+    "seq-cls-multi": ("ForSequenceClassification", {"id2label": {0: "sports", 1: "politics", 2: "science",
+                                                                 3: "music"},
+                                                    "problem_type": "multi_label_classification"}, 4.0),
+    "seq-cls-one": ("ForSequenceClassification", {"num_labels": 1}, 4.0),
+    "token-cls": ("ForTokenClassification", {"id2label": NER_LABELS}, 8.0),
+    "qa": ("ForQuestionAnswering", {}, 8.0),
+    "mlm": ("ForMaskedLM", {}, 1.0),
+    "base": ("Model", {}, 1.0),
+}
+
+
+# The tokenizer kind of each family, as its real checkpoints have: WordPiece (BERT-style),
+# byte-level BPE (RoBERTa, ModernBERT) or a SentencePiece-style Unigram with Metaspace
+# (XLM-R, CamemBERT, ALBERT, DeBERTa-v2); special token names per kind.
+FAMILY_TOKENIZER = {"roberta": "bpe", "modernbert": "bpe", "xlm-roberta": "unigram", "camembert": "unigram",
+                    "albert": "unigram", "deberta-v2": "unigram"}
+SPECIALS = {"wordpiece": dict(pad="[PAD]", unk="[UNK]", cls="[CLS]", sep="[SEP]", mask="[MASK]"),
+            "bpe": dict(pad="<pad>", unk="<unk>", cls="<s>", sep="</s>", mask="<mask>"),
+            "unigram": dict(pad="[PAD]", unk="[UNK]", cls="[CLS]", sep="[SEP]", mask="[MASK]")}
+
+
+def family_tokenizer(family):
+    """A tokenizer of the family's kind (FAMILY_TOKENIZER) trained on CORPUS, with its
+    decoder; pairs get type id 1 only for families with token types. Returns (tokenizer,
+    special token names)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    kind = FAMILY_TOKENIZER.get(family, "wordpiece")
+    sp = SPECIALS[kind]
+    specials = [sp["pad"], sp["unk"], sp["cls"], sp["sep"], sp["mask"]]
+    if kind == "wordpiece":
+        tok = train_wordpiece()
+        tok.decoder = decoders.WordPiece(prefix="##")
+    elif kind == "bpe":
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        tok.train_from_iterator(CORPUS, trainers.BpeTrainer(
+            vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    else:
+        tok = Tokenizer(models.Unigram())
+        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.decoder = decoders.Metaspace()
+        tok.train_from_iterator(CORPUS, trainers.UnigramTrainer(vocab_size=200, special_tokens=specials,
+                                                                unk_token=sp["unk"]))
+    cls, sep = tok.token_to_id(sp["cls"]), tok.token_to_id(sp["sep"])
+    t = 0 if family in NO_TYPE_IDS else 1
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{sp['cls']} $A {sp['sep']}", pair=f"{sp['cls']} $A {sp['sep']} $B:{t} {sp['sep']}:{t}",
+        special_tokens=[(sp["cls"], cls), (sp["sep"], sep)])
+    return tok, sp
+
+
+def build_family_task(path: Path, family: str, task: str, seed=0, max_length=64):
+    """Saves a random <Family><FAMILY_TASKS[task] class> (hidden 32, 2 layers; biases and norms
+    randomized, head parameters scaled) with family_tokenizer(family) and a
+    tokenizer_config.json transformers loads it with (special tokens, model_max_length,
+    model_input_names). Returns the directory."""
+    import json
+
+    import torch
+    import transformers
+
+    prefix, extra = FAMILIES[family]
+    suffix, task_extra, scale = FAMILY_TASKS[task]
+    tok, sp = family_tokenizer(family)
+    kw = dict(extra, vocab_size=tok.get_vocab_size(), pad_token_id=tok.token_to_id(sp["pad"]), **task_extra)
+    if family != "distilbert":
+        kw = {**FAMILY_BASE, **kw}
+    if "id2label" in kw:
+        kw["label2id"] = {v: k for k, v in kw["id2label"].items()}
+    cfg = getattr(transformers, prefix + "Config")(**kw)
+    torch.manual_seed(seed)
+    model = getattr(transformers, prefix + suffix)(cfg).eval()
+    base = model.base_model_prefix + "."
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            is_norm = "LayerNorm" in name or "layer_norm" in name or name.endswith("norm.weight")
+            if name.endswith("bias") or is_norm:
+                p.add_(torch.randn_like(p) * 0.2)
+            in_head = suffix != "Model" and not name.startswith(base) and "embeddings" not in name
+            if in_head and suffix == "ForMaskedLM" and is_norm:
+                p.mul_(20.0)  # a peaked vocabulary distribution: no near-ties in the top_k
+            elif in_head and not is_norm:
+                p.mul_(scale)
+    path = Path(path)
+    model.save_pretrained(path, safe_serialization=True)
+    tok.save(str(path / "tokenizer.json"))
+    names = ["input_ids", "attention_mask"] if family in NO_TYPE_IDS else ["input_ids", "token_type_ids",
+                                                                          "attention_mask"]
+    (path / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_length,
+        **{k + "_token": v for k, v in sp.items()}, "model_input_names": names}))
+    return path
