@@ -167,6 +167,8 @@ class Tokenizer:
         self._padding: Optional[dict] = None
         self._added_cache: dict = {}
         self.num_threads = 0  # encode_batch threads; 0 = OpenMP's default (all cores)
+        # most tokens in one encoding's overflowing windows; 0 = the C default (1,000,000)
+        self.max_overflow_tokens = 0
         self._load_settings(str(path_or_id))
 
     # -- construction -------------------------------------------------------------
@@ -267,6 +269,7 @@ class Tokenizer:
         p = TlEncodeParams()
         p.add_special_tokens = 1 if add_special_tokens else 0
         p.num_threads = self.num_threads
+        p.max_overflow_tokens = self.max_overflow_tokens
         t = self._trunc
         if t is not None:
             p.max_length = t["max_length"]

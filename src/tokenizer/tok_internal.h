@@ -320,8 +320,11 @@ struct tl_encoding {
 
 /* Zeroes e and allocates its arrays (so accessors never return NULL). */
 tl_status tl_enc_init(tl_encoding *e);
-/* Grows e to hold n tokens and str_bytes bytes of token strings without reallocating;
- * TL_ERR_OOM on failure. */
+/* Zeroes e and allocates its arrays for exactly n tokens and str_bytes bytes of token
+ * strings (their NULs included); they still grow on demand. TL_ERR_OOM on failure. */
+tl_status tl_enc_init_sized(tl_encoding *e, size_t n, size_t str_bytes);
+/* Makes room in e for n tokens and str_bytes bytes of token strings, so that appending
+ * that much does not reallocate; TL_ERR_OOM on failure. */
 tl_status tl_enc_reserve(tl_encoding *e, size_t n, size_t str_bytes);
 /* Empties e (no tokens, ranges or windows), keeping its buffers for reuse. */
 void tl_enc_reset(tl_encoding *e);
