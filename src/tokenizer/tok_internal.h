@@ -260,6 +260,9 @@ tl_wcache_pool *tl_wcache_pool_new(void);
 void tl_wcache_pool_free(tl_wcache_pool *p);
 /* A cache for the caller's exclusive use until released; NULL: run uncached. */
 tl_wcache *tl_wcache_acquire(tl_wcache_pool *p);
+/* Frees tok's word caches so it runs BPE / Unigram uncached (tests' reference); no call
+ * may be encoding with tok. */
+void tl_tokenizer_drop_word_cache(tl_tokenizer *tok);
 /* Gives back a cache from tl_wcache_acquire (NULL is fine). */
 void tl_wcache_release(tl_wcache_pool *p, tl_wcache *c);
 /* Hash of the word's UTF-8 bytes key[0, len); never 0. */
