@@ -22,12 +22,9 @@ typedef struct {
     tl_ptbuf pt;
     tl_mtoks mt;
     tl_mscratch ms;
-    char *buf;
+    char *buf;             /* UTF-8 of an added token or a raw model token */
     size_t buf_cap;
-    char *key;             /* the word being tokenized as UTF-8 (word cache key) */
-    size_t key_cap;
-    size_t *kbo;           /* char i of the word starts at key + kbo[i]; [n + 1] */
-    size_t kbo_cap;
+    char key[4 * TL_WCACHE_MAX_KEY]; /* the word being tokenized as UTF-8 (cache key) */
     uint32_t *cps;         /* the sequence's code points */
     size_t cps_cap;
     tl_wcache *cache;      /* this thread's word cache (NULL: none) */
@@ -40,44 +37,37 @@ static void scratch_free(scratch *w) {
     tl_ptbuf_free(&w->pt);
     tl_mscratch_free(&w->ms);
     free(w->pieces.v); free(w->npieces.v); free(w->mt.v); free(w->buf);
-    free(w->key); free(w->kbo); free(w->cps);
+    free(w->cps);
     tl_enc_clear(&w->a);
     tl_enc_clear(&w->b);
 }
 
-/* Appends an added-token piece: its token string is the matched text itself, including
- * any whitespace taken by lstrip/rstrip, as tokenizers reports it. */
-static tl_status push_added(scratch *w, const tl_added_token *at, const uint32_t *cps, size_t n,
-                            int32_t type_id, int32_t os, int32_t oe, int32_t word, tl_encoding *enc) {
+/* Appends the token id whose string is cps[0, n) as UTF-8 (an added token's matched text,
+ * with any whitespace lstrip/rstrip took, or a raw model token's text) to enc. */
+static tl_status push_text(scratch *w, int32_t id, const uint32_t *cps, size_t n, int32_t type_id,
+                           int32_t os, int32_t oe, int32_t word, tl_encoding *enc) {
     size_t need;
-    if (tl_mul_overflow(n, 4, &need) || tl_add_overflow(need, 1, &need))
+    if (tl_mul_overflow(n, 4, &need) || tl_add_overflow(need, 1, &need) ||
+        tl_grow((void **)&w->buf, &w->buf_cap, need, 1))
         return tl_set_error(TL_ERR_OOM, "encode: out of memory");
-    if (need > w->buf_cap) {
-        char *b = realloc(w->buf, need);
-        if (!b) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
-        w->buf = b;
-        w->buf_cap = need;
-    }
     size_t len = 0;
     for (size_t i = 0; i < n; i++) len += tl_utf8_put(cps[i], w->buf + len);
-    return tl_enc_push(enc, at->id, w->buf, len, type_id, 0, os, oe, word);
+    return tl_enc_push(enc, id, w->buf, len, type_id, 0, os, oe, word);
 }
 
-/* Runs the BPE / Unigram model on the word cps[0, n) into w->mt, through the word cache;
- * w->key / w->kbo receive the word as UTF-8 and its char -> byte map. */
+/* Runs the BPE / Unigram model on the word cps[0, n) into w->mt, through the word cache
+ * when the word fits a cache key (TL_WCACHE_MAX_KEY bytes); longer words, or no cache,
+ * go straight to the model with no key built. */
 static tl_status model_cached(const tl_tokenizer *t, scratch *w, const uint32_t *cps, size_t n) {
-    size_t need;
-    if (tl_mul_overflow(n, 4, &need) || tl_grow((void **)&w->key, &w->key_cap, need + 1, 1) ||
-        tl_grow((void **)&w->kbo, &w->kbo_cap, n + 1, sizeof(size_t)))
-        return tl_set_error(TL_ERR_OOM, "encode: out of memory");
     size_t b = 0;
-    for (size_t i = 0; i < n; i++) { w->kbo[i] = b; b += tl_utf8_put(cps[i], w->key + b); }
-    w->kbo[n] = b;
-    uint64_t h = tl_wcache_hash(w->key, b);
-    if (tl_wcache_get(w->cache, w->key, b, h, &w->mt)) return TL_OK;
+    if (w->cache && n <= TL_WCACHE_MAX_KEY)
+        for (size_t i = 0; i < n; i++) b += tl_utf8_put(cps[i], w->key + b);
+    int cached = w->cache && n <= TL_WCACHE_MAX_KEY && b <= TL_WCACHE_MAX_KEY;
+    uint64_t h = cached ? tl_wcache_hash(w->cache, w->key, b) : 0;
+    if (cached && tl_wcache_get(w->cache, w->key, b, h, &w->mt)) return TL_OK;
     tl_status st = t->model == TL_MODEL_BPE ? tl_bpe_tokenize(&t->bpe, cps, n, &w->ms, &w->mt)
                                             : tl_unigram_tokenize(&t->uni, cps, n, &w->ms, &w->mt);
-    if (st == TL_OK) tl_wcache_put(w->cache, w->key, b, h, &w->mt);
+    if (st == TL_OK && cached) tl_wcache_put(w->cache, w->key, b, h, &w->mt);
     return st;
 }
 
@@ -92,9 +82,8 @@ static tl_status encode_word(const tl_tokenizer *t, scratch *w, size_t s, size_t
     for (size_t k = 0; k < w->mt.len && st == TL_OK; k++) {
         const tl_mtok *m = &w->mt.v[k];
         int32_t a = os[m->s], b = m->e > m->s ? oe[m->e - 1] : a;
-        if (m->raw) { /* the piece's own text (raw tokens come from model_cached only) */
-            const char *u8 = w->key + w->kbo[m->s];
-            st = tl_enc_push(enc, m->id, u8, w->kbo[m->e] - w->kbo[m->s], type_id, 0, a, b, word);
+        if (m->raw) { /* the piece's own text (Unigram's unknown pieces) */
+            st = push_text(w, m->id, cps + m->s, m->e - m->s, type_id, a, b, word, enc);
             continue;
         }
         int known = (size_t)m->id < v->n_ids && v->id_to_tok[m->id];
@@ -117,8 +106,8 @@ static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t 
         const tl_piece *pc = &w->npieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
-            st = push_added(w, at, w->ns.cp + pc->s, pc->e - pc->s, type_id, w->ns.os[pc->s],
-                            w->ns.oe[pc->e - 1], (*word)++, enc);
+            st = push_text(w, at->id, w->ns.cp + pc->s, pc->e - pc->s, type_id, w->ns.os[pc->s],
+                           w->ns.oe[pc->e - 1], (*word)++, enc);
             continue;
         }
         st = tl_pretok_run(&t->pre, &w->ns, pc->s, pc->e, &w->pt);
@@ -142,8 +131,8 @@ static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text,
         const tl_piece *pc = &w->pieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
-            st = push_added(w, at, cps + pc->s, pc->e - pc->s, type_id, (int32_t)pc->s,
-                            (int32_t)pc->e, word++, enc);
+            st = push_text(w, at->id, cps + pc->s, pc->e - pc->s, type_id, (int32_t)pc->s,
+                           (int32_t)pc->e, word++, enc);
         } else {
             st = encode_plain(t, w, cps, pc->s, pc->e, &word, type_id, enc);
         }

@@ -280,6 +280,40 @@ done:
     tl_tokenizer_free(tok);
 }
 
+/* The cache's table directly: words forced onto one hash (a crafted collision chain)
+ * are stored only within TL_WCACHE_PROBES (32) slots and found again; later ones are
+ * misses, not long probes. Two pools hash the same word differently (seeded). */
+TL_TEST(test_word_cache_probes) {
+    tl_wcache_pool *p = tl_wcache_pool_new(), *q = tl_wcache_pool_new();
+    tl_wcache *c = tl_wcache_acquire(p), *d = tl_wcache_acquire(q);
+    CHECK(c && d);
+    if (!c || !d) goto done;
+    CHECK(tl_wcache_hash(c, "hello", 5) != tl_wcache_hash(d, "hello", 5));
+    tl_mtoks toks = {0}, out = {0};
+    CHECK(tl_mtoks_push(&toks, 7, 0, 1) == 0);
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        toks.v[0].id = i;
+        snprintf(key, sizeof key, "w%d", i);
+        tl_wcache_put(c, key, strlen(key), 12345, &toks);
+    }
+    int hits = 0, right = 0;
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "w%d", i);
+        int hit = tl_wcache_get(c, key, strlen(key), 12345, &out);
+        hits += hit;
+        right += hit && i < 32 && out.len == 1 && out.v[0].id == i;
+    }
+    CHECK(hits == 32 && right == 32);
+    free(toks.v);
+    free(out.v);
+done:
+    tl_wcache_release(p, c);
+    tl_wcache_release(q, d);
+    tl_wcache_pool_free(p);
+    tl_wcache_pool_free(q);
+}
+
 TL_TEST(test_word_cache) {
     cache_check("bpe_cache", BPE_JSON);
     cache_check("uni_cache", UNIGRAM_JSON);
