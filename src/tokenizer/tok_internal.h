@@ -402,6 +402,11 @@ void tl_trim_offsets(tl_encoding *e, size_t from, size_t to, int add_prefix_spac
  * tokenizers, instead of the template's. */
 tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl_encoding *b,
                             int add_special, unsigned keep_types, tl_encoding *out);
+/* Post-processes a (and b) into res (zeroed) and builds its overflowing windows in
+ * tokenizers' order, nested ones included (overflow.c); TL_ERR_INVALID_ARG when they
+ * would hold more than max_ovf tokens in all. */
+tl_status tl_enc_assemble(const tl_postproc *pp, const tl_encoding *a, const tl_encoding *b, int add_special,
+                          size_t max_ovf, tl_encoding *res);
 
 /* ---------------------------------------------------------------- decoder */
 
