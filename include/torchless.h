@@ -82,7 +82,13 @@ typedef struct tl_encode_params {
     const char *pad_token;  /* token string of padding; NULL (default) = "[PAD]" */
     int padding_left;       /* 1: pad on the left; 0 (default): right */
     int num_threads;        /* tl_tokenizer_encode_batch: 0 (default) = OpenMP's default */
+    size_t max_overflow_tokens; /* most tokens in one encoding's overflowing windows (nested
+                                 * ones included), else TL_ERR_INVALID_ARG; 0 (default) =
+                                 * TL_DEFAULT_MAX_OVERFLOW_TOKENS, SIZE_MAX = no limit */
 } tl_encode_params;
+
+/* The default of tl_encode_params.max_overflow_tokens (tokenizers has no such limit). */
+#define TL_DEFAULT_MAX_OVERFLOW_TOKENS ((size_t)1000000)
 
 /* Returns the defaults: add_special_tokens = 1, every other field 0 / NULL. */
 tl_encode_params tl_encode_default_params(void);

@@ -12,6 +12,7 @@ no_truncation / enable_padding / no_padding.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 from ctypes import byref, c_void_p
@@ -148,11 +149,15 @@ class Encoding:
                f"attention_mask, special_tokens_mask, overflowing, sequence_ids])"
 
 
+# str -> UTF-8 bytes for the C side; surrogatepass keeps lone surrogates as bytes that the
+# C side then rejects as invalid UTF-8. A partial of str.encode: mapping it over a list
+# makes no Python-level call per item.
+_utf8 = functools.partial(str.encode, encoding="utf-8", errors="surrogatepass")
+
+
 def _as_bytes(s: str) -> bytes:
-    if isinstance(s, bytes):
-        return s
-    # surrogatepass keeps lone surrogates as bytes the C side then rejects as invalid UTF-8
-    return s.encode("utf-8", "surrogatepass")
+    """s as UTF-8 bytes (bytes pass through unchanged)."""
+    return s if isinstance(s, bytes) else _utf8(s)
 
 
 class Tokenizer:
@@ -167,6 +172,8 @@ class Tokenizer:
         self._padding: Optional[dict] = None
         self._added_cache: dict = {}
         self.num_threads = 0  # encode_batch threads; 0 = OpenMP's default (all cores)
+        # most tokens in one encoding's overflowing windows; 0 = the C default (1,000,000)
+        self.max_overflow_tokens = 0
         self._load_settings(str(path_or_id))
 
     # -- construction -------------------------------------------------------------
@@ -267,6 +274,7 @@ class Tokenizer:
         p = TlEncodeParams()
         p.add_special_tokens = 1 if add_special_tokens else 0
         p.num_threads = self.num_threads
+        p.max_overflow_tokens = self.max_overflow_tokens
         t = self._trunc
         if t is not None:
             p.max_length = t["max_length"]
@@ -365,7 +373,7 @@ class Tokenizer:
         n = len(inputs)
         texts, pairs, any_pair = [], [], False
         if all(type(x) is str for x in inputs):  # plain texts: one comprehension, no calls
-            texts = [x.encode("utf-8", "surrogatepass") for x in inputs]
+            texts = list(map(_utf8, inputs))
             pairs = [None] * n
         else:
             for x in inputs:

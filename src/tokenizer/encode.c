@@ -1,6 +1,6 @@
 /* encode.c — tl_tokenizer_encode(_batch): added tokens -> normalizer -> pre-tokenizer ->
  * model (WordPiece, BPE, Unigram) per sequence, then truncation (overflowing windows),
- * the post-processor and padding. */
+ * the post-processor (overflow.c combines the windows) and padding. */
 #include "tokenizer/tok_internal.h"
 #include "core/error.h"
 #include "core/util.h"
@@ -22,12 +22,9 @@ typedef struct {
     tl_ptbuf pt;
     tl_mtoks mt;
     tl_mscratch ms;
-    char *buf;
+    char *buf;             /* UTF-8 of an added token or a raw model token */
     size_t buf_cap;
-    char *key;             /* the word being tokenized as UTF-8 (word cache key) */
-    size_t key_cap;
-    size_t *kbo;           /* char i of the word starts at key + kbo[i]; [n + 1] */
-    size_t kbo_cap;
+    char key[4 * TL_WCACHE_MAX_KEY]; /* the word being tokenized as UTF-8 (cache key) */
     uint32_t *cps;         /* the sequence's code points */
     size_t cps_cap;
     tl_wcache *cache;      /* this thread's word cache (NULL: none) */
@@ -40,44 +37,37 @@ static void scratch_free(scratch *w) {
     tl_ptbuf_free(&w->pt);
     tl_mscratch_free(&w->ms);
     free(w->pieces.v); free(w->npieces.v); free(w->mt.v); free(w->buf);
-    free(w->key); free(w->kbo); free(w->cps);
+    free(w->cps);
     tl_enc_clear(&w->a);
     tl_enc_clear(&w->b);
 }
 
-/* Appends an added-token piece: its token string is the matched text itself, including
- * any whitespace taken by lstrip/rstrip, as tokenizers reports it. */
-static tl_status push_added(scratch *w, const tl_added_token *at, const uint32_t *cps, size_t n,
-                            int32_t type_id, int32_t os, int32_t oe, int32_t word, tl_encoding *enc) {
+/* Appends the token id whose string is cps[0, n) as UTF-8 (an added token's matched text,
+ * with any whitespace lstrip/rstrip took, or a raw model token's text) to enc. */
+static tl_status push_text(scratch *w, int32_t id, const uint32_t *cps, size_t n, int32_t type_id,
+                           int32_t os, int32_t oe, int32_t word, tl_encoding *enc) {
     size_t need;
-    if (tl_mul_overflow(n, 4, &need) || tl_add_overflow(need, 1, &need))
+    if (tl_mul_overflow(n, 4, &need) || tl_add_overflow(need, 1, &need) ||
+        tl_grow((void **)&w->buf, &w->buf_cap, need, 1))
         return tl_set_error(TL_ERR_OOM, "encode: out of memory");
-    if (need > w->buf_cap) {
-        char *b = realloc(w->buf, need);
-        if (!b) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
-        w->buf = b;
-        w->buf_cap = need;
-    }
     size_t len = 0;
     for (size_t i = 0; i < n; i++) len += tl_utf8_put(cps[i], w->buf + len);
-    return tl_enc_push(enc, at->id, w->buf, len, type_id, 0, os, oe, word);
+    return tl_enc_push(enc, id, w->buf, len, type_id, 0, os, oe, word);
 }
 
-/* Runs the BPE / Unigram model on the word cps[0, n) into w->mt, through the word cache;
- * w->key / w->kbo receive the word as UTF-8 and its char -> byte map. */
+/* Runs the BPE / Unigram model on the word cps[0, n) into w->mt, through the word cache
+ * when the word fits a cache key (TL_WCACHE_MAX_KEY bytes); longer words, or no cache,
+ * go straight to the model with no key built. */
 static tl_status model_cached(const tl_tokenizer *t, scratch *w, const uint32_t *cps, size_t n) {
-    size_t need;
-    if (tl_mul_overflow(n, 4, &need) || tl_grow((void **)&w->key, &w->key_cap, need + 1, 1) ||
-        tl_grow((void **)&w->kbo, &w->kbo_cap, n + 1, sizeof(size_t)))
-        return tl_set_error(TL_ERR_OOM, "encode: out of memory");
     size_t b = 0;
-    for (size_t i = 0; i < n; i++) { w->kbo[i] = b; b += tl_utf8_put(cps[i], w->key + b); }
-    w->kbo[n] = b;
-    uint64_t h = tl_wcache_hash(w->key, b);
-    if (tl_wcache_get(w->cache, w->key, b, h, &w->mt)) return TL_OK;
+    if (w->cache && n <= TL_WCACHE_MAX_KEY)
+        for (size_t i = 0; i < n; i++) b += tl_utf8_put(cps[i], w->key + b);
+    int cached = w->cache && n <= TL_WCACHE_MAX_KEY && b <= TL_WCACHE_MAX_KEY;
+    uint64_t h = cached ? tl_wcache_hash(w->cache, w->key, b) : 0;
+    if (cached && tl_wcache_get(w->cache, w->key, b, h, &w->mt)) return TL_OK;
     tl_status st = t->model == TL_MODEL_BPE ? tl_bpe_tokenize(&t->bpe, cps, n, &w->ms, &w->mt)
                                             : tl_unigram_tokenize(&t->uni, cps, n, &w->ms, &w->mt);
-    if (st == TL_OK) tl_wcache_put(w->cache, w->key, b, h, &w->mt);
+    if (st == TL_OK && cached) tl_wcache_put(w->cache, w->key, b, h, &w->mt);
     return st;
 }
 
@@ -92,9 +82,8 @@ static tl_status encode_word(const tl_tokenizer *t, scratch *w, size_t s, size_t
     for (size_t k = 0; k < w->mt.len && st == TL_OK; k++) {
         const tl_mtok *m = &w->mt.v[k];
         int32_t a = os[m->s], b = m->e > m->s ? oe[m->e - 1] : a;
-        if (m->raw) { /* the piece's own text (raw tokens come from model_cached only) */
-            const char *u8 = w->key + w->kbo[m->s];
-            st = tl_enc_push(enc, m->id, u8, w->kbo[m->e] - w->kbo[m->s], type_id, 0, a, b, word);
+        if (m->raw) { /* the piece's own text (Unigram's unknown pieces) */
+            st = push_text(w, m->id, cps + m->s, m->e - m->s, type_id, a, b, word, enc);
             continue;
         }
         int known = (size_t)m->id < v->n_ids && v->id_to_tok[m->id];
@@ -117,8 +106,8 @@ static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t 
         const tl_piece *pc = &w->npieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
-            st = push_added(w, at, w->ns.cp + pc->s, pc->e - pc->s, type_id, w->ns.os[pc->s],
-                            w->ns.oe[pc->e - 1], (*word)++, enc);
+            st = push_text(w, at->id, w->ns.cp + pc->s, pc->e - pc->s, type_id, w->ns.os[pc->s],
+                           w->ns.oe[pc->e - 1], (*word)++, enc);
             continue;
         }
         st = tl_pretok_run(&t->pre, &w->ns, pc->s, pc->e, &w->pt);
@@ -142,8 +131,8 @@ static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text,
         const tl_piece *pc = &w->pieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
-            st = push_added(w, at, cps + pc->s, pc->e - pc->s, type_id, (int32_t)pc->s,
-                            (int32_t)pc->e, word++, enc);
+            st = push_text(w, at->id, cps + pc->s, pc->e - pc->s, type_id, (int32_t)pc->s,
+                           (int32_t)pc->e, word++, enc);
         } else {
             st = encode_plain(t, w, cps, pc->s, pc->e, &word, type_id, enc);
         }
@@ -156,68 +145,6 @@ static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text,
 static void trim_all(const tl_postproc *pp, tl_encoding *e) {
     tl_trim_offsets(e, 0, e->len, pp->aps_before);
     for (size_t i = 0; i < e->n_ovf; i++) tl_trim_offsets(&e->ovf[i], 0, e->ovf[i].len, pp->aps_before);
-}
-
-/* Initializes dst (zeroed) as a copy of src: tokens and sequence ranges, not its windows. */
-static tl_status enc_copy(tl_encoding *dst, const tl_encoding *src) {
-    tl_status st = tl_enc_init(dst);
-    if (st == TL_OK) st = tl_enc_slice(dst, src, 0, src->len);
-    memcpy(dst->rng, src->rng, sizeof src->rng);
-    dst->n_rng = src->n_rng;
-    return st;
-}
-
-/* Gives entry o of res->ovf its own windows, copies of res->ovf[idx[k]] for k < n, as
- * tokenizers' merge_with leaves them (see assemble). */
-static tl_status nest(tl_encoding *o, const tl_encoding *res, const size_t *idx, size_t n) {
-    if (!(o->ovf = calloc(n, sizeof *o->ovf))) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
-    tl_status st = TL_OK;
-    for (size_t k = 0; k < n && st == TL_OK; k++) {
-        st = enc_copy(&o->ovf[k], &res->ovf[idx[k]]);
-        o->n_ovf++;
-    }
-    return st;
-}
-
-/* Post-processes a (and b) into res, and the overflowing windows into res->ovf in
- * tokenizers' order (Encoding::merge_with): each window a_i of a with b, then with each
- * window b_j of b; then a with each b_j. merge_with also leaves windows inside windows
- * when both sequences overflow: (a_i + b) holds every (a_i + b_j), and (a + b_j) every
- * (a_i + b_j), each equal to the top-level combination (copied from there). */
-static tl_status assemble(const tl_postproc *pp, const tl_encoding *a, const tl_encoding *b, int add_special,
-                          tl_encoding *res) {
-    size_t nb_tok = b ? b->len : 0, nb_str = b ? b->str_len : 0;
-    tl_status st = tl_enc_reserve(res, a->len + nb_tok + 8, a->str_len + nb_str + 128);
-    if (st == TL_OK) st = tl_postproc_apply(pp, a, b, add_special, 0, res);
-    size_t na = a->n_ovf, nb = b ? b->n_ovf : 0, total = na * (nb + 1) + nb;
-    if (st != TL_OK || total == 0) return st;
-    res->ovf = calloc(total, sizeof *res->ovf);
-    if (!res->ovf) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
-    for (size_t i = 0; i <= na && st == TL_OK; i++) {
-        const tl_encoding *ai = i < na ? &a->ovf[i] : a;
-        for (size_t j = i < na ? 0 : 1; j <= nb && st == TL_OK; j++) {
-            const tl_encoding *bj = !b ? NULL : j == 0 ? b : &b->ovf[j - 1];
-            tl_encoding *o = &res->ovf[res->n_ovf];
-            st = tl_enc_init(o);
-            if (st != TL_OK) break;
-            res->n_ovf++;
-            st = tl_postproc_apply(pp, ai, bj, add_special, (i < na ? 1u : 0u) | (j > 0 ? 2u : 0u), o);
-        }
-    }
-    if (st != TL_OK || na == 0 || nb == 0) return st;
-    /* (a_i + b_j) sits at i * (nb + 1) + j for i < na, (a + b_j) at na * (nb + 1) + j - 1 */
-    size_t *idx = malloc((na > nb ? na : nb) * sizeof *idx);
-    if (!idx) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
-    for (size_t i = 0; i < na && st == TL_OK; i++) {
-        for (size_t j = 1; j <= nb; j++) idx[j - 1] = i * (nb + 1) + j;
-        st = nest(&res->ovf[i * (nb + 1)], res, idx, nb);
-    }
-    for (size_t j = 1; j <= nb && st == TL_OK; j++) {
-        for (size_t i = 0; i < na; i++) idx[i] = i * (nb + 1) + j;
-        st = nest(&res->ovf[na * (nb + 1) + j - 1], res, idx, na);
-    }
-    free(idx);
-    return st;
 }
 
 /* The padded length of encodings of longest length len under p. */
@@ -236,7 +163,7 @@ static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *tex
     if (!a->ids) st = tl_enc_init(a); /* first use of this scratch */
     if (st == TL_OK && !b->ids) st = tl_enc_init(b);
     tl_enc_reset(a);
-    tl_enc_reset(b); /* res (zeroed) gets its arrays from assemble's reservation */
+    tl_enc_reset(b); /* res (zeroed) gets its arrays from tl_enc_assemble's reservation */
     if (st == TL_OK) st = encode_seq(tok, w, text, text_len, "text", 0, a);
     if (st == TL_OK && pair) st = encode_seq(tok, w, pair, pair_len, "pair", 1, b);
     if (st == TL_OK && p->max_length > 0) {
@@ -251,7 +178,8 @@ static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *tex
         trim_all(&tok->post, a);
         if (pair) trim_all(&tok->post, b);
     }
-    if (st == TL_OK) st = assemble(&tok->post, a, pair ? b : NULL, p->add_special_tokens, res);
+    if (st == TL_OK) st = tl_enc_assemble(&tok->post, a, pair ? b : NULL, p->add_special_tokens,
+                                   p->max_overflow_tokens ? p->max_overflow_tokens : TL_DEFAULT_MAX_OVERFLOW_TOKENS, res);
     if (st != TL_OK) { tl_encoding_free(res); return st; }
     *out = res;
     return TL_OK;

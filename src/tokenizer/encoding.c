@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Grows every array of e to hold n tokens; 0 or -1 on OOM/overflow. */
-static int enc_reserve(tl_encoding *e, size_t n) {
-    if (n <= e->cap) return 0;
-    size_t c = e->cap ? e->cap : 16;
-    while (c < n) { if (c > SIZE_MAX / 4) return -1; c *= 2; }
+/* Reallocates every array of e to hold exactly c tokens; 0 or -1 on OOM/overflow. */
+static int enc_alloc(tl_encoding *e, size_t c) {
     size_t b4, b8, b2;
     if (tl_mul_overflow(c, sizeof(int32_t), &b4) || tl_mul_overflow(c, sizeof(size_t), &b8) ||
         tl_mul_overflow(b4, 2, &b2))
@@ -30,6 +27,14 @@ static int enc_reserve(tl_encoding *e, size_t n) {
     e->tok_off = t;
     e->cap = c;
     return 0;
+}
+
+/* Grows every array of e to hold n tokens (doubling from 16); 0 or -1 on OOM/overflow. */
+static int enc_reserve(tl_encoding *e, size_t n) {
+    if (n <= e->cap) return 0;
+    size_t c = e->cap ? e->cap : 16;
+    while (c < n) { if (c > SIZE_MAX / 4) return -1; c *= 2; }
+    return enc_alloc(e, c);
 }
 
 tl_status tl_enc_reserve(tl_encoding *e, size_t n, size_t str_bytes) {
@@ -188,5 +193,15 @@ size_t tl_encoding_token_length(const tl_encoding *enc, size_t i) {
 tl_status tl_enc_init(tl_encoding *e) {
     memset(e, 0, sizeof *e);
     if (enc_reserve(e, 4)) { tl_enc_clear(e); return tl_set_error(TL_ERR_OOM, "encoding: out of memory"); }
+    return TL_OK;
+}
+
+tl_status tl_enc_init_sized(tl_encoding *e, size_t n, size_t str_bytes) {
+    memset(e, 0, sizeof *e);
+    if (enc_alloc(e, n ? n : 1) || !(e->str = malloc(str_bytes ? str_bytes : 1))) {
+        tl_enc_clear(e);
+        return tl_set_error(TL_ERR_OOM, "encoding: out of memory");
+    }
+    e->str_cap = str_bytes ? str_bytes : 1;
     return TL_OK;
 }

@@ -252,6 +252,7 @@ tl_status tl_unigram_tokenize(const tl_unigram *u, const uint32_t *cps, size_t n
 
 /* Per-thread caches of model tokens per pre-tokenized word (word_cache.c). A tokenizer
  * owns a pool; a thread takes one cache per call and uses it without locks. */
+#define TL_WCACHE_MAX_KEY 1023 /* longest cached word in UTF-8 bytes */
 typedef struct tl_wcache tl_wcache;
 typedef struct tl_wcache_pool tl_wcache_pool;
 /* Allocates an empty pool; NULL on OOM (then nothing is cached). */
@@ -260,10 +261,13 @@ tl_wcache_pool *tl_wcache_pool_new(void);
 void tl_wcache_pool_free(tl_wcache_pool *p);
 /* A cache for the caller's exclusive use until released; NULL: run uncached. */
 tl_wcache *tl_wcache_acquire(tl_wcache_pool *p);
+/* Frees tok's word caches so it runs BPE / Unigram uncached (tests' reference); no call
+ * may be encoding with tok. */
+void tl_tokenizer_drop_word_cache(tl_tokenizer *tok);
 /* Gives back a cache from tl_wcache_acquire (NULL is fine). */
 void tl_wcache_release(tl_wcache_pool *p, tl_wcache *c);
-/* Hash of the word's UTF-8 bytes key[0, len); never 0. */
-uint64_t tl_wcache_hash(const char *key, size_t len);
+/* Cache c's seeded hash of the word's UTF-8 bytes key[0, len); never 0 (0 when c is NULL). */
+uint64_t tl_wcache_hash(const tl_wcache *c, const char *key, size_t len);
 /* 1 and out (cleared first) filled with the cached tokens on a hit, else 0. c may be NULL. */
 int tl_wcache_get(tl_wcache *c, const char *key, size_t klen, uint64_t h, tl_mtoks *out);
 /* Caches toks for a word not cached yet (bounded: a full cache is emptied first). */
@@ -320,8 +324,11 @@ struct tl_encoding {
 
 /* Zeroes e and allocates its arrays (so accessors never return NULL). */
 tl_status tl_enc_init(tl_encoding *e);
-/* Grows e to hold n tokens and str_bytes bytes of token strings without reallocating;
- * TL_ERR_OOM on failure. */
+/* Zeroes e and allocates its arrays for exactly n tokens and str_bytes bytes of token
+ * strings (their NULs included); they still grow on demand. TL_ERR_OOM on failure. */
+tl_status tl_enc_init_sized(tl_encoding *e, size_t n, size_t str_bytes);
+/* Makes room in e for n tokens and str_bytes bytes of token strings, so that appending
+ * that much does not reallocate; TL_ERR_OOM on failure. */
 tl_status tl_enc_reserve(tl_encoding *e, size_t n, size_t str_bytes);
 /* Empties e (no tokens, ranges or windows), keeping its buffers for reuse. */
 void tl_enc_reset(tl_encoding *e);
@@ -395,6 +402,11 @@ void tl_trim_offsets(tl_encoding *e, size_t from, size_t to, int add_prefix_spac
  * tokenizers, instead of the template's. */
 tl_status tl_postproc_apply(const tl_postproc *p, const tl_encoding *a, const tl_encoding *b,
                             int add_special, unsigned keep_types, tl_encoding *out);
+/* Post-processes a (and b) into res (zeroed) and builds its overflowing windows in
+ * tokenizers' order, nested ones included (overflow.c); TL_ERR_INVALID_ARG when they
+ * would hold more than max_ovf tokens in all. */
+tl_status tl_enc_assemble(const tl_postproc *pp, const tl_encoding *a, const tl_encoding *b, int add_special,
+                          size_t max_ovf, tl_encoding *res);
 
 /* ---------------------------------------------------------------- decoder */
 

@@ -41,6 +41,12 @@ void tl_tokenizer_finish(tl_tokenizer *tok) {
     if (tok->model != TL_MODEL_WORDPIECE && !tok->wcache) tok->wcache = tl_wcache_pool_new(); /* NULL: no cache */
 }
 
+/* Frees tok's word caches: it then runs BPE / Unigram uncached (tests' reference). */
+void tl_tokenizer_drop_word_cache(tl_tokenizer *tok) {
+    tl_wcache_pool_free(tok->wcache);
+    tok->wcache = NULL;
+}
+
 /* Parses "added_tokens" (may be absent). */
 static tl_status parse_added(const cJSON *arr, const char *path, tl_tokenizer *tok) {
     if (!arr || cJSON_IsNull(arr)) return TL_OK;

@@ -9,21 +9,24 @@
  * no atomics. When every cache is taken the caller simply runs uncached.
  *
  * One cache is an open-addressing table of TL_WCACHE_TABLE slots (hash, arena offset)
- * over a byte arena of entries (key length, token count, key bytes, tokens). It holds at
+ * with linear probing over a byte arena of entries (key length, token count, key bytes, tokens). It holds at
  * most TL_WCACHE_WORDS words and TL_WCACHE_ARENA bytes; when either would overflow, the
  * cache is emptied and refills from the words that follow. A result depends only on the
- * word, so a hit is always exact. */
+ * word, so a hit is always exact. Crafted words cannot build long probe chains: each
+ * cache's hash is seeded (the pool's address, the time and a process-wide counter), and
+ * probing stops after TL_WCACHE_PROBES slots (get: a miss; put: the word is not stored). */
 #include "tokenizer/tok_internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TL_WCACHE_WORDS 10000
 #define TL_WCACHE_TABLE 16384u           /* power of two, > TL_WCACHE_WORDS / 0.7 */
 #define TL_WCACHE_ARENA (1u << 20)       /* bytes of entries per cache */
-#define TL_WCACHE_MAX_KEY 1023           /* longest cached word in UTF-8 bytes */
 #define TL_WCACHE_POOL 64
+#define TL_WCACHE_PROBES 32              /* most slots one lookup or insert visits */
 
 /* A cached token: id, char span [s, e) in the word; bit 15 of e is the raw flag (tl_mtok). */
 typedef struct { int32_t id; uint16_t s, e; } ctok;
@@ -37,17 +40,32 @@ struct tl_wcache {
     unsigned char *arena;  /* [TL_WCACHE_ARENA] */
     size_t arena_len, words;
     size_t slot;           /* its index in the pool */
+    uint64_t seed;         /* of its hash */
 };
 
 struct tl_wcache_pool {
+    uint64_t seed;         /* its caches' seeds derive from it */
     atomic_flag busy[TL_WCACHE_POOL];
     tl_wcache *cache[TL_WCACHE_POOL]; /* cache[i] is touched only by busy[i]'s holder */
 };
 
-/* Allocates an empty pool (caches are created when first taken); NULL on OOM. */
+/* splitmix64's finalizer: a bijective 64-bit mix. */
+static uint64_t mix64(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Allocates an empty pool (caches are created when first taken) with a fresh hash seed;
+ * NULL on OOM. */
 tl_wcache_pool *tl_wcache_pool_new(void) {
+    static atomic_uint_fast64_t counter;
     tl_wcache_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
+    struct timespec ts = {0};
+    timespec_get(&ts, TIME_UTC);
+    p->seed = mix64((uint64_t)(uintptr_t)p ^ mix64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+                    mix64(atomic_fetch_add(&counter, 1) + 1));
     for (size_t i = 0; i < TL_WCACHE_POOL; i++) atomic_flag_clear(&p->busy[i]);
     return p;
 }
@@ -67,10 +85,11 @@ void tl_wcache_pool_free(tl_wcache_pool *p) {
     free(p);
 }
 
-/* Allocates an empty cache; NULL on OOM. */
-static tl_wcache *cache_new(void) {
+/* Allocates an empty cache with hash seed `seed`; NULL on OOM. */
+static tl_wcache *cache_new(uint64_t seed) {
     tl_wcache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    c->seed = seed;
     c->table = calloc(TL_WCACHE_TABLE, sizeof *c->table);
     c->arena = malloc(TL_WCACHE_ARENA);
     if (!c->table || !c->arena) { cache_free(c); return NULL; }
@@ -83,7 +102,7 @@ tl_wcache *tl_wcache_acquire(tl_wcache_pool *p) {
     if (!p) return NULL;
     for (size_t i = 0; i < TL_WCACHE_POOL; i++) {
         if (atomic_flag_test_and_set_explicit(&p->busy[i], memory_order_acquire)) continue;
-        if (!p->cache[i] && (p->cache[i] = cache_new())) p->cache[i]->slot = i;
+        if (!p->cache[i] && (p->cache[i] = cache_new(mix64(p->seed + i)))) p->cache[i]->slot = i;
         if (p->cache[i]) return p->cache[i];
         atomic_flag_clear_explicit(&p->busy[i], memory_order_release);
         return NULL;
@@ -97,9 +116,11 @@ void tl_wcache_release(tl_wcache_pool *p, tl_wcache *c) {
     atomic_flag_clear_explicit(&p->busy[c->slot], memory_order_release);
 }
 
-/* 64-bit hash of key[0, len) (never 0: 0 marks an empty table slot). */
-uint64_t tl_wcache_hash(const char *key, size_t len) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+/* c's 64-bit seeded hash of key[0, len) (never 0: 0 marks an empty table slot); 0 when c
+ * is NULL. */
+uint64_t tl_wcache_hash(const tl_wcache *c, const char *key, size_t len) {
+    if (!c) return 0;
+    uint64_t h = (0x9e3779b97f4a7c15ULL ^ len) + c->seed;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t v;
@@ -109,8 +130,7 @@ uint64_t tl_wcache_hash(const char *key, size_t len) {
     }
     uint64_t v = 0;
     memcpy(&v, key + i, len - i);
-    h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 29;
+    h = mix64((h ^ v) ^ c->seed);
     return h ? h : 1;
 }
 
@@ -123,7 +143,8 @@ static size_t entry_size(size_t klen, size_t ntok) {
  * returns 1, else 0. c may be NULL (miss). */
 int tl_wcache_get(tl_wcache *c, const char *key, size_t klen, uint64_t h, tl_mtoks *out) {
     if (!c || klen > TL_WCACHE_MAX_KEY) return 0;
-    for (size_t i = (size_t)h & (TL_WCACHE_TABLE - 1);; i = (i + 1) & (TL_WCACHE_TABLE - 1)) {
+    size_t i = (size_t)h & (TL_WCACHE_TABLE - 1);
+    for (size_t probe = 0; probe < TL_WCACHE_PROBES; probe++, i = (i + 1) & (TL_WCACHE_TABLE - 1)) {
         const tslot *s = &c->table[i];
         if (!s->used) return 0;
         if (s->hash != h) continue;
@@ -142,6 +163,7 @@ int tl_wcache_get(tl_wcache *c, const char *key, size_t klen, uint64_t h, tl_mto
         out->len = hd.ntok;
         return 1;
     }
+    return 0; /* a chain this long is treated as a miss */
 }
 
 /* Caches toks for the word key[0, klen) (hash h, not cached yet); words over
@@ -156,6 +178,9 @@ void tl_wcache_put(tl_wcache *c, const char *key, size_t klen, uint64_t h, const
         memset(c->table, 0, TL_WCACHE_TABLE * sizeof *c->table);
         c->arena_len = c->words = 0;
     }
+    size_t i = (size_t)h & (TL_WCACHE_TABLE - 1), probe = 0;
+    while (c->table[i].used && ++probe < TL_WCACHE_PROBES) i = (i + 1) & (TL_WCACHE_TABLE - 1);
+    if (c->table[i].used) return; /* a long chain: not stored (get would not find it) */
     unsigned char *p = c->arena + c->arena_len;
     ehdr hd = {(uint16_t)klen, (uint16_t)toks->len};
     memcpy(p, &hd, sizeof hd);
@@ -166,8 +191,6 @@ void tl_wcache_put(tl_wcache *c, const char *key, size_t klen, uint64_t h, const
         t[k].s = (uint16_t)toks->v[k].s;
         t[k].e = (uint16_t)(toks->v[k].e | (toks->v[k].raw ? RAW_BIT : 0));
     }
-    size_t i = (size_t)h & (TL_WCACHE_TABLE - 1);
-    while (c->table[i].used) i = (i + 1) & (TL_WCACHE_TABLE - 1);
     c->table[i].hash = h;
     c->table[i].off = (uint32_t)c->arena_len;
     c->table[i].used = 1;

@@ -43,7 +43,7 @@ int32_t tl_vocab_get(const tl_vocab *v, const char *tok, size_t len) {
     size_t h = (size_t)hash_bytes(tok, len) & v->mask;
     while (v->slots[h] >= 0) {
         const char *t = v->id_to_tok[v->slots[h]];
-        if (strlen(t) == len && !memcmp(t, tok, len)) return v->slots[h];
+        if (v->id_len[v->slots[h]] == len && !memcmp(t, tok, len)) return v->slots[h];
         h = (h + 1) & v->mask;
     }
     return -1;

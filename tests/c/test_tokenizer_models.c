@@ -4,6 +4,7 @@
  * every configuration that must never crash or return a non-input error. */
 #include "torchless.h"
 #include "tl_test.h"
+#include "tokenizer/tok_internal.h" /* tl_tokenizer_drop_word_cache */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -209,8 +210,10 @@ static int same_enc(const tl_encoding *x, const tl_encoding *y) {
     return 1;
 }
 
-/* The word cache: a fresh tokenizer encodes 12,000 distinct words once each (every word a
- * cache miss: the model's own result); a second tokenizer encodes them three times over
+/* The word cache: a reference tokenizer with its word cache dropped encodes 12,000
+ * distinct words once each (the model's own, uncached result: the ByteLevel
+ * pre-tokenizer splits words into short runs that repeat, so a cached reference would
+ * serve some of them from its cache); a second tokenizer encodes them three times over
  * in shuffled batches on 2 threads (hits, and more words than a cache holds, so caches
  * are emptied and refilled). Every result must equal the uncached one. Words use chars
  * that take byte fallback, unk and multi-token paths; some are longer than 1 KiB
@@ -225,6 +228,7 @@ static void cache_check(const char *name, const char *json) {
     tl_encoding **want = calloc(N, sizeof *want), **got = calloc(N * REP, sizeof *got);
     size_t *which = calloc(N * REP, sizeof *which);
     if (!ref || !tok || !words || !lens || !texts || !want || !got || !which) { CHECK(0); goto done; }
+    tl_tokenizer_drop_word_cache(ref);
     static const char *alpha[] = {"h", "e", "l", "o", "A", "x", "\xc3\xa9", "w"};
     uint64_t seed = 42;
     for (size_t i = 0; i < N; i++) {
@@ -274,6 +278,40 @@ done:
     free(words); free(lens); free(texts); free(want); free(got); free(which);
     tl_tokenizer_free(ref);
     tl_tokenizer_free(tok);
+}
+
+/* The cache's table directly: words forced onto one hash (a crafted collision chain)
+ * are stored only within TL_WCACHE_PROBES (32) slots and found again; later ones are
+ * misses, not long probes. Two pools hash the same word differently (seeded). */
+TL_TEST(test_word_cache_probes) {
+    tl_wcache_pool *p = tl_wcache_pool_new(), *q = tl_wcache_pool_new();
+    tl_wcache *c = tl_wcache_acquire(p), *d = tl_wcache_acquire(q);
+    CHECK(c && d);
+    if (!c || !d) goto done;
+    CHECK(tl_wcache_hash(c, "hello", 5) != tl_wcache_hash(d, "hello", 5));
+    tl_mtoks toks = {0}, out = {0};
+    CHECK(tl_mtoks_push(&toks, 7, 0, 1) == 0);
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        toks.v[0].id = i;
+        snprintf(key, sizeof key, "w%d", i);
+        tl_wcache_put(c, key, strlen(key), 12345, &toks);
+    }
+    int hits = 0, right = 0;
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "w%d", i);
+        int hit = tl_wcache_get(c, key, strlen(key), 12345, &out);
+        hits += hit;
+        right += hit && i < 32 && out.len == 1 && out.v[0].id == i;
+    }
+    CHECK(hits == 32 && right == 32);
+    free(toks.v);
+    free(out.v);
+done:
+    tl_wcache_release(p, c);
+    tl_wcache_release(q, d);
+    tl_wcache_pool_free(p);
+    tl_wcache_pool_free(q);
 }
 
 TL_TEST(test_word_cache) {

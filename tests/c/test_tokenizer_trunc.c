@@ -90,7 +90,9 @@ TL_TEST(test_pair_strategies) {
     CHECK(tokens_are(tl_encoding_overflowing(e, 0), "[CLS] d e f g h [SEP] x y z w [SEP]"));
     CHECK(tokens_are(tl_encoding_overflowing(e, 1), "[CLS] d e f g h [SEP] z w v u [SEP]"));
     CHECK(tokens_are(tl_encoding_overflowing(e, 10), "[CLS] a b c d e [SEP] v u t s [SEP]"));
-    /* both overflow: (a window + b) and (a + b window) have windows of their own */
+    /* both overflow: (a window + b) and (a + b window) have windows of their own. The
+     * nested counts and tokens below are what tokenizers 0.23.3 gives for this input
+     * (enable_truncation(12, stride=2); encode(a, b).overflowing[i].overflowing). */
     const tl_encoding *w0 = tl_encoding_overflowing(e, 0), *w10 = tl_encoding_overflowing(e, 10);
     CHECK(tl_encoding_n_overflowing(w0) == 2 && tl_encoding_n_overflowing(w10) == 3);
     CHECK(tl_encoding_n_overflowing(tl_encoding_overflowing(e, 1)) == 0);
@@ -122,6 +124,62 @@ TL_TEST(test_pair_strategies) {
     tl_encoding_free(e);
     p.truncation = 7;
     CHECK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e) == TL_ERR_INVALID_ARG);
+    tl_tokenizer_free(tok);
+}
+
+/* Tokens in e's overflowing windows, nested ones included; adds their count to *nw. */
+static size_t window_tokens(const tl_encoding *e, size_t *nw) {
+    size_t n = 0;
+    for (size_t i = 0; i < tl_encoding_n_overflowing(e); i++) {
+        const tl_encoding *w = tl_encoding_overflowing(e, i);
+        n += tl_encoding_length(w) + window_tokens(w, nw);
+        ++*nw;
+    }
+    return n;
+}
+
+/* Our limit on overflowing tokens (tokenizers has none): exact at the boundary, and a
+ * hostile pair (quadratic windows) fails cleanly instead of taking gigabytes. */
+TL_TEST(test_overflow_limit) {
+    tl_tokenizer *tok = minilm();
+    if (!tok) return;
+    const char *a = "a b c d e f g h i j k l m n", *b = "x y z w v u t s";
+    tl_encode_params p = tl_encode_default_params();
+    p.max_length = 12;
+    p.stride = 2;
+    tl_encoding *e = NULL;
+    CHECK_OK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e));
+    size_t nw = 0, n = window_tokens(e, &nw);
+    CHECK(nw == 11 + 12 && n > 0 && n <= nw * 12); /* 11 top-level, 2 * 3 * 2 nested */
+    tl_encoding_free(e);
+    p.max_overflow_tokens = n; /* the limit is inclusive */
+    CHECK_OK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e));
+    CHECK(window_tokens(e, &nw) == n);
+    tl_encoding_free(e);
+    p.max_overflow_tokens = n - 1;
+    CHECK(tl_tokenizer_encode(tok, a, strlen(a), b, strlen(b), &p, &e) == TL_ERR_INVALID_ARG && e == NULL);
+    CHECK(strstr(tl_last_error(), "max_overflow_tokens") != NULL);
+    const char *texts[] = {a, a}, *pairs[] = {b, b};
+    tl_encoding *out[2];
+    CHECK(tl_tokenizer_encode_batch(tok, texts, NULL, pairs, NULL, 2, &p, out) == TL_ERR_INVALID_ARG);
+    CHECK(out[0] == NULL && out[1] == NULL);
+
+    /* 400 one-token words per side, max_length 5: ~160k top-level windows and ~320k
+     * nested (~2.4M tokens) under tokenizers; over the default limit */
+    char *big = malloc(800);
+    if (!big) { CHECK(0); tl_tokenizer_free(tok); return; }
+    for (int i = 0; i < 400; i++) { big[2 * i] = 'a' + i % 26; big[2 * i + 1] = ' '; }
+    big[799] = 0;
+    tl_encode_params h = tl_encode_default_params();
+    h.max_length = 5;
+    CHECK(tl_tokenizer_encode(tok, big, strlen(big), big, strlen(big), &h, &e) == TL_ERR_INVALID_ARG && e == NULL);
+    CHECK(strstr(tl_last_error(), "limit of 1000000") != NULL);
+    h.truncation = TL_TRUNCATE_ONLY_FIRST; /* no nesting, few windows: fine */
+    h.max_length = 405;
+    CHECK_OK(tl_tokenizer_encode(tok, big, strlen(big), big, strlen(big), &h, &e));
+    CHECK(tl_encoding_n_overflowing(e) == 199); /* tokenizers 0.23.3: 199 */
+    tl_encoding_free(e);
+    free(big);
     tl_tokenizer_free(tok);
 }
 
