@@ -85,8 +85,9 @@ def section(res: dict, pngs: list[str]) -> str:
     L.append("### Command and date\n")
     L.append(f"```\n.venv/bin/python {res['command'].strip()}\n```\n")
     L.append(f"Run on {res['date']}{' (quick mode)' if res['quick'] else ''}. "
-             "Engines run interleaved (one forward each per round, order rotated, 20 ms "
-             "pause between engines); warm-up first; medians with p10/p90. "
+             "Engines run interleaved (one forward each per round, order rotated, 100 ms "
+             "pause before each call so the previous runtime's spinning threads have parked); "
+             "warm-up first; medians with p10/p90. "
              "The machine is shared with other jobs: absolute times drift, compare ratios.\n")
     L.append("### Method\n")
     L.append("- **torchless**: packed batch (no padding), `torchless.Model.forward`.")

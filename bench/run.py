@@ -34,6 +34,7 @@ _ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
 _ap.add_argument("--no-charts", action="store_true")
 ARGS = _ap.parse_args()
 NT = ARGS.threads
+PAUSE_S = 0.1  # pause before each timed call (see interleaved)
 for _k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TORCHLESS_NUM_THREADS"):
     os.environ[_k] = str(NT)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -355,7 +356,10 @@ def interleaved(engines: list[Engine], inp: Inputs, budget: float, min_rounds: i
         while r < max_rounds and (r < min_rounds or time.time() - t0 < budget):
             k = r % len(engines)
             for e in engines[k:] + engines[:k]:
-                time.sleep(0.02)  # let the previous runtime's spinning threads park
+                # Let the previous runtime's spinning threads park: ONNX Runtime's pool spins
+                # for tens of ms after a run (torchless W1 took 126 ms 20 ms after an ORT run,
+                # 109 ms after 50-300 ms; ORT's own time did not change with the pause).
+                time.sleep(PAUSE_S)
                 times[e.name].append(time_call(lambda: e.run(inp)))
             r += 1
     finally:
