@@ -36,7 +36,9 @@ def _load(path: str) -> ctypes.CDLL:
     spins, which on a busy machine take the CPU from the thread doing the work (BERT-base
     1x128, 2 threads, a 2-core VM at load 5-6: 0.69-0.77x ONNX Runtime's speed with the
     default, 1.26-1.45x with short spins or OMP_WAIT_POLICY=passive). The variable is
-    restored afterwards, so OpenMP runtimes loaded later (torch's) keep their defaults."""
+    removed afterwards, so an OpenMP runtime loaded later under another name (the libgomp
+    bundled in torch's wheels) keeps its defaults. It has no effect when the system libgomp
+    is already loaded (e.g. by a distro- or conda-built torch imported first)."""
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         return ctypes.CDLL(path)
     os.environ["GOMP_SPINCOUNT"] = "10000"

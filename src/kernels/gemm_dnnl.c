@@ -389,6 +389,14 @@ void tl_packed_linear_ref(const float *x, const tl_packed *pk, const float *b, f
                           size_t T) {
     const float *W = pk->data;
     const size_t C = pk->C, OC = pk->OC;
+    float *plain = malloc(C * OC * sizeof *plain);
+    if (plain) { /* unpack once (one offset computation per weight), then BLAS */
+        for (size_t o = 0; o < OC; o++)
+            for (size_t c = 0; c < C; c++) plain[o * C + c] = W[packed_offset(pk, c, o)];
+        tl_linear_blas(x, plain, b, out, T, C, OC);
+        free(plain);
+        return;
+    }
 #pragma omp parallel for num_threads(tl_threads_get()) schedule(static) if (T * C * OC > 1000000)
     for (size_t o = 0; o < OC; o++)
         for (size_t t = 0; t < T; t++) {

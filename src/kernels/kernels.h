@@ -47,8 +47,9 @@ tl_packed *tl_dnnl_pack(const float *w, size_t C, size_t OC);
 /* Frees a packed weight (NULL is ignored). */
 void tl_packed_free(tl_packed *pk);
 
-/* out (T, OC) = x (T, C) @ W^T + b read straight from pk's packed layout: scalar, slow,
- * never fails (the fallback when the backend refuses a shape after plain w was freed). */
+/* out (T, OC) = x (T, C) @ W^T + b from pk's packed layout: unpacked once into a temporary
+ * plain copy and run on BLAS; without memory for it, a scalar loop reads the packed layout.
+ * Never fails (the fallback when the backend refuses a shape after plain w was freed). */
 void tl_packed_linear_ref(const float *x, const tl_packed *pk, const float *b, float *out,
                           size_t T);
 

@@ -294,7 +294,6 @@ static void drop_mapped(const void *p, size_t bytes) {
 static void pack_one(tl_weights *w, const tl_gemm_backend *g, const float **plain, tl_packed **pk,
                      size_t C, size_t OC, int drop) {
     if (!*plain || *pk || !(*pk = g->pack(*plain, C, OC))) return;
-    w->n_packed++;
     if (release(w, *plain)) *plain = NULL;
     else if (drop) drop_mapped(*plain, C * OC * sizeof(float));
 }

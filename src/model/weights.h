@@ -36,7 +36,6 @@ typedef struct tl_weights {
     const char *prefix;   /* the name prefix the checkpoint uses ("bert." or "") */
     size_t n_params;      /* parameters bound */
     size_t n_converted;   /* tensors copied to fp32 (not F32, or unaligned) */
-    size_t n_packed;      /* linear weights packed for the GEMM backend */
     char dtypes[64];      /* the checkpoint dtypes seen, e.g. "F32" or "F16, F32" */
     void **owned;         /* buffers to free */
     size_t n_owned, cap_owned;

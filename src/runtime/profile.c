@@ -9,7 +9,7 @@
 static double tl_prof_total[TL_PROF_N];
 static const char *const tl_prof_names[TL_PROF_N] = {
     "embeddings+ln", "qkv gemm", "attention", "attn-out gemm", "add+layernorm",
-    "ffn-in gemm", "activation", "ffn-out gemm"};
+    "ffn-in gemm", "ffn-out gemm"};
 
 int tl_prof_enabled(void) {
     static int enabled = -1;

@@ -4,7 +4,7 @@
 #define TL_RUNTIME_PROFILE_H
 
 enum { TL_PROF_EMBED, TL_PROF_QKV, TL_PROF_ATTN, TL_PROF_ATTN_OUT, TL_PROF_LN, TL_PROF_FFN_IN,
-       TL_PROF_ACT, TL_PROF_FFN_OUT, TL_PROF_N };
+       TL_PROF_FFN_OUT, TL_PROF_N };
 
 /* Returns 1 when profiling is on. */
 int tl_prof_enabled(void);
