@@ -42,7 +42,8 @@ static void add_disentangled(float *tile, size_t rows, size_t i0, size_t len, co
                              float *qp, const float *kp) {
     const size_t w = 2 * dis->span;
     if (dis->pos_k)
-        attn_gemm(1, rows, w, d, Q, stride, dis->pos_k + h * d, dis->ld, qp, w);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)w, (int)d, 1.0f, Q,
+                    (int)stride, dis->pos_k + h * d, (int)dis->ld, 0.0f, qp, (int)w);
     for (size_t r = 0; r < rows; r++) {
         float *row = tile + r * len;
         const int32_t *idx = dis->idx + dis->center + (i0 + r); /* idx[-j] is offset i - j */
@@ -73,7 +74,9 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
     const float *K = qkv + r0 * stride + H + h * d, *V = qkv + r0 * stride + 2 * H + h * d;
     if (dis && dis->pos_q) { /* kp (len, 2span) = K . pos_q^T, shared by every query tile */
         kp = qp + (size_t)TL_ATTN_TILE * 2 * dis->span + 16;
-        attn_gemm(1, len, 2 * dis->span, d, K, stride, dis->pos_q + h * d, dis->ld, kp, 2 * dis->span);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)len, (int)(2 * dis->span), (int)d,
+                    1.0f, K, (int)stride, dis->pos_q + h * d, (int)dis->ld, 0.0f, kp,
+                    (int)(2 * dis->span));
     }
     for (size_t i0 = 0; i0 < len; i0 += TL_ATTN_TILE) {
         size_t rows = len - i0 < TL_ATTN_TILE ? len - i0 : TL_ATTN_TILE;
