@@ -6,6 +6,7 @@
 #include "core/util.h"
 #include "model/relpos.h"
 #include "runtime/profile.h"
+#include "runtime/threads.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -115,6 +116,7 @@ tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x)
     const size_t H = a->hidden, I = a->intermediate;
     const int nt = m->n_threads;
     if (T == 0) return TL_OK;
+    tl_threads_steer_omp(nt);
     if (a->family->block == TL_BLOCK_MODERNBERT) return tl_modernbert_forward(m, b, T, x);
     arena_plan p;
     if (!plan_arena(a, b, T, nt, &p))
