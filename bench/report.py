@@ -73,6 +73,11 @@ def section(res: dict, pngs: list[str]) -> str:
     L.append(f"- CPU: **{m['cpu']}** ({m['cpu_id']}), {m['cores']} cores"
              f"{', KVM guest (shared host)' if m.get('hypervisor') else ''}")
     L.append(f"- ISA flags found: {', '.join(m['isa'])}")
+    pk = m.get("peak") or {}
+    if pk.get("fma_peak_gflops"):
+        L.append(f"- Measured limits at {pk['threads']} threads (`build/bench/machine_peak`): "
+                 f"fp32 FMA peak **{pk['fma_peak_gflops']:.0f} GFLOP/s** ({pk['isa']} "
+                 f"register-only FMA chains), memory read bandwidth **{pk['read_gbs']:.0f} GB/s**")
     L.append(f"- Threads for every engine: **{m['threads']}** (torch.set_num_threads, ORT "
              "intra_op_num_threads, torchless num_threads; OMP/MKL/OPENBLAS_NUM_THREADS set "
              "before import)")
@@ -132,6 +137,17 @@ def section(res: dict, pngs: list[str]) -> str:
         L.append("")
         pad = [f"W3 padding: {w['tokens']} real tokens vs {w['padded_tokens']} padded. "
                for wl, w in mm["workloads"].items() if wl == "W3"]
+        peak = (m.get("peak") or {}).get("fma_peak_gflops")
+        if peak:
+            share = []
+            for wl, w in mm["workloads"].items():
+                parts = [f"{eng} {100 * w['engines'][eng]['useful_gflops'] / peak:.0f}%"
+                         for eng in ("torchless", "onnxruntime") if eng in w["engines"]]
+                floor = w["engines"]["torchless"]["useful_gflops"] * \
+                    w["engines"]["torchless"]["median_ms"] / peak
+                share.append(f"{wl} {' / '.join(parts)} (at the peak: {floor:.1f} ms)")
+            L.append(f"Share of the fp32 FMA peak ({peak:.0f} GFLOP/s), useful FLOPs: "
+                     + "; ".join(share) + ".\n")
         L.append("".join(pad) + "1-min load average when "
             "each workload finished (2 = both cores busy with this run alone): " + ", ".join(
             f"{wl} {w.get('loadavg', float('nan')):.1f}" for wl, w in mm["workloads"].items())

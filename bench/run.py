@@ -441,6 +441,7 @@ def lib_gemm_times(shapes, reps: int) -> dict[str, dict]:
 
 
 MICRO = ROOT / "build/bench/gemm_bench"
+PEAK = ROOT / "build/bench/machine_peak"
 
 
 def build_micro() -> str | None:
@@ -448,6 +449,17 @@ def build_micro() -> str | None:
     if r.returncode != 0 or not MICRO.exists():
         return "bench/micro build failed: " + r.stderr[-500:]
     return None
+
+
+def machine_peak() -> dict:
+    """fp32 FMA peak and memory read bandwidth at NT threads (build/bench/machine_peak);
+    {} when it cannot run."""
+    try:
+        out = subprocess.run([str(PEAK)], capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, OMP_NUM_THREADS=str(NT))).stdout
+        return json.loads(out)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return {}
 
 
 def micro_gemm_times(shapes, budget: float, env: dict | None = None,
@@ -511,6 +523,9 @@ def main():
     micro_err = build_micro()
     if micro_err:
         log(micro_err)
+    else:
+        info["peak"] = machine_peak()
+        log(f"machine peak: {info['peak']}")
     results = {"machine": info, "quick": quick, "date": datetime.datetime.now().isoformat(
         timespec="seconds"), "command": "bench/run.py " + " ".join(sys.argv[1:]),
         "models": {}, "charts": {}, "notes": []}
