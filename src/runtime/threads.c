@@ -37,9 +37,15 @@ int tl_threads_get(void) {
  * thread that opens regions has its own team in libgomp) */
 static _Thread_local int tl_omp_steered = -1;
 
+/* Returns 1 when the user placed OpenMP threads (OMP_PROC_BIND, OMP_PLACES or
+ * GOMP_CPU_AFFINITY set): their placement is then left alone. */
+static int user_placed_threads(void) {
+    return getenv("OMP_PROC_BIND") || getenv("OMP_PLACES") || getenv("GOMP_CPU_AFFINITY");
+}
+
 int tl_threads_steer_omp(int nt) {
     int cpu = sched_getcpu();
-    if (nt < 2 || cpu < 0 || omp_in_parallel()) return -1;
+    if (nt < 2 || cpu < 0 || omp_in_parallel() || user_placed_threads()) return -1;
     if (cpu == tl_omp_steered) return cpu;
     cpu_set_t mine;
     if (sched_getaffinity(0, sizeof mine, &mine) != 0 || !CPU_ISSET(cpu, &mine) || CPU_COUNT(&mine) < 2)

@@ -16,7 +16,8 @@ int tl_threads_get(void);
  * when that CPU changed since this thread's last call, one parallel region sets each team
  * thread's affinity to the caller's allowed CPUs minus that one. Returns the CPU kept
  * free, or -1 when nothing applies (nt < 2, fewer than 2 allowed CPUs, inside a parallel
- * region). Why: a Linux guest wakes a sleeping thread on its waker's CPU when the idle
+ * region, or the user placed OpenMP threads with OMP_PROC_BIND, OMP_PLACES or
+ * GOMP_CPU_AFFINITY). Why: a Linux guest wakes a sleeping thread on its waker's CPU when the idle
  * CPU looks preempted, as a halted virtual CPU does, so after a pause the team thread
  * woke beside the caller and the two took turns on one CPU while the other idled
  * (all-MiniLM-L6-v2, 16 tokens, 100 ms between calls: 15.9 ms forwards, 3.7 ms steered). */

@@ -33,6 +33,10 @@ TL_TEST(steer_keeps_team_off_caller_cpu) {
 
 TL_TEST(steer_does_nothing_for_one_thread_or_inside_a_region) {
     CHECK(tl_threads_steer_omp(1) == -1);
+    /* the user placed the threads: left alone */
+    setenv("OMP_PLACES", "cores", 1);
+    CHECK(tl_threads_steer_omp(2) == -1);
+    unsetenv("OMP_PLACES");
     int inside = 0;
 #pragma omp parallel num_threads(2)
 #pragma omp single
