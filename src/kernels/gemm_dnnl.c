@@ -20,9 +20,11 @@
  * (T, C, OC, bias, threads, weights layout, activation) in a small LRU table guarded by
  * one mutex; the mutex is held across execution too, so concurrent callers run their
  * GEMMs one after another (each already uses every thread, and the stream and the
- * cached memory objects are not shared safely otherwise). Anything oneDNN refuses falls
- * back to BLAS (plain weights) for that call; a shape whose primitive cannot be created
- * is remembered and goes straight to the fallback.
+ * cached memory objects are not shared safely otherwise). Anything oneDNN refuses, or
+ * offers only on its reference kernel, falls back for that call: a fused activation to the
+ * packed matmul plus an activation pass, the rest to BLAS on plain weights (or
+ * tl_packed_linear_ref); a shape whose primitive cannot be created is remembered and goes
+ * straight to the fallback.
  *
  * Threads: Debian's libdnnl is built with DNNL_CPU_RUNTIME=OMP on libgomp, the same
  * OpenMP runtime as our kernels and OpenBLAS-openmp, so it shares our pool; each call runs
@@ -178,6 +180,10 @@ static int entry_build(dnnl_entry *en) {
     dnnl_primitive_desc_t pd = NULL;
     int ok = en->packed ? (wd = en->wmd, 1) : plain_wd(&wd, en->C, en->OC);
     ok = ok && matmul_pd(&pd, en->T, en->C, en->OC, en->has_bias, &wd, en->act);
+    /* oneDNN's reference kernel is a plain loop, far slower than every fallback here */
+    const char *impl = NULL;
+    ok = ok && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+         impl && strncmp(impl, "ref", 3) != 0;
     ok = ok && dnnl_primitive_create(&en->prim, pd) == dnnl_success;
     if (!ok) en->prim = NULL;
     /* data handles are set per call; DNNL_MEMORY_NONE allocates nothing */
@@ -263,10 +269,18 @@ static int dnnl_linear(const float *x, const float *w, const tl_packed *pk, cons
         if (pk) key.wmd = pk->md;
         dnnl_entry *en = entry_get(&key);
         if (en->prim) done = entry_run(en, x, pk ? pk->data : (const void *)w, b, out);
+        if (!done && pk && act >= 0) {
+            /* no optimized kernel with the activation fused: the plain packed matmul (the
+             * one tl_dnnl_pack checked) and the activation as a pass after it */
+            key.act = -1;
+            en = entry_get(&key);
+            done = en->prim && entry_run(en, x, pk->data, b, out) ? 2 : 0;
+        }
     }
     pthread_mutex_unlock(&g_dnnl.lock);
     if (prev != nt) omp_set_num_threads(prev);
-    return done;
+    if (done == 2) tl_activation_apply(out, T * OC, (tl_activation)act);
+    return done != 0;
 }
 
 /* out (T, OC) = x (T, C) @ w (OC, C)^T + b (OC), b may be NULL; on oneDNN's matmul when it

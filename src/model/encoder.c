@@ -146,9 +146,12 @@ tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x)
     // (DeBERTa: project first, then LN on (T, H), then zero the masked tokens)
     const size_t E = a->embedding_size;
     float *e = a->has_emb_proj ? emb : x;
-    tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
-                      b->token_type_ids, e, T, E);
-    if (!a->family->deberta) tl_add_layernorm(e, NULL, w->emb_ln_w, w->emb_ln_b, T, E, (float)a->ln_eps);
+    if (a->family->deberta)
+        tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
+                          b->token_type_ids, e, T, E);
+    else
+        tl_embeddings_ln(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
+                         b->token_type_ids, w->emb_ln_w, w->emb_ln_b, (float)a->ln_eps, e, T, E);
     if (a->has_emb_proj)
         tl_linear_run(m->gemm, e, w->emb_proj_w, w->emb_proj_pk, w->emb_proj_b, x, T, E, H, TL_LINEAR_NO_ACT);
     if (a->family->deberta) {
