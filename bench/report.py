@@ -141,6 +141,8 @@ def section(res: dict, pngs: list[str]) -> str:
         if peak:
             share = []
             for wl, w in mm["workloads"].items():
+                if "torchless" not in w["engines"]:
+                    continue
                 parts = [f"{eng} {100 * w['engines'][eng]['useful_gflops'] / peak:.0f}%"
                          for eng in ("torchless", "onnxruntime") if eng in w["engines"]]
                 floor = w["engines"]["torchless"]["useful_gflops"] * \

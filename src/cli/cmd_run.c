@@ -43,7 +43,7 @@ static void run_usage(FILE *f) {
             "                         sentence-transformers modules say)\n"
             "      --similarity       sentence-embedding: also print the cosine similarity matrix\n"
             "      --format json|table  json (default): one JSON line per text; table: readable\n"
-            "      --threads N        worker threads (default: $TORCHLESS_NUM_THREADS or all cores)\n"
+            "      --threads N        worker threads (default: $TORCHLESS_NUM_THREADS or the CPUs it may use)\n"
             "  -h, --help             this help\n\n"
             "output (json): {\"index\": i, \"embedding\": [...]} or\n"
             "               {\"index\": i, \"tokens\": n, \"last_hidden_state\": [[...], ...]};\n"

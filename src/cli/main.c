@@ -18,7 +18,7 @@ static void usage(FILE *f) {
             "A model is a directory with config.json + model.safetensors (+ tokenizer.json), or a\n"
             "Hugging Face model id found in the local cache (HF_HUB_CACHE, HF_HOME/hub,\n"
             "~/.cache/huggingface/hub); nothing is downloaded. TORCHLESS_MODEL sets a default.\n"
-            "TORCHLESS_NUM_THREADS sets the thread count (default: all cores). `run` sets\n"
+            "TORCHLESS_NUM_THREADS sets the thread count (default: the CPUs it may use). `run` sets\n"
             "GOMP_SPINCOUNT=10000 (short OpenMP spin-waits) unless it or OMP_WAIT_POLICY is set.\n\n"
             "`torchless <command> --help` for a command's options.\n",
             tl_version());

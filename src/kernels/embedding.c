@@ -20,7 +20,8 @@ static void embed_row(const float *word, const float *pos, const float *type, co
 void tl_embeddings_sum(const float *word, const float *pos, const float *type,
                        const int32_t *ids, const int32_t *pos_ids, const int32_t *type_ids,
                        float *out, size_t T, size_t H) {
-    for (size_t t = 0; t < T; t++) embed_row(word, pos, type, ids, pos_ids, type_ids, t, out + t * H, H);
+    for (size_t t = 0; t < T; t++)
+        embed_row(word, pos, type, ids, pos_ids, type_ids, t, out + t * H, H);
 }
 
 void tl_embeddings_ln(const float *word, const float *pos, const float *type,

@@ -67,7 +67,8 @@ const tl_gemm_backend *tl_gemm_select(void);
 void tl_add_layernorm(float *x, const float *residual, const float *g, const float *b,
                       size_t T, size_t H, float eps);
 
-/* y (T, H) = LayerNorm(x) * g + b; b may be NULL (no bias); x is left unchanged. */
+/* y (T, H) = LayerNorm(x) * g + b; b may be NULL (no bias); x and y are the same buffer
+ * or disjoint (x is left unchanged when disjoint). */
 void tl_layernorm(const float *x, float *y, const float *g, const float *b, size_t T, size_t H,
                   float eps);
 

@@ -1,10 +1,9 @@
-/* threads.c — thread-count resolution shared by our OpenMP loops and OpenBLAS. */
+/* threads.c — thread-count resolution shared by our OpenMP loops and OpenBLAS, and the
+ * placement of the OpenMP team relative to the thread that calls a forward. */
 #include "runtime/threads.h"
 
 #include <omp.h>
-#include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -19,6 +18,10 @@ int tl_threads_resolve(int n) {
         long v = strtol(env, NULL, 10);
         if (v > 0 && v <= 4096) return (int)v;
     }
+    /* the CPUs this process may run on (taskset, cgroup cpusets), not all online ones */
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)
+        return CPU_COUNT(&allowed);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     return cores > 0 ? (int)cores : 1;
 }
@@ -33,27 +36,36 @@ int tl_threads_get(void) {
     return tl_nthreads;
 }
 
-/* the CPU the calling thread's OpenMP team was last kept off, -1 none (per caller: each
- * thread that opens regions has its own team in libgomp) */
-static _Thread_local int tl_omp_steered = -1;
-
-/* Returns 1 when the user placed OpenMP threads (OMP_PROC_BIND, OMP_PLACES or
- * GOMP_CPU_AFFINITY set): their placement is then left alone. */
-static int user_placed_threads(void) {
-    return getenv("OMP_PROC_BIND") || getenv("OMP_PLACES") || getenv("GOMP_CPU_AFFINITY");
-}
+/* What this thread's team was last steered for: the caller's CPU, the team size and the
+ * caller's allowed CPUs (each thread that opens regions has its own team in libgomp). */
+static _Thread_local struct {
+    int cpu, nt;
+    cpu_set_t mask;
+} tl_steered = {.cpu = -1};
 
 int tl_threads_steer_omp(int nt) {
     int cpu = sched_getcpu();
-    if (nt < 2 || cpu < 0 || omp_in_parallel() || user_placed_threads()) return -1;
-    if (cpu == tl_omp_steered) return cpu;
-    cpu_set_t mine;
-    if (sched_getaffinity(0, sizeof mine, &mine) != 0 || !CPU_ISSET(cpu, &mine) || CPU_COUNT(&mine) < 2)
+    /* OMP_PROC_BIND / OMP_PLACES / GOMP_CPU_AFFINITY: the user placed the threads */
+    if (nt < 2 || cpu < 0 || omp_in_parallel() || omp_get_proc_bind() != omp_proc_bind_false)
         return -1;
+    cpu_set_t mine;
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0 || !CPU_ISSET(cpu, &mine))
+        return -1;
+    /* more workers than the other allowed CPUs: pinning them there would crowd them */
+    if (nt > CPU_COUNT(&mine)) return -1;
+    if (cpu == tl_steered.cpu && nt <= tl_steered.nt && CPU_EQUAL(&mine, &tl_steered.mask))
+        return cpu;
     cpu_set_t others = mine;
     CPU_CLR(cpu, &others);
-#pragma omp parallel num_threads(nt)
-    if (omp_get_thread_num() != 0) sched_setaffinity(0, sizeof others, &others);
-    tl_omp_steered = cpu;
+    int failed = 0;
+#pragma omp parallel num_threads(nt) reduction(+ : failed)
+    if (omp_get_thread_num() != 0) failed += sched_setaffinity(0, sizeof others, &others) != 0;
+    if (failed) {
+        tl_steered.cpu = -1;
+        return -1;
+    }
+    tl_steered.cpu = cpu;
+    tl_steered.nt = nt;
+    tl_steered.mask = mine;
     return cpu;
 }

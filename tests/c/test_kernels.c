@@ -199,9 +199,11 @@ TL_TEST(embeddings_ln_equals_sum_then_layernorm) {
     for (size_t k = 0; k < 2; k++) {
         size_t T = shapes[k][0], H = shapes[k][1], V = 50, P = 40;
         float *word = malloc(V * H * 4), *pos = malloc(P * H * 4), *type = malloc(2 * H * 4);
-        float *g = malloc(H * 4), *b = malloc(H * 4), *want = malloc(T * H * 4), *got = malloc(T * H * 4);
+        float *g = malloc(H * 4), *b = malloc(H * 4);
+        float *want = malloc(T * H * 4), *got = malloc(T * H * 4);
         int32_t *ids = malloc(T * 4), *pids = malloc(T * 4), *tids = malloc(T * 4);
-        fill(word, V * H, 31); fill(pos, P * H, 32); fill(type, 2 * H, 33); fill(g, H, 34); fill(b, H, 35);
+        fill(word, V * H, 31); fill(pos, P * H, 32); fill(type, 2 * H, 33);
+        fill(g, H, 34); fill(b, H, 35);
         for (size_t t = 0; t < T; t++) {
             ids[t] = (int32_t)((t * 7 + 3) % V);
             pids[t] = (int32_t)(t % P);
@@ -220,29 +222,41 @@ TL_TEST(embeddings_ln_equals_sum_then_layernorm) {
     }
 }
 
-TL_TEST(layernorm_out_of_place_matches_double_definition) {
-    const size_t Hs[] = {1, 17, 768}, T = 6;
-    for (size_t k = 0; k < sizeof Hs / sizeof Hs[0]; k++) {
-        size_t H = Hs[k];
+TL_TEST(layernorm_matches_double_definition_in_and_out_of_place) {
+    /* T x H: small rows on the calling thread, and 400 x 768 on the parallel path */
+    const size_t shapes[][2] = {{6, 1}, {6, 17}, {6, 768}, {400, 768}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        size_t T = shapes[k][0], H = shapes[k][1];
         float *x = malloc(T * H * 4), *x0 = malloc(T * H * 4), *y = malloc(T * H * 4);
         float *g = malloc(H * 4), *b = malloc(H * 4);
         fill(x, T * H, 41); fill(g, H, 42); fill(b, H, 43);
         for (size_t i = 0; i < T * H; i++) x[i] = 2.0f + 6.0f * x[i];
         memcpy(x0, x, T * H * 4);
-        for (int with_bias = 0; with_bias < 2; with_bias++) {
-            tl_layernorm(x, y, g, with_bias ? b : NULL, T, H, 1e-5f);
-            CHECK(memcmp(x, x0, T * H * 4) == 0); /* x unchanged */
+        for (int variant = 0; variant < 3; variant++) {
+            /* 0: out of place, no bias; 1: out of place, bias; 2: in place, bias */
+            const float *bias = variant ? b : NULL;
+            float *dst = y;
+            if (variant == 2) {
+                memcpy(y, x0, T * H * 4);
+                tl_layernorm(y, y, g, bias, T, H, 1e-5f);
+            } else {
+                tl_layernorm(x, y, g, bias, T, H, 1e-5f);
+                CHECK(memcmp(x, x0, T * H * 4) == 0); /* x unchanged */
+            }
+            double worst = 0;
             for (size_t t = 0; t < T; t++) {
                 double m = 0, v = 0;
-                for (size_t i = 0; i < H; i++) m += x[t * H + i];
+                for (size_t i = 0; i < H; i++) m += x0[t * H + i];
                 m /= H;
-                for (size_t i = 0; i < H; i++) v += (x[t * H + i] - m) * (x[t * H + i] - m);
+                for (size_t i = 0; i < H; i++) v += (x0[t * H + i] - m) * (x0[t * H + i] - m);
                 v /= H;
                 for (size_t i = 0; i < H; i++) {
-                    double want = (x[t * H + i] - m) / sqrt(v + 1e-5) * g[i] + (with_bias ? b[i] : 0.0);
-                    CHECK_NEAR(y[t * H + i], want, 2e-5 * (1 + fabs(want)));
+                    double want = (x0[t * H + i] - m) / sqrt(v + 1e-5) * g[i] + (bias ? b[i] : 0.0);
+                    double err = fabs(dst[t * H + i] - want) / (1 + fabs(want));
+                    if (err > worst) worst = err;
                 }
             }
+            CHECK(worst < 2e-5);
         }
         free(x); free(x0); free(y); free(g); free(b);
     }
