@@ -30,6 +30,7 @@
  * OpenMP runtime as our kernels and OpenBLAS-openmp, so it shares our pool; each call runs
  * it with omp_get_max_threads() == tl_threads_get() (restored after). A library built for
  * another runtime (TBB, threadpool) could not be sized that way, so it is not used. */
+#include "kernels/gemm_dnnl_int.h"
 #include "kernels/kernels.h"
 #include "runtime/threads.h"
 
@@ -43,13 +44,6 @@
 #define TL_DNNL_CACHE_MAX 64
 /* the token count the packed layout is chosen for (the layout did not vary with it) */
 #define TL_DNNL_PACK_M 128
-
-/* Weights of one linear layer in oneDNN's preferred layout for the matmul (C, OC). */
-struct tl_packed {
-    dnnl_memory_desc_t md;
-    void *data;
-    size_t C, OC;
-};
 
 /* One cached shape: its primitive and the four memory objects it executes on. */
 typedef struct {
@@ -296,6 +290,11 @@ void tl_linear_dnnl(const float *x, const float *w, const float *b, float *out, 
 int tl_linear_dnnl_ex(const float *x, const float *w, const tl_packed *pk, const float *b,
                       float *out, size_t T, size_t C, size_t OC, int act) {
     if (T == 0 || OC == 0) return 1;
+    /* few tokens: our kernel on the same packed weights (gemm_small.c says why) */
+    if (pk && tl_small_linear(x, pk, b, out, T)) {
+        if (act >= 0) tl_activation_apply(out, T * OC, (tl_activation)act);
+        return 1;
+    }
     if (act >= 0) {
         dnnl_alg_kind_t alg;
         float alpha;

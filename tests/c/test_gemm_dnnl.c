@@ -1,7 +1,9 @@
 /* test_gemm_dnnl.c — the oneDNN GEMM backend ("dnnl", reached through tl_gemm_select as
  * the encoder reaches it) against the scalar reference on random odd-sized inputs. */
 #include "core/error.h"
+#include "kernels/gemm_dnnl_int.h"
 #include "kernels/kernels.h"
+#include "kernels/vec.h"
 #include "tl_test.h"
 
 #include <stdint.h>
@@ -135,4 +137,47 @@ TL_TEST(gemm_dnnl_packed_weights_and_fused_act_match_ref_on_odd_sizes) {
             free(w); free(bias);
         }
     CHECK(n_packed > 0); /* on an AVX-512 / AVX2 CPU oneDNN prefers a blocked layout */
+}
+
+/* Returns 1 when pk holds 64-column panels of all C rows (the layout gemm_small.c reads). */
+static int has_panels_of_64(const tl_packed *pk) {
+    const dnnl_blocking_desc_t *bd = &pk->md.format_desc.blocking;
+    return pk->md.format_kind == dnnl_blocked && bd->inner_nblks == 2 && bd->inner_blks[0] == 16 &&
+           bd->inner_blks[1] == 64 && bd->inner_idxs[0] == 0 && bd->inner_idxs[1] == 1;
+}
+
+TL_TEST(small_m_kernel_matches_ref_on_every_row_count_and_odd_sizes) {
+    const tl_gemm_backend *dn = backend("dnnl");
+    if (!dn) { CHECK(dn != NULL); return; }
+    /* every row-group remainder (1..6) and the bound; C and OC odd, one panel, a tail */
+    const size_t Ts[] = {1, 2, 3, 4, 5, 6, 7, 13, 16, 31, TL_SMALL_M_MAX, TL_SMALL_M_MAX + 1};
+    const size_t Cs[] = {3, 37, 384}, OCs[] = {13, 64, 65, 301};
+    int ran = 0;
+    for (size_t c = 0; c < 3; c++)
+        for (size_t d = 0; d < 4; d++) {
+            size_t C = Cs[c], OC = OCs[d];
+            float *w = malloc(OC * C * 4), *bias = malloc(OC * 4);
+            fill(w, OC * C, 52); fill(bias, OC, 53);
+            tl_packed *pk = dn->pack(w, C, OC);
+            for (size_t a = 0; pk && a < sizeof Ts / sizeof Ts[0]; a++) {
+                size_t T = Ts[a];
+                float *x = malloc(T * C * 4), *want = malloc(T * OC * 4), *got = malloc(T * OC * 4);
+                fill(x, T * C, 51);
+                for (int with_bias = 0; with_bias < 2; with_bias++) {
+                    const float *b = with_bias ? bias : NULL;
+                    tl_linear_ref(x, w, b, want, T, C, OC);
+                    fill(got, T * OC, 99);
+                    int did = tl_small_linear(x, pk, b, got, T);
+                    int should = T <= TL_SMALL_M_MAX && has_panels_of_64(pk) &&
+                                 strcmp(tl_vec()->isa, "avx512") == 0;
+                    CHECK(did == should);
+                    ran += did;
+                    if (did) CHECK(worst_diff(got, want, NULL, T, OC) < 1e-4);
+                }
+                free(x); free(want); free(got);
+            }
+            tl_packed_free(pk);
+            free(w); free(bias);
+        }
+    printf("  small-M kernel ran on %d of the shapes (vector kernels: %s)\n", ran, tl_vec()->isa);
 }
