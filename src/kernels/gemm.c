@@ -44,8 +44,11 @@ const tl_gemm_backend *tl_gemm_select(void) {
 void tl_linear_run(const tl_gemm_backend *g, const float *x, const float *w, const tl_packed *pk,
                    const float *b, float *out, size_t T, size_t C, size_t OC, int act) {
     if (T == 0 || OC == 0) return;
-    if (g->linear_ex && g->linear_ex(x, w, pk, b, out, T, C, OC, act)) return;
-    if (w) g->linear(x, w, b, out, T, C, OC);
-    else tl_packed_linear_ref(x, pk, b, out, T);
+    int done = g->linear_ex ? g->linear_ex(x, w, pk, b, out, T, C, OC, act) : TL_LINEAR_NOT_DONE;
+    if (done == TL_LINEAR_DONE) return;
+    if (done == TL_LINEAR_NOT_DONE) {
+        if (w) g->linear(x, w, b, out, T, C, OC);
+        else tl_packed_linear_ref(x, pk, b, out, T);
+    }
     if (act != TL_LINEAR_NO_ACT) tl_activation_apply(out, T * OC, (tl_activation)act);
 }

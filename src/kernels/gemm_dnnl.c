@@ -246,35 +246,37 @@ static int entry_run(dnnl_entry *en, const float *x, const void *w, const float 
            dnnl_stream_wait(s) == dnnl_success;
 }
 
-/* Runs out = act(x @ W^T + b) on oneDNN with plain w or packed pk (one of them set);
- * returns 1 when done, 0 when oneDNN is unavailable or refused (out undefined then). */
+/* Runs out = x @ W^T + b on oneDNN with plain w or packed pk (one of them set) and act (-1:
+ * none) fused when oneDNN has an optimized kernel for it; returns a tl_linear_done
+ * (TL_LINEAR_NOT_DONE when oneDNN is unavailable or refused: out undefined then). */
 static int dnnl_linear(const float *x, const float *w, const tl_packed *pk, const float *b,
                        float *out, size_t T, size_t C, size_t OC, int act) {
-    if (C == 0 || T > INT32_MAX || C > INT32_MAX || OC > INT32_MAX) return 0;
+    if (C == 0 || T > INT32_MAX || C > INT32_MAX || OC > INT32_MAX) return TL_LINEAR_NOT_DONE;
     /* inside someone else's parallel region oneDNN runs on the calling thread alone */
     int nt = omp_in_parallel() ? 1 : tl_threads_get();
     int prev = omp_get_max_threads();
     if (prev != nt) omp_set_num_threads(nt);
-    int done = 0;
+    int done = TL_LINEAR_NOT_DONE;
     pthread_mutex_lock(&g_dnnl.lock);
     if (dnnl_ready()) {
         dnnl_entry key = {.T = T, .C = C, .OC = OC, .has_bias = b != NULL, .nt = nt,
                           .packed = pk != NULL, .act = act};
         if (pk) key.wmd = pk->md;
         dnnl_entry *en = entry_get(&key);
-        if (en->prim) done = entry_run(en, x, pk ? pk->data : (const void *)w, b, out);
-        if (!done && pk && act >= 0) {
-            /* no optimized kernel with the activation fused: the plain packed matmul (the
-             * one tl_dnnl_pack checked) and the activation as a pass after it */
+        if (en->prim && entry_run(en, x, pk ? pk->data : (const void *)w, b, out))
+            done = TL_LINEAR_DONE;
+        if (!done && act >= 0) {
+            /* no optimized kernel with the activation fused: the plain matmul (for packed
+             * weights the one tl_dnnl_pack checked); the caller applies the activation */
             key.act = -1;
             en = entry_get(&key);
-            done = en->prim && entry_run(en, x, pk->data, b, out) ? 2 : 0;
+            if (en->prim && entry_run(en, x, pk ? pk->data : (const void *)w, b, out))
+                done = TL_LINEAR_DONE_NO_ACT;
         }
     }
     pthread_mutex_unlock(&g_dnnl.lock);
     if (prev != nt) omp_set_num_threads(prev);
-    if (done == 2) tl_activation_apply(out, T * OC, (tl_activation)act);
-    return done != 0;
+    return done;
 }
 
 /* out (T, OC) = x (T, C) @ w (OC, C)^T + b (OC), b may be NULL; on oneDNN's matmul when it
@@ -286,20 +288,17 @@ void tl_linear_dnnl(const float *x, const float *w, const float *b, float *out, 
 }
 
 /* Same as tl_linear_dnnl with packed weights (pk) when non-NULL, else w, and act (-1 for
- * none) fused; returns 0, with nothing done, when oneDNN cannot run it. */
+ * none) fused where oneDNN can; returns a tl_linear_done (tl_gemm_backend's linear_ex). */
 int tl_linear_dnnl_ex(const float *x, const float *w, const tl_packed *pk, const float *b,
                       float *out, size_t T, size_t C, size_t OC, int act) {
-    if (T == 0 || OC == 0) return 1;
+    if (T == 0 || OC == 0) return TL_LINEAR_DONE;
     /* few tokens: our kernel on the same packed weights (gemm_small.c says why) */
-    if (pk && tl_small_linear(x, pk, b, out, T)) {
-        if (act >= 0) tl_activation_apply(out, T * OC, (tl_activation)act);
-        return 1;
-    }
-    if (act >= 0) {
-        dnnl_alg_kind_t alg;
-        float alpha;
-        if (!eltwise_of(act, &alg, &alpha)) return 0;
-    }
+    if (pk && tl_small_linear(x, pk, b, out, T)) return TL_LINEAR_DONE_NO_ACT;
+    dnnl_alg_kind_t alg;
+    float alpha;
+    if (act >= 0 && !eltwise_of(act, &alg, &alpha)) /* no oneDNN post-op for it */
+        return dnnl_linear(x, w, pk, b, out, T, C, OC, -1) ? TL_LINEAR_DONE_NO_ACT
+                                                          : TL_LINEAR_NOT_DONE;
     return dnnl_linear(x, w, pk, b, out, T, C, OC, act);
 }
 

@@ -17,6 +17,10 @@ typedef struct tl_packed tl_packed;
 /* No activation after a linear layer (the act argument of tl_linear_run). */
 enum { TL_LINEAR_NO_ACT = -1 };
 
+/* What a backend's linear_ex did: nothing (the caller falls back), the linear layer with
+ * its activation, or the linear layer only (tl_linear_run then applies the activation). */
+typedef enum { TL_LINEAR_NOT_DONE = 0, TL_LINEAR_DONE, TL_LINEAR_DONE_NO_ACT } tl_linear_done;
+
 /* A GEMM implementation behind the one linear interface. */
 typedef struct tl_gemm_backend {
     const char *name;
@@ -24,8 +28,8 @@ typedef struct tl_gemm_backend {
     /* Returns w (OC, C) packed for this backend, or NULL when it runs plain weights (or
      * packing failed; the plain weights then stay in use). NULL: never packs. */
     tl_packed *(*pack)(const float *w, size_t C, size_t OC);
-    /* out = act(x @ W^T + b) with W packed (pk) or plain (w), act fused (-1: none);
-     * returns 0, doing nothing, when it cannot. NULL: linear then a separate act pass. */
+    /* out = x @ W^T + b with W packed (pk) or plain (w), and act (-1: none) fused when it
+     * can; returns a tl_linear_done. NULL: linear then a separate act pass. */
     int (*linear_ex)(const float *x, const float *w, const tl_packed *pk, const float *b,
                      float *out, size_t T, size_t C, size_t OC, int act);
 } tl_gemm_backend;
