@@ -22,7 +22,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib cli tests setup demo test test-c test-asan test-isa test-py clean help
+.PHONY: all lib cli tests setup demo test test-c test-asan test-tsan test-isa test-py clean help
 all: lib cli tests
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make test       install deps, build, run C tests (plain + ASan/UBSan) and pytest parity suite"
 	@echo "make            build libtorchless.so, libtorchless.a, the torchless CLI and C tests"
 	@echo "make test-c     run the C unit tests only;  make test-asan: same under ASan+UBSan"
+	@echo "make test-tsan  run forwards on 4 contexts from 4 threads under ThreadSanitizer"
 	@echo "make test-isa   run kernel + BERT parity tests on the generic and AVX2 code paths"
 	@echo "make test-py    run the pytest suite only (needs make setup)"
 
@@ -75,6 +76,14 @@ test-asan:
 	        SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" tests
 	ASAN_OPTIONS=detect_leaks=1 bash tests/c/run.sh build-asan
 
+# Forwards on several contexts of one model at once, under ThreadSanitizer. One thread per
+# context: libgomp is not instrumented, so TSan cannot see its team's synchronization.
+test-tsan:
+	$(MAKE) BUILD=build-tsan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=thread" \
+	        build-tsan/tests/test_contexts
+	TL_TEST_CTX_THREADS=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/c/tsan.supp" \
+	        build-tsan/tests/test_contexts
+
 # The kernel tests and the BERT parity tests on each vector-ISA path below the machine's
 # best, forced at run time with TORCHLESS_ISA (src/kernels/vec.h); the best path is what
 # every other test runs.
@@ -95,8 +104,9 @@ demo: setup all
 test: setup all
 	$(MAKE) test-c
 	$(MAKE) test-asan
+	$(MAKE) test-tsan
 	$(MAKE) test-isa
 	$(MAKE) test-py
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan

@@ -154,7 +154,8 @@ const char *tl_tokenizer_id_to_token(const tl_tokenizer *tok, int32_t id);
 typedef struct tl_model tl_model;
 
 typedef struct tl_model_params {
-    int num_threads; /* 0 (default): $TORCHLESS_NUM_THREADS, else the number of cores */
+    int num_threads; /* threads of the model's own context and the default of new ones;
+                        0 (default): $TORCHLESS_NUM_THREADS, else the CPUs this process may use */
     int load_tokenizer; /* 1 (default): load the tokenizer found beside the weights; a
                            missing tokenizer is then an error for text entry points only */
 } tl_model_params;
@@ -208,8 +209,38 @@ typedef struct tl_batch {
 
 /* Runs the encoder; writes the last hidden state, [total, hidden] row-major, to out
  * (out_len floats available). Errors on ids out of range or sequences longer than the
- * model allows. */
+ * model allows. Runs on the model's spare context (see tl_context). */
 tl_status tl_model_forward(tl_model *model, const tl_batch *batch, float *out, size_t out_len);
+
+/* ------------------------------------------------------------------ contexts */
+
+/* A context: one caller's mutable state for forwards on a model (the activation arena kept
+ * between calls, the thread count, the GEMM library's per-caller state). A loaded model
+ * never changes: any number of contexts run forwards on one model at the same time, from
+ * different threads, each giving the result a serial run gives. One context runs one
+ * forward at a time (calls on one context must not overlap). The calls that take a model
+ * and no context (tl_model_forward, tl_embed, tl_pipeline_run, ...) borrow the model's
+ * spare context, or make a temporary one when it is in use, so they may overlap too. */
+typedef struct tl_context tl_context;
+
+typedef struct tl_context_params {
+    int num_threads; /* 0 (default): the model's (tl_model_params.num_threads as resolved) */
+} tl_context_params;
+
+/* Returns the defaults described above. */
+tl_context_params tl_context_default_params(void);
+
+/* Creates a context for model, which is borrowed and must outlive it. params may be NULL.
+ * Caller frees *out with tl_context_free(). Errors: NULL arguments, a negative thread
+ * count (TL_ERR_INVALID_ARG), out of memory. */
+tl_status tl_context_new(const tl_model *model, const tl_context_params *params, tl_context **out);
+void tl_context_free(tl_context *ctx);
+
+/* The thread count the context's forwards use. */
+int tl_context_num_threads(const tl_context *ctx);
+
+/* tl_model_forward on ctx's model with ctx's arena and threads. */
+tl_status tl_context_forward(tl_context *ctx, const tl_batch *batch, float *out, size_t out_len);
 
 /* ------------------------------------------------------------------ tasks */
 

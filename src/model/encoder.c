@@ -110,18 +110,19 @@ static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, are
     return !tl_mul_overflow(n, sizeof(float), &p->total);
 }
 
-tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x) {
+tl_status tl_encoder_forward(tl_context *c, const tl_batch *b, size_t T, float *x) {
+    const tl_model *m = c->model;
     const tl_arch *a = &m->arch;
     const tl_weights *w = &m->w;
     const size_t H = a->hidden, I = a->intermediate;
-    const int nt = m->n_threads;
+    const int nt = c->n_threads;
     if (T == 0) return TL_OK;
     tl_threads_steer_omp(nt);
-    if (a->family->block == TL_BLOCK_MODERNBERT) return tl_modernbert_forward(m, b, T, x);
+    if (a->family->block == TL_BLOCK_MODERNBERT) return tl_modernbert_forward(c, b, T, x);
     arena_plan p;
     if (!plan_arena(a, b, T, nt, &p))
         return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
-    float *arena = tl_model_scratch(m, p.total);
+    float *arena = tl_ctx_arena(c, p.total);
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", p.total);
     float *qkv = arena, *ctx = qkv + round16(p.qkv), *tmp = ctx + round16(p.ctx);
     float *ffn = tmp + round16(p.tmp), *emb = ffn + round16(p.ffn), *rel = emb + round16(p.emb);
@@ -202,6 +203,6 @@ tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x)
     }
 #undef STEP
     tl_prof_report("encoder forward");
-    tl_model_scratch_done(m, arena);
+    tl_ctx_arena_done(c, arena);
     return TL_OK;
 }

@@ -13,11 +13,12 @@ static void add_inplace(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-tl_status tl_modernbert_forward(tl_model *m, const tl_batch *b, size_t T, float *x) {
+tl_status tl_modernbert_forward(tl_context *c, const tl_batch *b, size_t T, float *x) {
+    const tl_model *m = c->model;
     const tl_arch *a = &m->arch;
     const tl_weights *w = &m->w;
     const size_t H = a->hidden, I = a->intermediate;
-    const int nt = m->n_threads;
+    const int nt = c->n_threads;
     const float eps = (float)a->ln_eps;
     size_t max_len = 0;
     for (size_t s = 0; s < b->n_seqs; s++)
@@ -32,7 +33,7 @@ tl_status tl_modernbert_forward(tl_model *m, const tl_batch *b, size_t T, float 
     for (int i = 0; i < 7 && !bad; i++) bad = tl_add_overflow(total, (sizes[i] + 15) & ~(size_t)15, &total);
     if (bad || tl_mul_overflow(total, sizeof(float), &total))
         return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
-    float *arena = tl_model_scratch(m, total), *part[7];
+    float *arena = tl_ctx_arena(c, total), *part[7];
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", total);
     part[0] = arena;
     for (int i = 1; i < 7; i++) part[i] = part[i - 1] + ((sizes[i - 1] + 15) & ~(size_t)15);
@@ -69,6 +70,6 @@ tl_status tl_modernbert_forward(tl_model *m, const tl_batch *b, size_t T, float 
         add_inplace(x, ln, T * H);
     }
     tl_add_layernorm(x, NULL, w->final_ln_w, w->final_ln_b, T, H, eps);
-    tl_model_scratch_done(m, arena);
+    tl_ctx_arena_done(c, arena);
     return TL_OK;
 }

@@ -62,7 +62,7 @@ tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, t
  * tl_weights_pack may drop), threads. */
 static tl_status finish_load(tl_model *m, const tl_model_params *p, int pack) {
     tl_status s = TL_OK;
-    atomic_flag_clear(&m->scratch_busy);
+    atomic_init(&m->spare, NULL);
     if (m->arch.head_dim > TL_ATTN_MAX_HEAD_DIM)
         s = tl_set_error(TL_ERR_UNSUPPORTED, "%s: head size %zu (hidden_size / num_attention_heads) "
                          "exceeds the supported %d", m->dir, m->arch.head_dim, TL_ATTN_MAX_HEAD_DIM);
@@ -71,9 +71,12 @@ static tl_status finish_load(tl_model *m, const tl_model_params *p, int pack) {
     if (s == TL_OK) s = tl_vec_check();
     if (s == TL_OK) {
         m->n_threads = tl_threads_resolve(p->num_threads);
-        tl_threads_set(m->n_threads);
         const char *pk = getenv("TORCHLESS_PACK"); /* "0": keep plain weights (A/B runs) */
-        if (pack && !(pk && strcmp(pk, "0") == 0)) tl_weights_pack(&m->w, &m->arch, m->gemm, 1);
+        if (pack && !(pk && strcmp(pk, "0") == 0)) {
+            tl_threads_saved prev = tl_threads_enter(m->n_threads);
+            tl_weights_pack(&m->w, &m->arch, m->gemm, 1);
+            tl_threads_leave(prev);
+        }
     }
     return s;
 }
@@ -102,32 +105,9 @@ tl_status tl_model_load_tensors(const char *config_json, const tl_tensor_view *t
     return TL_OK;
 }
 
-/* Largest activation arena a model keeps between forwards (BERT-base 8 x 512: 113 MB). */
-#define TL_SCRATCH_KEEP_MAX ((size_t)256 << 20)
-
-/* Why keep it: glibc serves blocks over 32 MB with fresh mmaps, so a new 113 MB arena cost
- * BERT-base 8 x 512 ~28,000 page faults and ~55 ms of system time per forward. */
-void *tl_model_scratch(tl_model *m, size_t bytes) {
-    if (bytes > TL_SCRATCH_KEEP_MAX || atomic_flag_test_and_set_explicit(&m->scratch_busy, memory_order_acquire))
-        return malloc(bytes);
-    if (m->scratch && m->scratch_bytes >= bytes) return m->scratch;
-    free(m->scratch);
-    m->scratch = malloc(bytes);
-    m->scratch_bytes = m->scratch ? bytes : 0;
-    if (!m->scratch) atomic_flag_clear_explicit(&m->scratch_busy, memory_order_release);
-    return m->scratch;
-}
-
-void tl_model_scratch_done(tl_model *m, void *p) {
-    if (p && p == m->scratch)
-        atomic_flag_clear_explicit(&m->scratch_busy, memory_order_release);
-    else
-        free(p);
-}
-
 void tl_model_free(tl_model *m) {
     if (!m) return;
-    free(m->scratch);
+    tl_context_free(atomic_exchange(&m->spare, NULL));
     tl_tokenizer_free(m->tok);
     tl_weights_free(&m->w);
     tl_st_close(m->st);
@@ -145,17 +125,4 @@ tl_status tl_model_require_tokenizer(const tl_model *m) {
     if (m->tok) return TL_OK;
     return tl_set_error(TL_ERR_INVALID_ARG, "%s",
                         m->tok_error ? m->tok_error : "the model was loaded without its tokenizer");
-}
-
-tl_status tl_model_forward(tl_model *m, const tl_batch *b, float *out, size_t out_len) {
-    if (!m || !b || !out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_model_forward: NULL argument");
-    size_t total, need;
-    tl_status s = tl_batch_validate(m, b, &total);
-    if (s != TL_OK) return s;
-    if (tl_mul_overflow(total, m->arch.hidden, &need) || need > out_len)
-        return tl_set_error(TL_ERR_INVALID_ARG,
-                            "tl_model_forward: out holds %zu floats, %zu tokens x hidden %zu need more",
-                            out_len, total, m->arch.hidden);
-    tl_threads_set(m->n_threads);
-    return tl_encoder_forward(m, b, total, out);
 }

@@ -1,4 +1,5 @@
-/* model.h — the inside of the opaque tl_model handle, and the encoder forward pass. */
+/* model.h — the inside of the opaque tl_model handle (immutable after load), and the
+ * encoder forward pass, which runs on a caller's context (runtime/context.h). */
 #ifndef TL_MODEL_MODEL_H
 #define TL_MODEL_MODEL_H
 #include <stdatomic.h>
@@ -7,8 +8,11 @@
 #include "kernels/kernels.h"
 #include "model/arch.h"
 #include "model/weights.h"
-#include "tasks/st_config.h"
+#include "model/st_config.h"
+#include "runtime/context.h"
 
+/* Everything here is set at load and never changes, except `spare`: a one-slot cache of
+ * an idle context for the calls that take none, exchanged atomically. */
 struct tl_model {
     char *dir;                   /* resolved model directory */
     tl_arch arch;
@@ -18,31 +22,26 @@ struct tl_model {
     char *tok_error;             /* why the tokenizer is absent, for text entry points */
     tl_st_config st_cfg;         /* sentence-transformers modules */
     const tl_gemm_backend *gemm;
-    int n_threads;
-    void *scratch;               /* the last forward's activation arena, kept for reuse */
-    size_t scratch_bytes;
-    atomic_flag scratch_busy;    /* set while a forward holds the kept arena */
+    int n_threads;               /* default thread count of its contexts (resolved, >= 1) */
+    _Atomic(tl_context *) spare; /* an idle context for tl_model_forward & co, or NULL */
 };
 
-/* Returns a buffer of at least bytes for one forward's activations (contents undefined):
- * the model's kept arena when large enough, else a new one, kept when at most
- * TL_SCRATCH_KEEP_MAX bytes. Release it with tl_model_scratch_done. NULL when out of
- * memory. Safe when calls overlap: while one forward holds the kept arena, another gets
- * a private buffer (overlapping calls are still outside tl_model_forward's contract). */
-void *tl_model_scratch(tl_model *m, size_t bytes);
-/* Frees p unless it is the model's kept arena. */
-void tl_model_scratch_done(tl_model *m, void *p);
+/* Returns a context for a call that got none: the model's spare one when idle, else a new
+ * one (NULL with an error when out of memory). Give it back with tl_model_ctx_put. */
+tl_context *tl_model_ctx_get(const tl_model *m);
+/* Keeps c as the model's spare context when the slot is empty, else frees it. */
+void tl_model_ctx_put(const tl_model *m, tl_context *c);
 
 /* Validates a packed batch against the model (ids, type ids, positions, lengths) and
  * returns the total token count in *total. Errors name the sequence and token. */
 tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total);
 
-/* Runs the encoder on a validated batch; writes the last hidden state (total, H) to out.
- * Takes one arena for the call from tl_model_scratch. */
-tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t total, float *out);
+/* Runs c's model on a validated batch; writes the last hidden state (total, H) to out.
+ * Uses c's arena and thread count; c runs nothing else meanwhile. */
+tl_status tl_encoder_forward(tl_context *c, const tl_batch *b, size_t total, float *out);
 
 /* The ModernBERT forward pass (encoder_modernbert.c); same contract as tl_encoder_forward. */
-tl_status tl_modernbert_forward(tl_model *m, const tl_batch *b, size_t total, float *out);
+tl_status tl_modernbert_forward(tl_context *c, const tl_batch *b, size_t total, float *out);
 
 /* Returns the text-entry-point error when the model has no tokenizer, else TL_OK. */
 tl_status tl_model_require_tokenizer(const tl_model *m);

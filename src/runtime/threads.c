@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-void openblas_set_num_threads(int num_threads);
-
-static int tl_nthreads;
+/* The count of the forward running on this thread (0: none set yet). */
+static _Thread_local int tl_nthreads;
 
 int tl_threads_resolve(int n) {
     if (n > 0) return n;
@@ -26,14 +25,24 @@ int tl_threads_resolve(int n) {
     return cores > 0 ? (int)cores : 1;
 }
 
-void tl_threads_set(int n) {
-    tl_nthreads = tl_threads_resolve(n);
-    openblas_set_num_threads(tl_nthreads);
-}
+void tl_threads_set(int n) { tl_nthreads = tl_threads_resolve(n); }
 
 int tl_threads_get(void) {
     if (tl_nthreads <= 0) tl_threads_set(0);
     return tl_nthreads;
+}
+
+tl_threads_saved tl_threads_enter(int n) {
+    tl_threads_saved prev = {tl_nthreads, omp_get_max_threads()};
+    tl_nthreads = tl_threads_resolve(n);
+    /* OpenBLAS built on OpenMP sizes each call by omp_get_max_threads() of its caller */
+    if (prev.omp != tl_nthreads) omp_set_num_threads(tl_nthreads);
+    return prev;
+}
+
+void tl_threads_leave(tl_threads_saved prev) {
+    if (omp_get_max_threads() != prev.omp) omp_set_num_threads(prev.omp);
+    tl_nthreads = prev.count;
 }
 
 /* What this thread's team was last steered for: the caller's CPU, the team size and the

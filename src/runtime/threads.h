@@ -1,4 +1,6 @@
-/* threads.h — the number of worker threads torchless uses (OpenMP regions and BLAS). */
+/* threads.h — the number of worker threads torchless uses (OpenMP regions and BLAS): a
+ * per-thread value, set from the context at the start of each forward, so contexts with
+ * different counts run side by side. */
 #ifndef TL_RUNTIME_THREADS_H
 #define TL_RUNTIME_THREADS_H
 
@@ -7,11 +9,22 @@
  * mask; the online cores when that is unknown). Never returns < 1. */
 int tl_threads_resolve(int n);
 
-/* Sets the count used by our kernels and by the BLAS library (process-wide). */
+/* Sets the count our kernels use on the calling thread (tl_threads_resolve(n)). */
 void tl_threads_set(int n);
 
-/* Returns the count set by tl_threads_set (default: tl_threads_resolve(0)). */
+/* Returns the calling thread's count (default: tl_threads_resolve(0)). */
 int tl_threads_get(void);
+
+/* What tl_threads_enter replaced on this thread. */
+typedef struct tl_threads_saved { int count, omp; } tl_threads_saved;
+
+/* Sets the calling thread's count to tl_threads_resolve(n) for one forward, and OpenMP's
+ * (omp_set_num_threads: this thread's regions and OpenBLAS calls) to match; returns the
+ * previous values for tl_threads_leave. */
+tl_threads_saved tl_threads_enter(int n);
+
+/* Restores the calling thread's counts saved by tl_threads_enter. */
+void tl_threads_leave(tl_threads_saved prev);
 
 /* Keeps the calling thread's OpenMP team (nt threads) off the CPU the caller runs on;
  * returns that CPU, or -1 when it leaves the team alone.

@@ -3,7 +3,7 @@
 #define TL_TASKS_POOLING_H
 #include <stddef.h>
 #include <stdint.h>
-#include "tasks/st_config.h"
+#include "model/st_config.h"
 
 /* Pools one sequence's hidden states h (len, H) with mask (len, may be NULL = all ones)
  * into out (n_modes * H floats), modes concatenated in sentence-transformers' order. */

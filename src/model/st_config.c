@@ -1,5 +1,5 @@
 /* st_config.c — parses sentence-transformers' module configuration files. */
-#include "tasks/st_config.h"
+#include "model/st_config.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"

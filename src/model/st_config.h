@@ -1,7 +1,7 @@
 /* st_config.h — a sentence-transformers model's module stack (modules.json,
  * 1_Pooling/config.json, 2_Normalize, sentence_bert_config.json). */
-#ifndef TL_TASKS_ST_CONFIG_H
-#define TL_TASKS_ST_CONFIG_H
+#ifndef TL_MODEL_ST_CONFIG_H
+#define TL_MODEL_ST_CONFIG_H
 #include <stddef.h>
 #include "torchless.h"
 
