@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"
+#include "model/block.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,9 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         (s = get_positive(cfg, path, k->embedding_size, 65536, &arch->embedding_size)))
         goto done;
     const tl_family *f = arch->family;
-    arch->has_emb_proj = f->emb_proj_w && (f->emb_proj_always || arch->embedding_size != arch->hidden);
+    arch->ffn_in_width = arch->intermediate;
+    arch->has_emb_proj = tl_role_name(f, TL_ROLE_EMB_PROJ_W) &&
+                         (f->block->always_projects || arch->embedding_size != arch->hidden);
 
     int ok = 1;
     long tv = k->type_vocab ? tl_json_int(cfg, k->type_vocab, k->no_types_by_default ? 0 : 2, &ok) : 0;
@@ -99,7 +102,7 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
                          k->ln_eps ? k->ln_eps : "layer_norm_eps");
         goto done;
     }
-    arch->type_vocab_size = f->type_emb ? (size_t)tv : 0;
+    arch->type_vocab_size = tl_role_name(f, TL_ROLE_TYPE_EMB) ? (size_t)tv : 0;
     if (f->fixed_padding_idx > 0) pad = f->fixed_padding_idx;
     arch->pad_token_id = (int)pad;
     arch->max_seq_len = arch->max_positions;
@@ -111,7 +114,7 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         }
         arch->max_seq_len = arch->max_positions - (size_t)pad - 1;
     }
-    if (f->rel_bias) {
+    if (tl_role_name(f, TL_ROLE_REL_BIAS)) {
         long nb = tl_json_int(cfg, "relative_attention_num_buckets", 32, &ok);
         /* transformers computes MPNet's buckets for 32 whatever the config says */
         if (!ok || nb < 32 || nb > 1 << 16) {
@@ -121,9 +124,8 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         arch->rel_buckets = (size_t)nb;
     }
     arch->n_layer_groups = arch->n_layers;
-    if (f->block == TL_BLOCK_MODERNBERT && (s = tl_modernbert_config(cfg, path, arch))) goto done;
-    if (f->deberta && (s = tl_deberta_config(cfg, path, arch))) goto done;
-    if (f->layers_shared) {
+    if (f->block->config && (s = f->block->config(cfg, path, arch))) goto done;
+    if (f->block->shares_layers) {
         long groups = tl_json_int(cfg, "num_hidden_groups", 1, &ok);
         long inner = tl_json_int(cfg, "inner_group_num", 1, &ok);
         if (!ok || groups < 1 || (size_t)groups > arch->n_layers || arch->n_layers % (size_t)groups) {

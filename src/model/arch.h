@@ -9,11 +9,8 @@ struct cJSON;
 
 typedef enum tl_activation { TL_ACT_GELU, TL_ACT_GELU_TANH, TL_ACT_RELU, TL_ACT_SILU } tl_activation;
 
-/* How a layer is wired. */
-typedef enum tl_block_kind {
-    TL_BLOCK_POST_NORM, /* BERT: x = LN(x + attn(x)); x = LN(x + ffn(x)), biases everywhere */
-    TL_BLOCK_MODERNBERT /* pre-norm, RoPE, GeGLU, local/global attention, optional biases */
-} tl_block_kind;
+/* How a stack of layers is wired, bound and run: an ops record of model/block.h. */
+typedef struct tl_block_ops tl_block_ops;
 
 typedef enum tl_position_scheme {
     TL_POS_ABSOLUTE,        /* learned table indexed 0..len-1 (BERT) */
@@ -40,37 +37,49 @@ typedef struct tl_config_keys {
     int no_types_by_default; /* type_vocab_size defaults to 0 (else 2) */
 } tl_config_keys;
 
-/* Tensor-name templates of one encoder family; "%d" stands for the layer index (the
- * layer group index when layers_shared). Names are looked up with each of `prefixes` in
- * front (e.g. "bert." then ""). */
+/* The role a tensor plays in a model, whatever the family calls it. Roles from
+ * TL_ROLE_FIRST_LAYER on are per layer: their templates hold one "%d" for the layer
+ * index (the layer group index when the block shares layers, ALBERT). */
+typedef enum tl_role {
+    TL_ROLE_WORD_EMB, TL_ROLE_POS_EMB, TL_ROLE_TYPE_EMB, TL_ROLE_EMB_LN_W, TL_ROLE_EMB_LN_B,
+    TL_ROLE_EMB_PROJ_W, TL_ROLE_EMB_PROJ_B, /* embedding_size -> hidden projection */
+    TL_ROLE_REL_BIAS,                       /* MPNet: relative position bias (buckets, heads) */
+    TL_ROLE_REL_EMB, TL_ROLE_REL_LN_W, TL_ROLE_REL_LN_B, /* DeBERTa: relative embeddings, norm */
+    TL_ROLE_FINAL_LN_W, TL_ROLE_FINAL_LN_B, /* a norm after the last layer (ModernBERT) */
+    TL_ROLE_FIRST_LAYER,
+    TL_ROLE_Q_W = TL_ROLE_FIRST_LAYER, TL_ROLE_Q_B, TL_ROLE_K_W, TL_ROLE_K_B, TL_ROLE_V_W, TL_ROLE_V_B,
+    TL_ROLE_QKV_W, TL_ROLE_QKV_B,           /* Q, K and V in one checkpoint tensor (ModernBERT) */
+    TL_ROLE_POS_K_W, TL_ROLE_POS_K_B, TL_ROLE_POS_Q_W, TL_ROLE_POS_Q_B, /* DeBERTa, per layer */
+    TL_ROLE_ATTN_OUT_W, TL_ROLE_ATTN_OUT_B,
+    TL_ROLE_ATTN_LN_W, TL_ROLE_ATTN_LN_B,   /* the norm of the attention sub-block (post or pre) */
+    TL_ROLE_FFN_IN_W, TL_ROLE_FFN_IN_B, TL_ROLE_FFN_OUT_W, TL_ROLE_FFN_OUT_B,
+    TL_ROLE_FFN_LN_W, TL_ROLE_FFN_LN_B,     /* the norm of the feed-forward sub-block */
+    TL_ROLE_COUNT
+} tl_role;
+
+/* One encoder family: its config.json keys, its block kind and the tensor-name template
+ * of each role it has (NULL: the family has no such tensor), as llama.cpp's architecture
+ * table maps (architecture, tensor) to names. Names are looked up with each of `prefixes`
+ * in front (e.g. "bert." then ""). */
 typedef struct tl_family {
     const char *model_type;
     const char *prefixes[4];
     tl_position_scheme positions;
-    tl_block_kind block;
+    const tl_block_ops *block; /* how its layers are bound and run (model/block.h) */
     tl_config_keys keys;
-    int layers_shared;  /* ALBERT: num_hidden_groups groups of weights shared by the layers */
     int fixed_padding_idx; /* > 0: the padding index the model hard-codes, whatever
                               config.json's pad_token_id says (MPNet: 1) */
-    const char *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
-    const char *emb_proj_w, *emb_proj_b; /* embedding_size -> hidden projection, or NULL */
-    int emb_proj_always;                 /* the projection exists even when sizes match */
-    const char *rel_bias;                /* MPNet relative position bias (buckets, heads), or NULL */
-    const char *final_ln_w, *final_ln_b; /* a norm after the last layer, or NULL */
-    /* DeBERTa-v2: embeddings summed, projected, then normalized and masked; disentangled
-     * attention with relative embeddings (and per-layer position projections unless
-     * share_att_key) */
-    int deberta;
-    const char *rel_emb, *rel_ln_w, *rel_ln_b, *pos_k_w, *pos_k_b, *pos_q_w, *pos_q_b;
-    const char *q_w, *q_b, *k_w, *k_b, *v_w, *v_b;
-    const char *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
-    const char *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
+    const char *names[TL_ROLE_COUNT];
 } tl_family;
+
+/* The name template of role r in family f, or NULL when f has no such tensor. */
+static inline const char *tl_role_name(const tl_family *f, tl_role r) { return f->names[r]; }
 
 typedef struct tl_arch {
     char model_type[64];
     const tl_family *family;
     size_t vocab_size, hidden, n_layers, n_heads, head_dim, intermediate;
+    size_t ffn_in_width;   /* rows of the FFN input weight: intermediate, 2x when gated */
     size_t max_positions, type_vocab_size;
     size_t embedding_size; /* width of the embedding tables (== hidden unless factorized) */
     size_t max_seq_len;    /* tokens one sequence may have (positions table minus offset) */
@@ -82,7 +91,7 @@ typedef struct tl_arch {
     size_t att_span;        /* rows of relative embeddings = 2 * att_span */
     long position_buckets;  /* > 0: log buckets; else plain offsets clamped to the span */
     long max_relative_positions;
-    /* ModernBERT (TL_BLOCK_MODERNBERT) only: */
+    /* ModernBERT only: */
     int norm_bias, attn_bias, mlp_bias; /* which norms / linears carry a bias */
     size_t local_window;                /* a local layer attends to |i - j| <= local_window */
     double rope_theta_global, rope_theta_local;

@@ -1,10 +1,10 @@
-/* encoder.c — the BERT-family encoder forward pass over a packed batch:
- * embeddings+LN, then per layer QKV GEMM → attention → out GEMM + residual + LN →
- * FFN GEMM + act → GEMM + residual + LN. */
+/* encoder.c — the forward pass of any encoder over a packed batch: validates the batch,
+ * plans the arena with the family's block kind, and runs the block's forward on the
+ * caller's context; plus the helpers every block kind shares (offsets, positions). */
 #include "model/model.h"
 #include "core/error.h"
 #include "core/util.h"
-#include "model/relpos.h"
+#include "model/block.h"
 #include "runtime/profile.h"
 #include "runtime/threads.h"
 
@@ -55,16 +55,22 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
     return TL_OK;
 }
 
-/* Byte sizes of the arena's parts for T tokens; returns 0 on overflow. */
-typedef struct arena_plan {
-    size_t qkv, ctx, tmp, ffn, emb, rel, didx, pos, cu, scratch, total;
-    size_t rel_span; /* longest sequence + 1 when the model has a relative bias */
-} arena_plan;
+size_t tl_batch_max_len(const tl_batch *b) {
+    size_t max_len = 0;
+    for (size_t s = 0; s < b->n_seqs; s++)
+        if (b->seq_lens[s] > max_len) max_len = b->seq_lens[s];
+    return max_len;
+}
+
+void tl_batch_offsets(const tl_batch *b, size_t *cu) {
+    cu[0] = 0;
+    for (size_t s = 0; s < b->n_seqs; s++) cu[s + 1] = cu[s] + b->seq_lens[s];
+}
 
 /* Fills pos (T) with the position ids the family's model computes when none are given:
  * 0..len-1 per sequence (BERT), or RoBERTa's padding_idx + 1 + running count of
  * non-padding tokens, with padding tokens themselves at padding_idx. */
-static void default_positions(const tl_arch *a, const tl_batch *b, const size_t *cu, int32_t *pos) {
+void tl_default_positions(const tl_arch *a, const tl_batch *b, const size_t *cu, int32_t *pos) {
     for (size_t s = 0; s < b->n_seqs; s++) {
         int32_t count = 0;
         for (size_t i = 0; i < b->seq_lens[s]; i++) {
@@ -80,129 +86,17 @@ static void default_positions(const tl_arch *a, const tl_batch *b, const size_t 
     }
 }
 
-/* Rounds a float count up to a multiple of 16 (64-byte aligned parts); n < SIZE_MAX/2. */
-static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
-
-/* Plans the per-call arena (all sizes in floats or ints, overflow-checked). */
-static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, arena_plan *p) {
-    size_t max_len = 0;
-    for (size_t s = 0; s < b->n_seqs; s++)
-        if (b->seq_lens[s] > max_len) max_len = b->seq_lens[s];
-    memset(p, 0, sizeof *p);
-    if (tl_mul_overflow(T, 3 * a->hidden, &p->qkv) || tl_mul_overflow(T, a->hidden, &p->ctx) ||
-        tl_mul_overflow(T, a->intermediate, &p->ffn) ||
-        tl_mul_overflow(tl_attention_scratch_floats(max_len, a->relative_attention ? a->att_span : 0),
-                        (size_t)nt, &p->scratch))
-        return 0;
-    p->tmp = p->ctx;
-    if (a->has_emb_proj && tl_mul_overflow(T, a->embedding_size, &p->emb)) return 0;
-    if (a->relative_attention) p->didx = 2 * max_len + 1;
-    if (a->rel_buckets) {
-        p->rel_span = max_len + 1;
-        if (tl_mul_overflow(a->n_heads, 2 * p->rel_span - 1, &p->rel)) return 0;
-    }
-    p->pos = T;
-    p->cu = b->n_seqs + 1;
-    size_t n = 0;
-    size_t parts[] = {p->qkv, p->ctx, p->tmp, p->ffn, p->emb, p->rel, p->didx, p->pos, p->cu * 2, p->scratch};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        if (tl_add_overflow(n, round16(parts[i]), &n)) return 0;
-    return !tl_mul_overflow(n, sizeof(float), &p->total);
-}
-
 tl_status tl_encoder_forward(tl_context *c, const tl_batch *b, size_t T, float *x) {
-    const tl_model *m = c->model;
-    const tl_arch *a = &m->arch;
-    const tl_weights *w = &m->w;
-    const size_t H = a->hidden, I = a->intermediate;
-    const int nt = c->n_threads;
+    const tl_arch *a = &c->model->arch;
+    const tl_block_ops *ops = a->family->block;
     if (T == 0) return TL_OK;
-    tl_threads_steer_omp(nt);
-    if (a->family->block == TL_BLOCK_MODERNBERT) return tl_modernbert_forward(c, b, T, x);
-    arena_plan p;
-    if (!plan_arena(a, b, T, nt, &p))
-        return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
-    float *arena = tl_ctx_arena(c, p.total);
+    tl_arena_plan p = {0};
+    ops->plan(a, b, T, c->n_threads, &p);
+    if (!tl_arena_layout(&p)) return tl_set_error(TL_ERR_OOM, "batch of %zu tokens is too large", T);
+    void *arena = tl_ctx_arena(c, p.total);
     if (!arena) return tl_set_error(TL_ERR_OOM, "cannot allocate %zu bytes for the forward pass", p.total);
-    float *qkv = arena, *ctx = qkv + round16(p.qkv), *tmp = ctx + round16(p.ctx);
-    float *ffn = tmp + round16(p.tmp), *emb = ffn + round16(p.ffn), *rel = emb + round16(p.emb);
-    int32_t *didx = (int32_t *)(rel + round16(p.rel));
-    int32_t *pos = didx + round16(p.didx);
-    size_t *cu = (size_t *)((float *)pos + round16(p.pos));
-    float *scratch = (float *)cu + round16(p.cu * 2);
-
-    cu[0] = 0;
-    for (size_t s = 0; s < b->n_seqs; s++) cu[s + 1] = cu[s] + b->seq_lens[s];
-    const int32_t *pos_ids = b->position_ids;
-    if (!pos_ids) {
-        default_positions(a, b, cu, pos);
-        pos_ids = pos;
-    }
-
-    const int prof = tl_prof_enabled();
-    double t0 = prof ? tl_prof_now() : 0.0;
-/* Closes the timing of one kernel step when TORCHLESS_PROFILE is on. */
-#define STEP(k) do { if (prof) { double t1 = tl_prof_now(); tl_prof_add((k), t1 - t0); t0 = t1; } } while (0)
-    // e (T, E) = LN(word[ids] + type[tt] + pos[p]); x (T, H) = e, or e @ Wproj^T + b
-    // (DeBERTa: project first, then LN on (T, H), then zero the masked tokens)
-    const size_t E = a->embedding_size;
-    float *e = a->has_emb_proj ? emb : x;
-    if (a->family->deberta)
-        tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
-                          b->token_type_ids, e, T, E);
-    else
-        tl_embeddings_ln(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
-                         b->token_type_ids, w->emb_ln_w, w->emb_ln_b, (float)a->ln_eps, e, T, E);
-    if (a->has_emb_proj)
-        tl_linear_run(m->gemm, e, w->emb_proj_w, w->emb_proj_pk, w->emb_proj_b, x, T, E, H, TL_LINEAR_NO_ACT);
-    if (a->family->deberta) {
-        tl_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, T, H, (float)a->ln_eps);
-        for (size_t t = 0; b->attention_mask && t < T; t++)
-            if (!b->attention_mask[t]) memset(x + t * H, 0, H * sizeof(float));
-    }
-    // DeBERTa: row of the position projections for each offset i - j
-    const size_t center = p.didx ? p.didx / 2 : 0;
-    for (size_t k = 0; k < p.didx; k++) {
-        long bucket = tl_deberta_bucket((long)k - (long)center, a->position_buckets, a->max_relative_positions);
-        long row = bucket + (long)a->att_span, top = 2 * (long)a->att_span - 1;
-        didx[k] = (int32_t)(row < 0 ? 0 : (row > top ? top : row));
-    }
-    tl_rel_bias relb = {rel, p.rel_span};
-    if (a->rel_buckets) tl_rel_bias_table(w->rel_bias, a->n_heads, p.rel_span, rel);
-    STEP(TL_PROF_EMBED);
-
-    for (size_t l = 0; l < a->n_layers; l++) {
-        const tl_layer_weights *L = w->layer_of[l];
-        // qkv (T, 3H) = x @ Wqkv^T + b
-        tl_linear_run(m->gemm, x, L->qkv_w, L->qkv_pk, L->qkv_b, qkv, T, H, 3 * H, TL_LINEAR_NO_ACT);
-        STEP(TL_PROF_QKV);
-        tl_disentangled dis = {L->pos_q, L->pos_k, L->pos_ld, a->att_span, didx, center};
-        tl_attn_extras ex = {b->attention_mask, a->rel_buckets ? &relb : NULL, 0,
-                             a->relative_attention ? &dis : NULL,
-                             /* DeBERTa scales by sqrt(d * (1 + c2p + p2c)) */
-                             a->family->deberta ? 1.0f / sqrtf((float)a->head_dim * (float)(1 + a->c2p + a->p2c)) : 0.0f,
-                             a->family->deberta};
-        tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);                                       // ctx (T, H)
-        STEP(TL_PROF_ATTN);
-        // tmp (T, H) = ctx @ Wo^T + b
-        tl_linear_run(m->gemm, ctx, L->attn_out_w, L->attn_out_pk, L->attn_out_b, tmp, T, H, H,
-                      TL_LINEAR_NO_ACT);
-        STEP(TL_PROF_ATTN_OUT);
-        tl_add_layernorm(x, tmp, L->attn_ln_w, L->attn_ln_b, T, H, (float)a->ln_eps);
-        STEP(TL_PROF_LN);
-        // ffn (T, I) = act(x @ W1^T + b): the activation runs in the GEMM's epilogue
-        // (oneDNN post-op) or, on backends without one, as a pass right after it
-        tl_linear_run(m->gemm, x, L->ffn_in_w, L->ffn_in_pk, L->ffn_in_b, ffn, T, H, I, (int)a->act);
-        STEP(TL_PROF_FFN_IN);
-        // tmp (T, H) = ffn @ W2^T + b
-        tl_linear_run(m->gemm, ffn, L->ffn_out_w, L->ffn_out_pk, L->ffn_out_b, tmp, T, I, H,
-                      TL_LINEAR_NO_ACT);
-        STEP(TL_PROF_FFN_OUT);
-        tl_add_layernorm(x, tmp, L->ffn_ln_w, L->ffn_ln_b, T, H, (float)a->ln_eps);
-        STEP(TL_PROF_LN);
-    }
-#undef STEP
-    tl_prof_report("encoder forward");
+    tl_threads_steer_omp(c->n_threads);
+    ops->forward(c, b, T, x, &p, arena);
     tl_ctx_arena_done(c, arena);
     return TL_OK;
 }

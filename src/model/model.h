@@ -36,12 +36,10 @@ void tl_model_ctx_put(const tl_model *m, tl_context *c);
  * returns the total token count in *total. Errors name the sequence and token. */
 tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total);
 
-/* Runs c's model on a validated batch; writes the last hidden state (total, H) to out.
- * Uses c's arena and thread count; c runs nothing else meanwhile. */
+/* Runs c's model on a validated batch (its family's block kind, model/block.h); writes the
+ * last hidden state (total, H) to out. Uses c's arena and thread count; c runs nothing
+ * else meanwhile. */
 tl_status tl_encoder_forward(tl_context *c, const tl_batch *b, size_t total, float *out);
-
-/* The ModernBERT forward pass (encoder_modernbert.c); same contract as tl_encoder_forward. */
-tl_status tl_modernbert_forward(tl_context *c, const tl_batch *b, size_t total, float *out);
 
 /* Returns the text-entry-point error when the model has no tokenizer, else TL_OK. */
 tl_status tl_model_require_tokenizer(const tl_model *m);

@@ -54,5 +54,6 @@ tl_status tl_modernbert_config(const cJSON *cfg, const char *path, tl_arch *arch
             return tl_set_error(TL_ERR_FORMAT, "%s: global_attn_every_n_layers must be a positive integer", path);
         for (size_t l = 0; l < arch->n_layers; l++) arch->layer_local[l] = (l % (size_t)every) != 0;
     }
+    arch->ffn_in_width = 2 * arch->intermediate; /* Wi holds the GeGLU input and gate */
     return TL_OK;
 }

@@ -1,8 +1,11 @@
-/* weights.c — tensor lookup with prefixes, shape checks, fp32 conversion, QKV fusion. */
+/* weights.c — binding tensors by role: lookup with prefixes, shape checks, fp32
+ * conversion, QKV fusion; packing and freeing. The block kinds (block_*.c) say which
+ * roles they bind. */
 #include "model/weights.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "kernels/kernels.h"
+#include "model/block.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -11,8 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Remembers p for tl_weights_free; frees p and returns 0 on OOM. */
-static int keep(tl_weights *w, void *p) {
+int tl_weights_keep(tl_weights *w, void *p) {
     if (w->n_owned == w->cap_owned) {
         size_t cap = w->cap_owned ? w->cap_owned * 2 : 64;
         void **n = realloc(w->owned, cap * sizeof *n);
@@ -44,6 +46,7 @@ static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *shape) {
 static tl_status find(const tl_weights *w, const tl_safetensors *st, const char *tmpl, int layer,
                       const tl_st_tensor **t) {
     char name[256], full[320];
+    if (!tmpl) return tl_set_error(TL_ERR_INTERNAL, "a block asked for a tensor its family does not name");
     snprintf(name, sizeof name, tmpl, layer);
     snprintf(full, sizeof full, "%s%s", w->prefix, name);
     *t = tl_st_find(st, full);
@@ -75,30 +78,30 @@ static tl_status as_f32(tl_weights *w, const tl_st_tensor *t, const float **out)
     float *buf;
     tl_status s = tl_st_view_f32(t, out, &buf);
     if (s != TL_OK || !buf) return s;
-    if (!keep(w, buf)) return tl_set_error(TL_ERR_OOM, "out of memory");
+    if (!tl_weights_keep(w, buf)) return tl_set_error(TL_ERR_OOM, "out of memory");
     w->n_converted++;
     return TL_OK;
 }
 
-/* Binds one tensor by template with shape (d0[, d1]) to *out. */
-static tl_status bind(tl_weights *w, const tl_safetensors *st, const char *tmpl, int layer,
-                      size_t d0, size_t d1, const float **out) {
+tl_status tl_weights_get(tl_weights *w, const tl_safetensors *st, tl_role r, int layer,
+                         size_t d0, size_t d1, const float **out) {
     const tl_st_tensor *t;
-    tl_status s = find(w, st, tmpl, layer, &t);
+    tl_status s = find(w, st, tl_role_name(w->family, r), layer, &t);
     if (s == TL_OK) s = check_shape(t, d0, d1);
     if (s == TL_OK) s = as_f32(w, t, out);
     return s;
 }
 
-/* Concatenates Q, K, V weights (H, H) and biases (H) of one layer into owned buffers. */
-static tl_status bind_qkv(tl_weights *w, const tl_safetensors *st, const tl_family *f,
-                          int layer, size_t H, tl_layer_weights *L) {
-    const char *wn[3] = {f->q_w, f->k_w, f->v_w}, *bn[3] = {f->q_b, f->k_b, f->v_b};
+tl_status tl_weights_fuse_qkv(tl_weights *w, const tl_safetensors *st, int layer, size_t H,
+                             tl_layer_weights *L) {
+    const tl_family *f = w->family;
+    const char *wn[3] = {tl_role_name(f, TL_ROLE_Q_W), tl_role_name(f, TL_ROLE_K_W), tl_role_name(f, TL_ROLE_V_W)};
+    const char *bn[3] = {tl_role_name(f, TL_ROLE_Q_B), tl_role_name(f, TL_ROLE_K_B), tl_role_name(f, TL_ROLE_V_B)};
     float *qw = malloc(3 * H * H * sizeof(float)), *qb;
-    if (!qw || !keep(w, qw))
+    if (!qw || !tl_weights_keep(w, qw))
         return tl_set_error(TL_ERR_OOM, "out of memory fusing QKV of layer %d", layer);
     qb = malloc(3 * H * sizeof(float));
-    if (!qb || !keep(w, qb))
+    if (!qb || !tl_weights_keep(w, qb))
         return tl_set_error(TL_ERR_OOM, "out of memory fusing QKV of layer %d", layer);
     L->qkv_w = qw;
     L->qkv_b = qb;
@@ -116,112 +119,29 @@ static tl_status bind_qkv(tl_weights *w, const tl_safetensors *st, const tl_fami
     return TL_OK;
 }
 
-/* Binds a tensor only when want is set (the config says it exists); else *out = NULL. */
-static tl_status bind_opt(tl_weights *w, const tl_safetensors *st, const char *tmpl, int layer,
-                          size_t d0, size_t d1, int want, const float **out) {
+tl_status tl_weights_get_opt(tl_weights *w, const tl_safetensors *st, tl_role r, int layer,
+                             size_t d0, size_t d1, int want, const float **out) {
     *out = NULL;
-    if (!want || !tmpl) return TL_OK;
-    return bind(w, st, tmpl, layer, d0, d1, out);
-}
-
-/* Binds a ModernBERT checkpoint: tok embeddings + norm, per layer Wqkv, Wo, Wi, Wo and
- * pre-norms (none before layer 0's attention), the final norm; biases as configured. */
-static tl_status bind_modernbert(tl_weights *w, const tl_arch *a, const tl_safetensors *st) {
-    const tl_family *f = a->family;
-    const size_t H = a->hidden, I = a->intermediate;
-    tl_status s;
-    if ((s = bind(w, st, f->word_emb, 0, a->vocab_size, H, &w->word_emb)) ||
-        (s = bind(w, st, f->emb_ln_w, 0, H, 0, &w->emb_ln_w)) ||
-        (s = bind_opt(w, st, f->emb_ln_b, 0, H, 0, a->norm_bias, &w->emb_ln_b)) ||
-        (s = bind(w, st, f->final_ln_w, 0, H, 0, &w->final_ln_w)) ||
-        (s = bind_opt(w, st, f->final_ln_b, 0, H, 0, a->norm_bias, &w->final_ln_b)))
-        return s;
-    for (int l = 0; l < (int)a->n_layers; l++) {
-        tl_layer_weights *L = &w->layers[l];
-        if ((s = bind(w, st, f->q_w, l, 3 * H, H, &L->qkv_w)) ||
-            (s = bind_opt(w, st, f->q_b, l, 3 * H, 0, a->attn_bias, &L->qkv_b)) ||
-            (s = bind(w, st, f->attn_out_w, l, H, H, &L->attn_out_w)) ||
-            (s = bind_opt(w, st, f->attn_out_b, l, H, 0, a->attn_bias, &L->attn_out_b)) ||
-            (s = bind_opt(w, st, f->attn_ln_w, l, H, 0, l > 0, &L->attn_ln_w)) ||
-            (s = bind_opt(w, st, f->attn_ln_b, l, H, 0, l > 0 && a->norm_bias, &L->attn_ln_b)) ||
-            (s = bind(w, st, f->ffn_in_w, l, 2 * I, H, &L->ffn_in_w)) ||
-            (s = bind_opt(w, st, f->ffn_in_b, l, 2 * I, 0, a->mlp_bias, &L->ffn_in_b)) ||
-            (s = bind(w, st, f->ffn_out_w, l, H, I, &L->ffn_out_w)) ||
-            (s = bind_opt(w, st, f->ffn_out_b, l, H, 0, a->mlp_bias, &L->ffn_out_b)) ||
-            (s = bind(w, st, f->ffn_ln_w, l, H, 0, &L->ffn_ln_w)) ||
-            (s = bind_opt(w, st, f->ffn_ln_b, l, H, 0, a->norm_bias, &L->ffn_ln_b)))
-            return s;
-    }
-    return TL_OK;
-}
-
-/* Returns a new owned (rows, out) buffer = x (rows, in) @ W (out, in)^T + b, or NULL. */
-static float *project(tl_weights *w, const float *x, const float *W, const float *b, size_t rows,
-                      size_t in, size_t out) {
-    float *y = malloc(rows * out * sizeof(float));
-    if (!y || !keep(w, y)) return NULL;
-    tl_linear_blas(x, W, b, y, rows, in, out);
-    return y;
-}
-
-/* DeBERTa: binds the relative embeddings (normalized once if configured) and computes
- * each layer's position projections for c2p / p2c once, at load. */
-static tl_status bind_deberta_positions(tl_weights *w, const tl_arch *a, const tl_safetensors *st) {
-    const tl_family *f = a->family;
-    const size_t H = a->hidden, R = 2 * a->att_span;
-    const float *rel, *g = NULL, *b = NULL;
-    tl_status s;
-    if ((s = bind(w, st, f->rel_emb, 0, R, H, &rel))) return s;
-    if (a->rel_ln) {
-        if ((s = bind(w, st, f->rel_ln_w, 0, H, 0, &g)) || (s = bind(w, st, f->rel_ln_b, 0, H, 0, &b)))
-            return s;
-        float *normed = malloc(R * H * sizeof(float));
-        if (!normed || !keep(w, normed)) return tl_set_error(TL_ERR_OOM, "out of memory");
-        tl_layernorm(rel, normed, g, b, R, H, (float)a->ln_eps);
-        rel = normed;
-    }
-    for (int l = 0; l < (int)a->n_layers; l++) {
-        tl_layer_weights *L = &w->layers[l];
-        if (a->share_att_key) { /* query_proj / key_proj of the layer itself: one fused pass */
-            float *pqk = project(w, rel, L->qkv_w, L->qkv_b, R, H, 3 * H);
-            if (!pqk) return tl_set_error(TL_ERR_OOM, "out of memory");
-            L->pos_q = a->p2c ? pqk : NULL;
-            L->pos_k = a->c2p ? pqk + H : NULL;
-            L->pos_ld = 3 * H;
-            continue;
-        }
-        const float *kw, *kb, *qw, *qb;
-        L->pos_ld = H;
-        if (a->c2p) {
-            if ((s = bind(w, st, f->pos_k_w, l, H, H, &kw)) || (s = bind(w, st, f->pos_k_b, l, H, 0, &kb)))
-                return s;
-            if (!(L->pos_k = project(w, rel, kw, kb, R, H, H))) return tl_set_error(TL_ERR_OOM, "out of memory");
-        }
-        if (a->p2c) {
-            if ((s = bind(w, st, f->pos_q_w, l, H, H, &qw)) || (s = bind(w, st, f->pos_q_b, l, H, 0, &qb)))
-                return s;
-            if (!(L->pos_q = project(w, rel, qw, qb, R, H, H))) return tl_set_error(TL_ERR_OOM, "out of memory");
-        }
-    }
-    return TL_OK;
+    if (!want || !tl_role_name(w->family, r)) return TL_OK;
+    return tl_weights_get(w, st, r, layer, d0, d1, out);
 }
 
 /* Picks the first prefix under which the word embeddings exist. */
 static tl_status pick_prefix(tl_weights *w, const tl_family *f, const tl_safetensors *st) {
     char full[320];
     for (int i = 0; i < 4 && f->prefixes[i]; i++) {
-        snprintf(full, sizeof full, "%s%s", f->prefixes[i], f->word_emb);
+        snprintf(full, sizeof full, "%s%s", f->prefixes[i], tl_role_name(f, TL_ROLE_WORD_EMB));
         if (tl_st_find(st, full)) { w->prefix = f->prefixes[i]; return TL_OK; }
     }
     const char *file = tl_st_count(st) ? tl_st_at(st, 0)->file : "checkpoint";
     return tl_set_error(TL_ERR_FORMAT, "%s: missing tensor '%s%s' (also looked for it without the prefix)",
-                        file, f->prefixes[0], f->word_emb);
+                        file, f->prefixes[0], tl_role_name(f, TL_ROLE_WORD_EMB));
 }
 
 tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors *st) {
     memset(w, 0, sizeof *w);
     const tl_family *f = a->family;
-    const size_t H = a->hidden, I = a->intermediate, E = a->embedding_size;
+    w->family = f;
     tl_status s = pick_prefix(w, f, st);
     if (s) goto fail;
     w->layers = calloc(a->n_layer_groups, sizeof *w->layers);
@@ -230,39 +150,7 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
     if (!w->layers || !w->layer_of) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
     for (size_t l = 0; l < a->n_layers; l++)
         w->layer_of[l] = &w->layers[l / (a->n_layers / a->n_layer_groups)];
-    if (f->block == TL_BLOCK_MODERNBERT) {
-        if ((s = bind_modernbert(w, a, st))) goto fail;
-        return TL_OK;
-    }
-    if ((s = bind(w, st, f->word_emb, 0, a->vocab_size, E, &w->word_emb)) ||
-        (s = bind_opt(w, st, f->pos_emb, 0, a->max_positions, E, !f->deberta || a->position_biased_input,
-                      &w->pos_emb)) ||
-        (s = bind(w, st, f->emb_ln_w, 0, f->deberta ? H : E, 0, &w->emb_ln_w)) || /* DeBERTa: after */
-        (s = bind(w, st, f->emb_ln_b, 0, f->deberta ? H : E, 0, &w->emb_ln_b)))  /* the projection */
-        goto fail;
-    if (a->type_vocab_size && (s = bind(w, st, f->type_emb, 0, a->type_vocab_size, E, &w->type_emb)))
-        goto fail;
-    if (a->has_emb_proj && ((s = bind(w, st, f->emb_proj_w, 0, H, E, &w->emb_proj_w)) ||
-                            (s = bind_opt(w, st, f->emb_proj_b, 0, H, 0, 1, &w->emb_proj_b))))
-        goto fail;
-    if (a->rel_buckets && (s = bind(w, st, f->rel_bias, 0, a->rel_buckets, a->n_heads, &w->rel_bias)))
-        goto fail;
-    for (int l = 0; l < (int)a->n_layer_groups; l++) {
-        tl_layer_weights *L = &w->layers[l];
-        if ((s = bind_qkv(w, st, f, l, H, L)) ||
-            (s = bind(w, st, f->attn_out_w, l, H, H, &L->attn_out_w)) ||
-            (s = bind(w, st, f->attn_out_b, l, H, 0, &L->attn_out_b)) ||
-            (s = bind(w, st, f->attn_ln_w, l, H, 0, &L->attn_ln_w)) ||
-            (s = bind(w, st, f->attn_ln_b, l, H, 0, &L->attn_ln_b)) ||
-            (s = bind(w, st, f->ffn_in_w, l, I, H, &L->ffn_in_w)) ||
-            (s = bind(w, st, f->ffn_in_b, l, I, 0, &L->ffn_in_b)) ||
-            (s = bind(w, st, f->ffn_out_w, l, H, I, &L->ffn_out_w)) ||
-            (s = bind(w, st, f->ffn_out_b, l, H, 0, &L->ffn_out_b)) ||
-            (s = bind(w, st, f->ffn_ln_w, l, H, 0, &L->ffn_ln_w)) ||
-            (s = bind(w, st, f->ffn_ln_b, l, H, 0, &L->ffn_ln_b)))
-            goto fail;
-    }
-    if (a->relative_attention && (s = bind_deberta_positions(w, a, st))) goto fail;
+    if ((s = f->block->bind(w, a, st))) goto fail;
     return TL_OK;
 fail:
     tl_weights_free(w);
@@ -301,7 +189,7 @@ static void pack_one(tl_weights *w, const tl_gemm_backend *g, const float **plai
 void tl_weights_pack(tl_weights *w, const tl_arch *a, const tl_gemm_backend *g, int drop_mapped) {
     if (!g || !g->pack) return;
     const size_t H = a->hidden, I = a->intermediate;
-    const size_t I_in = a->family->block == TL_BLOCK_MODERNBERT ? 2 * I : I;
+    const size_t I_in = a->ffn_in_width ? a->ffn_in_width : I;
     const int d = drop_mapped;
     if (a->has_emb_proj) pack_one(w, g, &w->emb_proj_w, &w->emb_proj_pk, a->embedding_size, H, d);
     for (size_t l = 0; l < a->n_layer_groups; l++) {

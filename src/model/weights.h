@@ -8,9 +8,9 @@
 typedef struct tl_packed tl_packed;
 typedef struct tl_gemm_backend tl_gemm_backend;
 
-/* One layer's weights. For TL_BLOCK_MODERNBERT the same slots hold: qkv_w/qkv_b the
- * checkpoint's fused Wqkv (mapped, not copied), attn_ln_* the pre-attention norm (NULL in
- * layer 0), ffn_in_* Wi (2I, H), ffn_ln_* the pre-MLP norm; biases may be NULL. */
+/* One layer's weights. In ModernBERT's pre-norm block the same slots hold: qkv_w/qkv_b
+ * the checkpoint's fused Wqkv (mapped, not copied), attn_ln_* the pre-attention norm (NULL
+ * in layer 0), ffn_in_* Wi (2I, H), ffn_ln_* the pre-MLP norm; biases may be NULL. */
 typedef struct tl_layer_weights {
     const float *qkv_w, *qkv_b; /* (3H, H) and (3H): Q, K, V concatenated at load */
     const float *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
@@ -33,6 +33,7 @@ typedef struct tl_weights {
     tl_layer_weights *layers;            /* n_layer_groups distinct sets */
     size_t n_layer_groups;
     const tl_layer_weights **layer_of;   /* n_layers: the set layer l uses */
+    const tl_family *family; /* whose role names are bound */
     const char *prefix;   /* the name prefix the checkpoint uses ("bert." or "") */
     size_t n_params;      /* parameters bound */
     size_t n_converted;   /* tensors copied to fp32 (not F32, or unaligned) */
@@ -41,10 +42,25 @@ typedef struct tl_weights {
     size_t n_owned, cap_owned;
 } tl_weights;
 
-/* Binds every tensor the arch needs from st into w. Pointers to F32 tensors point into
- * the mapping (zero copy) when aligned; others are converted once. Errors name the
- * tensor and the expected vs. found shape. On error w is left empty. */
+/* Binds every tensor the arch needs from st into w: picks the name prefix, allocates the
+ * layer sets, then runs the family's block bind. Pointers to F32 tensors point into the
+ * mapping (zero copy) when aligned; others are converted once. Errors name the tensor
+ * and the expected vs. found shape. On error w is left empty. */
 tl_status tl_weights_bind(tl_weights *w, const tl_arch *arch, const tl_safetensors *st);
+
+/* For block binds: sets *out to the fp32 data of the tensor playing role r (layer fills
+ * the template's %d) with shape (d0) or (d0, d1) (d1 == 0: 1-D). Errors name the tensor
+ * and the shapes. */
+tl_status tl_weights_get(tl_weights *w, const tl_safetensors *st, tl_role r, int layer,
+                         size_t d0, size_t d1, const float **out);
+/* The same when want is set and the family names role r; else *out = NULL and TL_OK. */
+tl_status tl_weights_get_opt(tl_weights *w, const tl_safetensors *st, tl_role r, int layer,
+                             size_t d0, size_t d1, int want, const float **out);
+/* Fuses layer's Q, K, V weights (H, H) and biases (H) into L->qkv_w / qkv_b (owned). */
+tl_status tl_weights_fuse_qkv(tl_weights *w, const tl_safetensors *st, int layer, size_t H,
+                             tl_layer_weights *L);
+/* Gives w ownership of p (freed by tl_weights_free); frees p and returns 0 on OOM. */
+int tl_weights_keep(tl_weights *w, void *p);
 
 /* Packs every encoder linear weight (embedding projection, QKV, attention output, FFN in
  * and out) once for backend g when g packs, and frees the plain copies this struct owns
