@@ -22,7 +22,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib cli tests setup demo test test-c test-asan test-isa test-py clean help
+.PHONY: all lib cli tests setup demo test test-c test-asan test-isa test-py test-layers clean help
 all: lib cli tests
 
 help:
@@ -32,6 +32,7 @@ help:
 	@echo "make test-c     run the C unit tests only;  make test-asan: same under ASan+UBSan"
 	@echo "make test-isa   run kernel + BERT parity tests on the generic and AVX2 code paths"
 	@echo "make test-py    run the pytest suite only (needs make setup)"
+	@echo "make test-layers check include direction and call loops (scripts/check_layers.py)"
 
 lib: $(BUILD)/libtorchless.so $(BUILD)/libtorchless.a
 cli: $(BUILD)/torchless
@@ -89,6 +90,10 @@ test-isa: tests
 test-py: all
 	$(PY) -m pytest -q tests/python
 
+# Includes flow one way between the layers; no two source files call each other in a loop.
+test-layers: lib
+	python3 scripts/check_layers.py --build $(BUILD)
+
 demo: setup all
 	bash scripts/demo.sh
 
@@ -97,6 +102,7 @@ test: setup all
 	$(MAKE) test-asan
 	$(MAKE) test-isa
 	$(MAKE) test-py
+	$(MAKE) test-layers
 
 clean:
 	rm -rf build build-asan

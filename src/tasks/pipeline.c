@@ -5,7 +5,7 @@
 #include "core/util.h"
 #include "io/json.h"
 #include "tasks/pipeline.h"
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tokenizer.h"
 
 #include <ctype.h>
 #include <stdio.h>

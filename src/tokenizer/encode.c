@@ -1,7 +1,7 @@
 /* encode.c — tl_tokenizer_encode(_batch): added tokens -> normalizer -> pre-tokenizer ->
  * model (WordPiece, BPE, Unigram) per sequence, then truncation (overflowing windows),
  * the post-processor (overflow.c combines the windows) and padding. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_tokenizer.h"
 #include "core/error.h"
 #include "core/util.h"
 
