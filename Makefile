@@ -7,22 +7,35 @@ BUILD   ?= build
 OPT     ?= -O3 -g
 SAN     ?=
 # -Wno-psabi: kernels pass GCC vector types only between always-inlined helpers.
-override CFLAGS += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -fPIC -fopenmp -Iinclude -Isrc
+# -fvisibility=hidden: libtorchless.so exports only what include/torchless.h marks TL_API.
+# -MMD -MP: each object depends on the headers it includes (BUILD/**/*.d).
+override CFLAGS += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi -fPIC -fopenmp \
+                   -fvisibility=hidden -MMD -MP -Iinclude -Isrc
 # OpenBLAS built on OpenMP, so BLAS and our kernels share one thread pool (the pthread
 # build's threads and OpenMP's spin against each other on few cores).
 BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 LDLIBS  := $(SAN) -lcjson -lutf8proc -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lm -lpthread -fopenmp
 
-LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+# Sources per target, from explicit directories: the library is these layers only, so a
+# program's sources (src/cli, later src/server) never fall into it.
+LIB_DIRS := core io tokenizer kernels kernels/isa runtime model tasks engine
+LIB_SRC  := $(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c)))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c src/server/*.c))
 TEST_SRC := $(sort $(wildcard tests/c/test_*.c))
-HDRS     := $(shell find include src -name '*.h')
+
+# make install: DESTDIR is prepended to every path (staged installs, packaging).
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR     ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+VERSION  := $(shell sed -n 's/^\#define TL_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/torchless.h | paste -sd.)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib cli tests setup demo test test-c test-asan test-tsan test-isa test-py clean help
+.PHONY: all lib cli tests setup demo test test-c test-asan test-tsan test-isa test-py test-layers install clean help
 all: lib cli tests
 
 help:
@@ -33,12 +46,14 @@ help:
 	@echo "make test-tsan  run forwards on 4 contexts from 4 threads under ThreadSanitizer"
 	@echo "make test-isa   run kernel + BERT parity tests on the generic and AVX2 code paths"
 	@echo "make test-py    run the pytest suite only (needs make setup)"
+	@echo "make test-layers check include direction and call loops (scripts/check_layers.py)"
+	@echo "make install    install lib, header, CLI and torchless.pc under DESTDIR/PREFIX (/usr/local)"
 
 lib: $(BUILD)/libtorchless.so $(BUILD)/libtorchless.a
 cli: $(BUILD)/torchless
 tests: $(TESTS) $(BUILD)/tests/example_embed
 
-$(BUILD)/%.o: %.c $(HDRS)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
 
@@ -56,12 +71,12 @@ $(BUILD)/libtorchless.so: $(LIB_OBJ)
 $(BUILD)/torchless: $(CLI_OBJ) $(BUILD)/libtorchless.a
 	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtorchless.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/tl_test.h $(BUILD)/libtorchless.a
+$(BUILD)/tests/%: tests/c/%.c $(BUILD)/libtorchless.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/c $< -o $@ $(BUILD)/libtorchless.a $(LDLIBS)
+	$(CC) $(CFLAGS) -MT $@ -MF $@.d -Itests/c $< -o $@ $(BUILD)/libtorchless.a $(LDLIBS)
 
 # docs/c-api.md's example, built exactly as a user would (public header only).
-$(BUILD)/tests/example_embed: docs/examples/embed.c $(BUILD)/libtorchless.a
+$(BUILD)/tests/example_embed: docs/examples/embed.c include/torchless.h $(BUILD)/libtorchless.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(SAN) -std=c11 -Wall -Wextra -Iinclude $< -o $@ $(BUILD)/libtorchless.a $(LDLIBS)
 
@@ -98,6 +113,10 @@ test-isa: tests
 test-py: all
 	$(PY) -m pytest -q tests/python
 
+# Includes flow one way between the layers; no two source files call each other in a loop.
+test-layers: lib
+	python3 scripts/check_layers.py --build $(BUILD)
+
 demo: setup all
 	bash scripts/demo.sh
 
@@ -107,6 +126,25 @@ test: setup all
 	$(MAKE) test-tsan
 	$(MAKE) test-isa
 	$(MAKE) test-py
+	$(MAKE) test-layers
+
+# pkg-config file: Libs for the shared library, Libs.private the static one's dependencies.
+$(BUILD)/torchless.pc: Makefile include/torchless.h
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	    'Name: torchless' 'Description: Hugging Face Transformers encoders from C, no PyTorch' \
+	    'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ltorchless' \
+	    'Libs.private: $(filter-out $(SAN),$(LDLIBS))' > $@
+
+install: lib cli $(BUILD)/torchless.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 $(BUILD)/libtorchless.a $(DESTDIR)$(LIBDIR)/libtorchless.a
+	install -m 755 $(BUILD)/libtorchless.so $(DESTDIR)$(LIBDIR)/libtorchless.so
+	install -m 644 include/torchless.h $(DESTDIR)$(INCLUDEDIR)/torchless.h
+	install -m 755 $(BUILD)/torchless $(DESTDIR)$(BINDIR)/torchless
+	install -m 644 $(BUILD)/torchless.pc $(DESTDIR)$(PKGCONFIGDIR)/torchless.pc
 
 clean:
 	rm -rf build build-asan build-tsan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d)

@@ -19,6 +19,14 @@
 extern "C" {
 #endif
 
+/* Marks the functions libtorchless exports: the library is built with
+ * -fvisibility=hidden, so only what this header declares is visible. */
+#if defined(__GNUC__) && !defined(TL_API)
+#define TL_API __attribute__((visibility("default")))
+#elif !defined(TL_API)
+#define TL_API
+#endif
+
 #define TL_VERSION_MAJOR 0
 #define TL_VERSION_MINOR 1
 #define TL_VERSION_PATCH 0
@@ -34,14 +42,19 @@ typedef enum tl_status {
 } tl_status;
 
 /* Returns "MAJOR.MINOR.PATCH"; static storage. */
-const char *tl_version(void);
+TL_API const char *tl_version(void);
 
 /* Returns the message of the last failed call on this thread ("" if none); valid until
  * the next torchless call on this thread. */
-const char *tl_last_error(void);
+TL_API const char *tl_last_error(void);
 
 /* Returns a static name for a status code, e.g. "TL_ERR_FORMAT". */
-const char *tl_status_name(tl_status s);
+TL_API const char *tl_status_name(tl_status s);
+
+/* Returns sizeof the public struct named name ("tl_encode_params", "tl_model_params",
+ * "tl_batch", "tl_embed_params", "tl_tensor_view"), or 0 for another name; bindings check
+ * their mirrors of these structs against it. */
+TL_API size_t tl_struct_size(const char *name);
 
 /* ------------------------------------------------------------------ tokenizer */
 
@@ -51,8 +64,8 @@ typedef struct tl_encoding tl_encoding;
 /* Loads a tokenizer from a directory holding tokenizer.json (or vocab.txt), from a
  * path to a tokenizer.json file, or from a Hugging Face model id found in the local
  * cache. On error returns non-OK and leaves *out NULL. */
-tl_status tl_tokenizer_load(const char *path_or_id, tl_tokenizer **out);
-void tl_tokenizer_free(tl_tokenizer *tok);
+TL_API tl_status tl_tokenizer_load(const char *path_or_id, tl_tokenizer **out);
+TL_API void tl_tokenizer_free(tl_tokenizer *tok);
 
 /* Truncation strategies (tokenizers' TruncationStrategy) for tl_encode_params.truncation. */
 typedef enum tl_truncation_strategy {
@@ -91,63 +104,63 @@ typedef struct tl_encode_params {
 #define TL_DEFAULT_MAX_OVERFLOW_TOKENS ((size_t)1000000)
 
 /* Returns the defaults: add_special_tokens = 1, every other field 0 / NULL. */
-tl_encode_params tl_encode_default_params(void);
+TL_API tl_encode_params tl_encode_default_params(void);
 
 /* Encodes text (text_len bytes, need not be NUL-terminated) and an optional pair
  * (pair == NULL for none). params may be NULL for defaults. Caller frees *out. */
-tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t text_len,
+TL_API tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t text_len,
                               const char *pair, size_t pair_len,
                               const tl_encode_params *params, tl_encoding **out);
-void tl_encoding_free(tl_encoding *enc);
+TL_API void tl_encoding_free(tl_encoding *enc);
 
 /* Encodes n texts (and pairs: pairs NULL for none, pairs[i] NULL for none at i) on
  * params->num_threads OpenMP threads; out[i] is the encoding of texts[i]. text_lens /
  * pair_lens may be NULL (strlen). TL_PAD_LONGEST pads to the longest of the batch. On
  * error every out[i] is NULL and the message names the failing index. Caller frees each
  * out[i] with tl_encoding_free. */
-tl_status tl_tokenizer_encode_batch(const tl_tokenizer *tok, const char *const *texts,
+TL_API tl_status tl_tokenizer_encode_batch(const tl_tokenizer *tok, const char *const *texts,
                                     const size_t *text_lens, const char *const *pairs,
                                     const size_t *pair_lens, size_t n,
                                     const tl_encode_params *params, tl_encoding **out);
 
 /* Accessors: arrays of tl_encoding_length() entries owned by the encoding. */
-size_t tl_encoding_length(const tl_encoding *enc);
-const int32_t *tl_encoding_ids(const tl_encoding *enc);
-const int32_t *tl_encoding_type_ids(const tl_encoding *enc);
-const int32_t *tl_encoding_special_tokens_mask(const tl_encoding *enc);
-const int32_t *tl_encoding_attention_mask(const tl_encoding *enc);
+TL_API size_t tl_encoding_length(const tl_encoding *enc);
+TL_API const int32_t *tl_encoding_ids(const tl_encoding *enc);
+TL_API const int32_t *tl_encoding_type_ids(const tl_encoding *enc);
+TL_API const int32_t *tl_encoding_special_tokens_mask(const tl_encoding *enc);
+TL_API const int32_t *tl_encoding_attention_mask(const tl_encoding *enc);
 /* Character offsets into the input, as pairs [start, end) in Unicode code points
  * (as Python's tokenizers reports them): 2 * length entries. */
-const int32_t *tl_encoding_offsets(const tl_encoding *enc);
+TL_API const int32_t *tl_encoding_offsets(const tl_encoding *enc);
 /* Word index of each token, -1 for special tokens. */
-const int32_t *tl_encoding_word_ids(const tl_encoding *enc);
+TL_API const int32_t *tl_encoding_word_ids(const tl_encoding *enc);
 /* Input sequence of each token: 0 (text), 1 (pair), -1 for special and padding tokens. */
-const int32_t *tl_encoding_sequence_ids(const tl_encoding *enc);
+TL_API const int32_t *tl_encoding_sequence_ids(const tl_encoding *enc);
 /* Overflowing encodings produced by truncation (tokenizers' Encoding.overflowing): their
  * number, and encoding i (NULL when out of range), owned by enc; never free it. */
-size_t tl_encoding_n_overflowing(const tl_encoding *enc);
-const tl_encoding *tl_encoding_overflowing(const tl_encoding *enc, size_t i);
+TL_API size_t tl_encoding_n_overflowing(const tl_encoding *enc);
+TL_API const tl_encoding *tl_encoding_overflowing(const tl_encoding *enc, size_t i);
 /* Token string i (static for the encoding's lifetime). */
-const char *tl_encoding_token(const tl_encoding *enc, size_t i);
+TL_API const char *tl_encoding_token(const tl_encoding *enc, size_t i);
 /* Byte length of token string i (it may hold NUL bytes, e.g. an unknown U+0000 piece). */
-size_t tl_encoding_token_length(const tl_encoding *enc, size_t i);
+TL_API size_t tl_encoding_token_length(const tl_encoding *enc, size_t i);
 
 /* Decodes ids to text as tokenizers' Tokenizer.decode (the tokenizer's decoder; ids not
  * in the vocabulary are skipped; special added tokens too when skip_special_tokens), then,
  * when clean_up_tokenization_spaces, transformers' clean_up_tokenization (which
  * transformers 5 skips for BPE models; so do we). *out is NUL-terminated UTF-8 the caller
  * frees with tl_free. */
-tl_status tl_tokenizer_decode(const tl_tokenizer *tok, const int32_t *ids, size_t n,
+TL_API tl_status tl_tokenizer_decode(const tl_tokenizer *tok, const int32_t *ids, size_t n,
                               int skip_special_tokens, int clean_up_tokenization_spaces, char **out);
 /* The same, also giving the byte length (the text may hold NUL, e.g. a byte-level 0x00). */
-tl_status tl_tokenizer_decode_len(const tl_tokenizer *tok, const int32_t *ids, size_t n,
+TL_API tl_status tl_tokenizer_decode_len(const tl_tokenizer *tok, const int32_t *ids, size_t n,
                                   int skip_special_tokens, int clean_up_tokenization_spaces,
                                   char **out, size_t *out_len);
 
 /* Vocabulary size, and id <-> token lookups (-1 / NULL when absent). */
-size_t tl_tokenizer_vocab_size(const tl_tokenizer *tok);
-int32_t tl_tokenizer_token_to_id(const tl_tokenizer *tok, const char *token);
-const char *tl_tokenizer_id_to_token(const tl_tokenizer *tok, int32_t id);
+TL_API size_t tl_tokenizer_vocab_size(const tl_tokenizer *tok);
+TL_API int32_t tl_tokenizer_token_to_id(const tl_tokenizer *tok, const char *token);
+TL_API const char *tl_tokenizer_id_to_token(const tl_tokenizer *tok, int32_t id);
 
 /* ------------------------------------------------------------------ model */
 
@@ -161,13 +174,13 @@ typedef struct tl_model_params {
 } tl_model_params;
 
 /* Returns the defaults described above. */
-tl_model_params tl_model_default_params(void);
+TL_API tl_model_params tl_model_default_params(void);
 
 /* Loads config.json + weights (model.safetensors, a sharded safetensors index, ...)
  * from a directory or a Hugging Face model id in the local cache (HF_HUB_CACHE,
  * HF_HOME/hub, ~/.cache/huggingface/hub). params may be NULL. Caller frees *out. */
-tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, tl_model **out);
-void tl_model_free(tl_model *model);
+TL_API tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, tl_model **out);
+TL_API void tl_model_free(tl_model *model);
 
 /* A tensor in caller memory, for tl_model_load_tensors. */
 typedef struct tl_tensor_view {
@@ -183,15 +196,15 @@ typedef struct tl_tensor_view {
  * no copy; other dtypes are converted once. The model has no tokenizer and the default
  * sentence-embedding settings (mean pooling). params may be NULL. Errors name the
  * tensor and the field, as for files. Caller frees *out with tl_model_free(). */
-tl_status tl_model_load_tensors(const char *config_json, const tl_tensor_view *tensors, size_t n,
+TL_API tl_status tl_model_load_tensors(const char *config_json, const tl_tensor_view *tensors, size_t n,
                                 const tl_model_params *params, tl_model **out);
 
 /* Architecture facts. */
-size_t tl_model_hidden_size(const tl_model *model);
-size_t tl_model_max_positions(const tl_model *model); /* max tokens per sequence */
-const char *tl_model_type(const tl_model *model);     /* config.json model_type */
+TL_API size_t tl_model_hidden_size(const tl_model *model);
+TL_API size_t tl_model_max_positions(const tl_model *model); /* max tokens per sequence */
+TL_API const char *tl_model_type(const tl_model *model);     /* config.json model_type */
 /* The tokenizer loaded with the model, or NULL; owned by the model. */
-const tl_tokenizer *tl_model_tokenizer(const tl_model *model);
+TL_API const tl_tokenizer *tl_model_tokenizer(const tl_model *model);
 
 /* A packed batch: n_seqs sequences laid end to end, no padding.
  * seq_lens[i] tokens for sequence i; total = sum(seq_lens).
@@ -210,7 +223,7 @@ typedef struct tl_batch {
 /* Runs the encoder; writes the last hidden state, [total, hidden] row-major, to out
  * (out_len floats available). Errors on ids out of range or sequences longer than the
  * model allows. Runs on the model's spare context (see tl_context). */
-tl_status tl_model_forward(tl_model *model, const tl_batch *batch, float *out, size_t out_len);
+TL_API tl_status tl_model_forward(tl_model *model, const tl_batch *batch, float *out, size_t out_len);
 
 /* ------------------------------------------------------------------ contexts */
 
@@ -228,24 +241,24 @@ typedef struct tl_context_params {
 } tl_context_params;
 
 /* Returns the defaults described above. */
-tl_context_params tl_context_default_params(void);
+TL_API tl_context_params tl_context_default_params(void);
 
 /* Creates a context for model, which is borrowed and must outlive it. params may be NULL.
  * Caller frees *out with tl_context_free(). Errors: NULL arguments, a negative thread
  * count (TL_ERR_INVALID_ARG), out of memory. */
-tl_status tl_context_new(const tl_model *model, const tl_context_params *params, tl_context **out);
-void tl_context_free(tl_context *ctx);
+TL_API tl_status tl_context_new(const tl_model *model, const tl_context_params *params, tl_context **out);
+TL_API void tl_context_free(tl_context *ctx);
 
 /* The thread count the context's forwards use. */
-int tl_context_num_threads(const tl_context *ctx);
+TL_API int tl_context_num_threads(const tl_context *ctx);
 
 /* tl_model_forward on ctx's model with ctx's arena and threads. */
-tl_status tl_context_forward(tl_context *ctx, const tl_batch *batch, float *out, size_t out_len);
+TL_API tl_status tl_context_forward(tl_context *ctx, const tl_batch *batch, float *out, size_t out_len);
 
 /* ------------------------------------------------------------------ tasks */
 
 /* Size of one sentence embedding (the pooled dimension; the hidden size for BERT). */
-size_t tl_model_embedding_dim(const tl_model *model);
+TL_API size_t tl_model_embedding_dim(const tl_model *model);
 
 typedef struct tl_embed_params {
     int normalize;     /* -1 (default): as the model's sentence-transformers modules say; 0 or 1 forces it */
@@ -253,13 +266,13 @@ typedef struct tl_embed_params {
 } tl_embed_params;
 
 /* Returns the defaults described above. */
-tl_embed_params tl_embed_default_params(void);
+TL_API tl_embed_params tl_embed_default_params(void);
 
 /* Sentence embeddings, as SentenceTransformer.encode gives them: tokenize (truncating),
  * run the encoder on the packed batch, pool (mean / cls / max / lasttoken as
  * 1_Pooling/config.json says), normalize where 2_Normalize is present.
  * Writes n_texts * tl_model_embedding_dim() floats to out (out_len available). */
-tl_status tl_embed(tl_model *model, const char *const *texts, size_t n_texts,
+TL_API tl_status tl_embed(tl_model *model, const char *const *texts, size_t n_texts,
                    const tl_embed_params *params, float *out, size_t out_len);
 
 /* Feature extraction: the last hidden state of every token of every text. */
@@ -267,12 +280,12 @@ typedef struct tl_features tl_features;
 
 /* Tokenizes texts (truncating to max_length, 0 = the model's maximum) and runs the
  * encoder. Caller frees *out with tl_features_free(). */
-tl_status tl_extract_features(tl_model *model, const char *const *texts, size_t n_texts,
+TL_API tl_status tl_extract_features(tl_model *model, const char *const *texts, size_t n_texts,
                               size_t max_length, tl_features **out);
-size_t tl_features_count(const tl_features *f);
+TL_API size_t tl_features_count(const tl_features *f);
 /* Returns text i's [n_tokens, hidden] row-major matrix (owned by f), NULL if out of range. */
-const float *tl_features_get(const tl_features *f, size_t i, size_t *n_tokens, size_t *hidden);
-void tl_features_free(tl_features *f);
+TL_API const float *tl_features_get(const tl_features *f, size_t i, size_t *n_tokens, size_t *hidden);
+TL_API void tl_features_free(tl_features *f);
 
 /* ------------------------------------------------------------------ pipelines */
 
@@ -288,18 +301,26 @@ typedef struct tl_pipeline tl_pipeline;
  * task's pipeline parameters under transformers' names (top_k, aggregation_strategy,
  * ...). Errors name the missing head weights or the bad option. Free with
  * tl_pipeline_free(). */
-tl_status tl_pipeline_create(tl_model *model, const char *task, const char *options_json,
+TL_API tl_status tl_pipeline_create(tl_model *model, const char *task, const char *options_json,
                              tl_pipeline **out);
-void tl_pipeline_free(tl_pipeline *p);
+TL_API void tl_pipeline_free(tl_pipeline *p);
 
 /* The pipeline's task name (static for its lifetime). */
-const char *tl_pipeline_task(const tl_pipeline *p);
+TL_API const char *tl_pipeline_task(const tl_pipeline *p);
+
+/* The name of the i-th task tl_pipeline_create accepts (static), or NULL when i is past
+ * the last one. */
+TL_API const char *tl_pipeline_task_name(size_t i);
+
+/* The i-th task alias tl_pipeline_create accepts ("sentiment-analysis", ...; static), its
+ * task's name in *task (when task is not NULL); NULL when i is past the last one. */
+TL_API const char *tl_pipeline_task_alias(size_t i, const char **task);
 
 /* Runs the pipeline: inputs_json is what transformers' pipeline call takes (a string, a
  * list of strings, or the task's dict / list of dicts), params_json NULL or call-time
  * parameters overriding the options. *output_json is newly allocated JSON with the
  * structure and values transformers returns; free it with tl_free(). */
-tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json,
+TL_API tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json,
                           char **output_json);
 
 /* ------------------------------------------------------------------ task heads (logits) */
@@ -313,28 +334,28 @@ typedef struct tl_task_head tl_task_head;
  * discriminator, one logit per token)) from model's checkpoint; n_labels is config.json's
  * label count (classification heads only). model is borrowed. Errors name the missing
  * head tensor. Free with tl_task_head_free(). */
-tl_status tl_task_head_create(tl_model *model, const char *task, size_t n_labels,
+TL_API tl_status tl_task_head_create(tl_model *model, const char *task, size_t n_labels,
                               tl_task_head **out);
-void tl_task_head_free(tl_task_head *head);
+TL_API void tl_task_head_free(tl_task_head *head);
 
 /* Width of one output row (labels, 2 for start/end, the vocabulary size, or 1), and whether
  * there is one row per token (1) or one per sequence (0: text-classification). */
-size_t tl_task_head_width(const tl_task_head *head);
-int tl_task_head_per_token(const tl_task_head *head);
+TL_API size_t tl_task_head_width(const tl_task_head *head);
+TL_API int tl_task_head_per_token(const tl_task_head *head);
 
 /* Runs the encoder and the head on a packed batch; writes rows x width floats to out
  * (rows = total tokens, or n_seqs for per-sequence heads). */
-tl_status tl_task_head_forward(tl_task_head *head, const tl_batch *batch, float *out, size_t out_len);
+TL_API tl_status tl_task_head_forward(tl_task_head *head, const tl_batch *batch, float *out, size_t out_len);
 
 /* ------------------------------------------------------------------ inspection */
 
 /* Writes a human-readable description of the model (architecture, parameter count,
  * dtypes, the kernels one forward pass runs in order) into a newly allocated string
  * that the caller frees with tl_free(). NULL on error. */
-char *tl_model_describe(const tl_model *model);
+TL_API char *tl_model_describe(const tl_model *model);
 
 /* Frees memory returned by torchless (strings from tl_model_describe). */
-void tl_free(void *p);
+TL_API void tl_free(void *p);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,7 @@
  *
  * Build:  B=/usr/lib/x86_64-linux-gnu/openblas-openmp
  *         cc -std=c11 -Iinclude embed.c -o embed build/libtorchless.a -lcjson -lutf8proc \
- *             -lpcre2-8 -L$B -Wl,-rpath,$B -lopenblas -lm -lpthread -fopenmp
+ *             -lpcre2-8 -L$B -Wl,-rpath,$B -lopenblas -lm -lpthread -fopenmp -ldnnl
  * Run:    ./embed path/to/all-MiniLM-L6-v2
  */
 #include <math.h>

@@ -83,6 +83,23 @@ class TlTensorView(ctypes.Structure):
                 ("shape", POINTER(ctypes.c_int64)), ("data", c_void_p)]
 
 
+def _check_struct_sizes() -> None:
+    """Raises OSError when a ctypes mirror's size differs from the library's struct (an
+    outdated binding or library: calls would read or write the wrong bytes)."""
+    size = lib.tl_struct_size
+    size.restype, size.argtypes = c_size_t, [c_char_p]
+    for name, mirror in (("tl_encode_params", TlEncodeParams), ("tl_model_params", TlModelParams),
+                         ("tl_batch", TlBatch), ("tl_embed_params", TlEmbedParams),
+                         ("tl_tensor_view", TlTensorView)):
+        want = size(name.encode())
+        if want != ctypes.sizeof(mirror):
+            raise OSError(f"{lib._name}: struct {name} is {want} bytes in the library but "
+                          f"{ctypes.sizeof(mirror)} in torchless/_lib.py: binding and library differ")
+
+
+_check_struct_sizes()
+
+
 def _sig(name, restype, *argtypes):
     fn = getattr(lib, name)
     fn.restype = restype
@@ -152,6 +169,26 @@ def check(status: int) -> None:
 _sig("tl_pipeline_create", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p))
 _sig("tl_pipeline_free", None, c_void_p)
 _sig("tl_pipeline_task", c_char_p, c_void_p)
+_sig("tl_pipeline_task_name", c_char_p, c_size_t)
+_sig("tl_pipeline_task_alias", c_char_p, c_size_t, POINTER(c_char_p))
+
+
+def pipeline_tasks() -> tuple:
+    """The task names tl_pipeline_create accepts, from the C table."""
+    names, i = [], 0
+    while (n := lib.tl_pipeline_task_name(i)) is not None:
+        names.append(n.decode())
+        i += 1
+    return tuple(names)
+
+
+def pipeline_task_aliases() -> dict:
+    """{alias: task} of the aliases tl_pipeline_create accepts, from the C table."""
+    out, i, task = {}, 0, c_char_p()
+    while (a := lib.tl_pipeline_task_alias(i, ctypes.byref(task))) is not None:
+        out[a.decode()] = task.value.decode()
+        i += 1
+    return out
 _sig("tl_pipeline_run", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p))
 
 # task heads (python/torchless/optimize.py)

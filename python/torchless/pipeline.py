@@ -11,11 +11,12 @@ import json
 from ctypes import byref, c_void_p
 from typing import Any, Optional, Union
 
-from ._lib import check, lib
+from ._lib import check, lib, pipeline_task_aliases, pipeline_tasks
 from .model import Model
 
-TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification",
-                "rerank": "text-ranking"}
+# The tasks and transformers' task aliases, as the C library's table has them.
+TASKS = pipeline_tasks()
+TASK_ALIASES = pipeline_task_aliases()
 
 # transformers' default checkpoints per task, looked up in the local Hugging Face cache
 # when pipeline() gets a task and no model (nothing is downloaded).
@@ -142,7 +143,7 @@ def pipeline(task: Optional[str] = None, model: Union[str, Model, None] = None,
     if model is None:
         t = TASK_ALIASES.get(task, task)
         if t not in DEFAULT_MODELS:
-            raise KeyError(f"unknown task '{task}'; torchless supports {sorted(DEFAULT_MODELS)}")
+            raise KeyError(f"unknown task '{task}'; torchless supports {sorted(TASKS)}")
         model = DEFAULT_MODELS[t]
     if not isinstance(model, Model):
         if tokenizer is not None and isinstance(tokenizer, str) and str(tokenizer) != str(model):

@@ -25,4 +25,8 @@ char *tl_path_join(const char *dir, const char *name);
 /* Returns a malloc'd copy of s (NULL on OOM or when s is NULL). */
 char *tl_strdup(const char *s);
 
+/* Grows *p to hold at least n elements of elem bytes (capacity in *cap, doubled from 16);
+ * returns 0, or -1 on OOM / overflow (then *p and *cap are unchanged). */
+int tl_grow(void **p, size_t *cap, size_t n, size_t elem);
+
 #endif

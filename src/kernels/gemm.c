@@ -6,24 +6,15 @@
 #include <string.h>
 
 /* The first entry is the default. dnnl (oneDNN matmul, bias fused) beat blas (OpenBLAS
- * sgemm + bias pass) on every workload, 2 threads, same process, interleaved, medians in ms
- * (blas / dnnl), on a shared and busy 2-core EPYC:
- *   all-MiniLM-L6-v2  W1 1x128 19.6/12.5   W2 1x16 7.0/4.7   W3 32xU[16,256] 603/360
- *   BERT-base         W1 1x128  145/88     W2 1x16  37/26    W3 32xU[16,256] 5943/4177
- * Three more runs while other jobs loaded the machine (times inflated 2-15x) agreed in 17
- * of 18 cells (1.02-2.7x); the exception, BERT-base W2 at 0.94x, won 1.41x on a re-run.
+ * sgemm + bias pass) on every workload measured (see docs/BENCHMARKS.md, section "Figures behind code choices",
+ * "GEMM backend").
  *
  * dnnl also packs: tl_model_load reorders each linear weight once into the blocked layout
  * oneDNN's matmul prefers (gemm_dnnl.c says why one layout serves every M), and the FFN
  * activation runs as a matmul post-op (no separate pass over the (T, I) activations).
- * On the GEMM shapes alone (bench/micro/gemm_bench) packed weights ran 1.04-1.9x the
- * plain-layout matmul per shape at M=128 on one thread here, and 1.15x (M=128) / 1.66x
- * (M=16) over the four shapes on 2 threads in docs/BENCHMARKS.md's ceiling table. A whole
- * BERT-base 1x128 forward, one thread, same process, interleaved, on a busy 2-core Zen 4
- * VM whose single core peaks near 115 GFLOP/s fp32:
- * 231 ms CPU packed vs 246 ms plain (1.06x; ~97 GFLOP/s, so little was left to gain on
- * that core); the 2-thread wall times there were dominated by scheduling, see c-api.md
- * "Busy machines". blas and ref never pack (pack == NULL): they run the plain weights. */
+ * Packed weights ran faster than the plain layout on the GEMM shapes and on a whole
+ * forward (same section, "Packed weights"). blas and ref never pack (pack == NULL): they
+ * run the plain weights. */
 static const tl_gemm_backend tl_gemm_backends[] = {
     {"dnnl", tl_linear_dnnl, tl_dnnl_pack, tl_linear_dnnl_ex},
     {"blas", tl_linear_blas, NULL, NULL},

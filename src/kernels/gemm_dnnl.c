@@ -4,9 +4,9 @@
  * (the matmul's (C, OC) with tag ba) or a copy packed once, at model load, into the
  * blocked layout the primitive prefers (tl_dnnl_pack).
  *
- * Why pack: on the encoder's shapes (2 threads, AVX-512), the primitive on plain weights
- * re-blocks B on every call and reached ~250-345 GFLOP/s; on packed weights it reached
- * ~400-440 (bench/micro/gemm_bench, "dnnl_packed"). oneDNN 2.6 picks its weights layout
+ * Why pack: on the encoder's shapes the primitive on plain weights re-blocks B on every
+ * call, and ran well below the packed-weights primitive (see docs/BENCHMARKS.md, section "Figures behind code choices",
+ * "oneDNN on packed weights"). oneDNN 2.6 picks its weights layout
  * per primitive, so it could depend on M (the token count, which changes every call);
  * on every CPU we measured it does not (BA16a64b for all M from 1 to 4096, brgemm), and
  * runtime-M primitives (DNNL_RUNTIME_DIM_VAL) only offer the plain-layout gemm:jit

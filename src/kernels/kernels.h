@@ -4,7 +4,8 @@
 #define TL_KERNELS_H
 #include <stddef.h>
 #include <stdint.h>
-#include "model/arch.h"
+#include "kernels/act.h"
+#include "torchless.h"
 
 /* out (T, OC) = x (T, C) @ w (OC, C)^T + b (OC); b may be NULL. */
 typedef void (*tl_linear_fn)(const float *x, const float *w, const float *b, float *out,
@@ -144,8 +145,8 @@ void tl_embeddings_ln(const float *word, const float *pos, const float *type,
                       const float *g, const float *b, float eps, float *out, size_t T, size_t H);
 
 /* Row-wise passes over fewer floats than this in total run on the calling thread: a
- * vectorized LayerNorm row of 768 takes ~0.25 us (128 x 768: 27-31 us, against 100 us for
- * the old scalar-double rows on 2 threads), less than waking a parked team costs. */
+ * vectorized LayerNorm row takes less time than waking a parked team costs (see
+ * docs/BENCHMARKS.md, section "Figures behind code choices", "LayerNorm threading threshold"). */
 #define TL_LN_PARALLEL_MIN (1u << 18)
 
 #endif

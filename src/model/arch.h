@@ -4,10 +4,10 @@
 #define TL_MODEL_ARCH_H
 #include <stddef.h>
 #include "torchless.h"
+#include "kernels/act.h"
 
 struct cJSON;
 
-typedef enum tl_activation { TL_ACT_GELU, TL_ACT_GELU_TANH, TL_ACT_RELU, TL_ACT_SILU } tl_activation;
 
 /* How a stack of layers is wired, bound and run: an ops record of model/block.h. */
 typedef struct tl_block_ops tl_block_ops;

@@ -38,7 +38,7 @@ tl_status tl_embed(tl_model *m, const char *const *texts, size_t n, const tl_emb
                             out_len, n, D);
     if (n == 0) return TL_OK;
     tl_text_batch tb;
-    s = tl_text_batch_build(m->tok, texts, n, embed_max_length(m, &p), &tb);
+    s = tl_text_batch_build(m, texts, n, embed_max_length(m, &p), &tb);
     if (s != TL_OK) return s;
     size_t hbytes;
     float *hidden = NULL;

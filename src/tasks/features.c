@@ -21,7 +21,7 @@ tl_status tl_extract_features(tl_model *m, const char *const *texts, size_t n, s
     size_t cap = m->arch.max_seq_len;
     if (!max_length || max_length > cap) max_length = cap;
     tl_text_batch tb;
-    s = tl_text_batch_build(m->tok, texts, n, max_length, &tb);
+    s = tl_text_batch_build(m, texts, n, max_length, &tb);
     if (s != TL_OK) return s;
     const size_t H = m->arch.hidden;
     tl_features *f = calloc(1, sizeof *f);

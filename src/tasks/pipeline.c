@@ -5,7 +5,7 @@
 #include "core/util.h"
 #include "io/json.h"
 #include "tasks/pipeline.h"
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tokenizer.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -20,12 +20,38 @@ static const tl_task *const tl_tasks[] = {
 };
 #define TL_N_TASKS (sizeof tl_tasks / sizeof tl_tasks[0])
 
-/* transformers' task aliases. */
+/* transformers' task aliases and the task each names. */
+static const struct { const char *alias, *task; } tl_task_aliases[] = {
+    {"sentiment-analysis", "text-classification"}, {"ner", "token-classification"}, {"rerank", "text-ranking"},
+};
+#define TL_N_ALIASES (sizeof tl_task_aliases / sizeof tl_task_aliases[0])
+
+/* The task an alias names, else task itself. */
 static const char *canonical_task(const char *task) {
-    if (!strcmp(task, "sentiment-analysis")) return "text-classification";
-    if (!strcmp(task, "ner")) return "token-classification";
-    if (!strcmp(task, "rerank")) return "text-ranking";
+    for (size_t i = 0; i < TL_N_ALIASES; i++)
+        if (!strcmp(task, tl_task_aliases[i].alias)) return tl_task_aliases[i].task;
     return task;
+}
+
+/* Public API (torchless.h): the i-th task's name, NULL past the end. */
+const char *tl_pipeline_task_name(size_t i) { return i < TL_N_TASKS ? tl_tasks[i]->name : NULL; }
+
+/* Public API (torchless.h): the i-th alias (its task in *task), NULL past the end. */
+const char *tl_pipeline_task_alias(size_t i, const char **task) {
+    if (i >= TL_N_ALIASES) return NULL;
+    if (task) *task = tl_task_aliases[i].task;
+    return tl_task_aliases[i].alias;
+}
+
+/* Writes "a, b, c" of the task names into buf (cap bytes, truncated to fit). */
+static void task_list(char *buf, size_t cap) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < TL_N_TASKS && used < cap; i++) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", tl_tasks[i]->name);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
 }
 
 /* Returns 1 when s ends with suffix. */
@@ -148,10 +174,9 @@ tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_
     for (size_t i = 0; i < TL_N_TASKS; i++)
         if (!strcmp(tl_tasks[i]->name, name)) p->task = tl_tasks[i];
     if (!p->task) {
-        s = tl_set_error(TL_ERR_INVALID_ARG, "unknown task '%s' (supported: text-classification, "
-                         "token-classification, question-answering, fill-mask, zero-shot-classification, "
-                         "feature-extraction, sentence-embedding, text-pair-scoring, text-ranking, "
-                         "sentence-similarity)", task);
+        char names[512];
+        task_list(names, sizeof names);
+        s = tl_set_error(TL_ERR_INVALID_ARG, "unknown task '%s' (supported: %s)", task, names);
         goto fail;
     }
     if (options_json && *options_json) {

@@ -61,7 +61,8 @@ typedef struct tl_pl_out {
 tl_status tl_pl_encode(const tl_pipeline *p, const char *text, const char *pair, size_t max_length,
                        size_t index, tl_encoding **out);
 
-/* Runs the encoder on n encodings packed into one batch. Caller frees with tl_pl_out_free. */
+/* Runs the encoder on n encodings packed into one batch by tl_text_batch_pack (the one
+ * packer). Caller frees with tl_pl_out_free. */
 tl_status tl_pl_forward(const tl_pipeline *p, tl_encoding *const *encs, size_t n, tl_pl_out *out);
 void tl_pl_out_free(tl_pl_out *o);
 

@@ -4,15 +4,10 @@
  * decoder decodes as WordPiece, as transformers' WordPiece tokenizer classes (BertTokenizer,
  * DistilBertTokenizer, ...) set it. Used by fill-mask and token-classification outputs. */
 #include "tasks/pipeline.h"
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tokenizer.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* 1 when the tokenizer.json has no decoder and the model is WordPiece. */
-static int wordpiece_default(const tl_tokenizer *tok) {
-    return tok->dec.kind == TL_DEC_NONE && tok->model == TL_MODEL_WORDPIECE;
-}
 
 /* Replaces every occurrence of from by to in s (in place; to is never longer). */
 static void replace_all(char *s, const char *from, const char *to) {
@@ -35,27 +30,20 @@ static void clean_up_tokenization(char *s) {
 
 char *tl_pl_tokens_to_string(const tl_pipeline *p, const char *const *toks, size_t n) {
     char *s = NULL;
-    return tl_tokenizer_decode_tokens(p->m->tok, toks, n, wordpiece_default(p->m->tok), &s) == TL_OK ? s : NULL;
-}
-
-/* Returns 1 when id is an added token marked special. */
-static int is_special(const tl_tokenizer *tok, int32_t id) {
-    for (size_t i = 0; i < tok->added.len; i++)
-        if (tok->added.v[i].id == id) return tok->added.v[i].special;
-    return 0;
+    return tl_tokenizer_decode_tokens(p->m->tok, toks, n, tl_tokenizer_wordpiece_default(p->m->tok), &s) == TL_OK ? s : NULL;
 }
 
 char *tl_pl_decode(const tl_pipeline *p, const int32_t *ids, size_t n, int skip_special) {
     const tl_tokenizer *tok = p->m->tok;
     char *s = NULL;
-    if (!wordpiece_default(tok))
+    if (!tl_tokenizer_wordpiece_default(tok))
         return tl_tokenizer_decode(tok, ids, n, skip_special, p->clean_up_spaces, &s) == TL_OK ? s : NULL;
     const char **toks = malloc((n ? n : 1) * sizeof *toks);
     if (!toks) return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const char *t = tl_tokenizer_id_to_token(tok, ids[i]);
-        if (t && !(skip_special && is_special(tok, ids[i]))) toks[k++] = t;
+        if (t && !(skip_special && tl_tokenizer_is_special_id(tok, ids[i]))) toks[k++] = t;
     }
     s = tl_pl_tokens_to_string(p, toks, k);
     free(toks);

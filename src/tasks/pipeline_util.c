@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "tasks/pipeline.h"
+#include "tasks/text_batch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,41 +30,20 @@ tl_status tl_pl_encode(const tl_pipeline *p, const char *text, const char *pair,
 tl_status tl_pl_forward(const tl_pipeline *p, tl_encoding *const *encs, size_t n, tl_pl_out *o) {
     memset(o, 0, sizeof *o);
     const size_t H = p->m->arch.hidden;
-    size_t total = 0, bytes;
-    o->cu = malloc((n + 1) * sizeof *o->cu);
-    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    tl_status s = TL_OK;
-    int32_t *ids = NULL, *tt = NULL, *am = NULL;
-    if (!o->cu || !lens) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
-    o->cu[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        lens[i] = tl_encoding_length(encs[i]);
-        total += lens[i];
-        o->cu[i + 1] = total;
-    }
-    o->total = total;
-    if (tl_mul_overflow(total ? total : 1, H * sizeof(float), &bytes) || !(o->hidden = malloc(bytes)) ||
-        !(ids = malloc((total ? total : 1) * sizeof *ids)) || !(tt = malloc((total ? total : 1) * sizeof *tt)) ||
-        !(am = malloc((total ? total : 1) * sizeof *am))) {
-        s = tl_set_error(TL_ERR_OOM, "out of memory for %zu tokens", total);
+    tl_text_batch tb;
+    tl_status s = tl_text_batch_pack(p->m, encs, n, &tb);
+    if (s != TL_OK) return s;
+    size_t bytes;
+    if (tl_mul_overflow(tb.total ? tb.total : 1, H * sizeof(float), &bytes) || !(o->hidden = malloc(bytes))) {
+        s = tl_set_error(TL_ERR_OOM, "out of memory for %zu tokens", tb.total);
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        memcpy(ids + o->cu[i], tl_encoding_ids(encs[i]), lens[i] * sizeof *ids);
-        memcpy(tt + o->cu[i], tl_encoding_type_ids(encs[i]), lens[i] * sizeof *tt);
-        memcpy(am + o->cu[i], tl_encoding_attention_mask(encs[i]), lens[i] * sizeof *am);
-    }
-    /* One token type or none (RoBERTa-style, DistilBERT, DeBERTa-v3...): their tokenizers
-     * give transformers no token_type_ids, so the model sees zeros whatever the encoding
-     * holds (tokenizers' overflowing windows keep type id 1 even under a $B:0 template). */
-    tl_batch b = {.n_seqs = n, .seq_lens = lens, .input_ids = ids,
-                  .token_type_ids = p->m->arch.type_vocab_size > 1 ? tt : NULL, .attention_mask = am};
-    s = tl_model_forward(p->m, &b, o->hidden, total * H);
+    s = tl_model_forward(p->m, &tb.batch, o->hidden, tb.total * H);
+    o->cu = tb.cu; /* taken over from the batch */
+    tb.cu = NULL;
+    o->total = tb.total;
 done:
-    free(lens);
-    free(ids);
-    free(tt);
-    free(am);
+    tl_text_batch_free(&tb);
     if (s != TL_OK) tl_pl_out_free(o);
     return s;
 }

@@ -1,7 +1,9 @@
 /* added.c — added tokens (tokenizer.json "added_tokens"): split out of the text before
  * (normalized = false) or after (normalized = true) normalization, leftmost-longest,
  * with single_word / lstrip / rstrip as tokenizers' AddedVocabulary does. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_added.h"
+#include "tokenizer/tok_normalizer.h"
+#include "tokenizer/tok_text.h"
 #include "tokenizer/unicode.h"
 #include "core/error.h"
 #include "core/util.h"

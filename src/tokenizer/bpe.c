@@ -2,7 +2,9 @@
  * BPE::merge_word does (initial symbols with continuing_subword_prefix /
  * end_of_word_suffix, byte_fallback to <0xXX>, unk fusing, then the lowest-rank merge
  * first through a min-heap keyed on (rank, position)). Dropout is not supported. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_text.h"
+#include "tokenizer/tok_vocab.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"
@@ -12,18 +14,6 @@
 #include <string.h>
 
 #define EMPTY_KEY UINT64_MAX
-
-int tl_grow(void **p, size_t *cap, size_t n, size_t elem) {
-    if (n <= *cap) return 0;
-    size_t c = *cap ? *cap : 16, bytes;
-    while (c < n) { if (c > SIZE_MAX / 2) return -1; c *= 2; }
-    if (tl_mul_overflow(c, elem, &bytes)) return -1;
-    void *q = realloc(*p, bytes);
-    if (!q) return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
 
 void tl_mscratch_free(tl_mscratch *s) {
     free(s->buf); free(s->boff); free(s->sym); free(s->heap); free(s->lat);
@@ -117,22 +107,6 @@ void tl_bpe_free(tl_bpe *bpe) {
     tl_vocab_free(&bpe->vocab);
     free(bpe->unk_token); free(bpe->prefix); free(bpe->suffix); free(bpe->merges);
     memset(bpe, 0, sizeof *bpe);
-}
-
-/* Parses a JSON {token: id} object into v. */
-tl_status tl_vocab_parse_json(const cJSON *vocab, const char *path, tl_vocab *v) {
-    if (!cJSON_IsObject(vocab)) return tl_set_error(TL_ERR_FORMAT, "%s: model.vocab is missing or not an object", path);
-    size_t n = (size_t)cJSON_GetArraySize(vocab);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, vocab) {
-        double d = cJSON_IsNumber(it) ? it->valuedouble : -1;
-        if (d < 0 || d > (double)INT32_MAX - 1 || d != (double)(int64_t)d || (size_t)d > 4 * n + 65536)
-            return tl_set_error(TL_ERR_FORMAT, "%s: vocab[\"%s\"] is not a valid id", path, it->string ? it->string : "");
-        int r = tl_vocab_add(v, it->string, strlen(it->string), (int32_t)d);
-        if (r) return r == -1 ? tl_set_error(TL_ERR_OOM, "%s: out of memory", path)
-                              : tl_set_error(TL_ERR_FORMAT, "%s: vocab has a bad entry", path);
-    }
-    return TL_OK;
 }
 
 /* Reads an optional string field into a malloc'd copy (*out NULL when absent/null). */

@@ -1,8 +1,11 @@
 /* decoder.c — tokenizers' decoders (WordPiece, ByteLevel, Metaspace, BPEDecoder,
- * ByteFallback, Fuse, Strip, Replace, Sequence) and tl_tokenizer_decode: ids -> tokens
- * (skipping special ones on request) -> decode_chain -> joined text, then transformers'
- * clean_up_tokenization. */
-#include "tokenizer/tok_internal.h"
+ * ByteFallback, Fuse, Strip, Replace, Sequence): parsing, and token strings ->
+ * decode_chain -> joined text, then transformers' clean_up_tokenization on request.
+ * Ids -> tokens is decode.c's. */
+#include "tokenizer/tok_decoder.h"
+#include "tokenizer/tok_pretok.h"
+#include "tokenizer/tok_regex.h"
+#include "tokenizer/tok_text.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"
@@ -366,14 +369,7 @@ static int chain_one(const tl_decoder *d, const toks *in, toks *out, tl_rx_scrat
     return r;
 }
 
-/* ---------------------------------------------------------------- public */
-
-/* 1 when content is the content of an added token marked special. */
-static int is_special_token(const tl_tokenizer *tok, const char *content) {
-    for (size_t i = 0; i < tok->added.len; i++)
-        if (tok->added.v[i].special && !strcmp(tok->added.v[i].content, content)) return 1;
-    return 0;
-}
+/* ---------------------------------------------------------------- joining */
 
 /* transformers' clean_up_tokenization on the decoded text. */
 static void clean_up(buf *b) {
@@ -383,52 +379,13 @@ static void clean_up(buf *b) {
     for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) replace_in(b, 0, pairs[i][0], pairs[i][1]);
 }
 
-tl_status tl_tokenizer_decode_len(const tl_tokenizer *tok, const int32_t *ids, size_t n, int skip_special_tokens,
-                                  int clean_up_tokenization_spaces, char **out, size_t *out_len) {
-    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_decode: out is NULL");
+/* Decodes and joins token strings with d (tok_decoder.h); TL_ERR_OOM on failure. */
+tl_status tl_decoder_join(const tl_decoder *d, const char *const *tokens, size_t n, int clean_up_spaces,
+                          char **out, size_t *out_len) {
     *out = NULL;
     if (out_len) *out_len = 0;
-    if (!tok) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_decode: tokenizer is NULL");
-    if (!ids && n) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_decode: ids is NULL");
     toks in = {0}, res = {0};
     int r = 0;
-    for (size_t i = 0; i < n && !r; i++) {
-        const char *t = tl_tokenizer_id_to_token(tok, ids[i]); /* unknown ids are skipped */
-        if (!t || (skip_special_tokens && is_special_token(tok, t))) continue;
-        r = toks_push(&in, t, strlen(t));
-    }
-    tl_rx_scratch rx = {0};
-    if (!r) r = chain_one(&tok->dec, &in, &res, &rx);
-    tl_rx_scratch_free(&rx);
-    buf b = {0};
-    put(&b, "", 0);
-    for (size_t i = 0; i < res.n && !r; i++) {
-        if (i && tok->dec.kind == TL_DEC_NONE) put(&b, " ", 1); /* no decoder: joined by spaces */
-        put(&b, res.s[i], res.len[i]);
-    }
-    /* transformers 5 skips the cleanup for BPE models */
-    if (clean_up_tokenization_spaces && tok->model != TL_MODEL_BPE) clean_up(&b);
-    toks_free(&in);
-    toks_free(&res);
-    if (r || b.oom) { free(b.s); return tl_set_error(TL_ERR_OOM, "decode: out of memory"); }
-    *out = b.s;
-    if (out_len) *out_len = b.len;
-    return TL_OK;
-}
-
-tl_status tl_tokenizer_decode(const tl_tokenizer *tok, const int32_t *ids, size_t n, int skip_special_tokens,
-                              int clean_up_tokenization_spaces, char **out) {
-    return tl_tokenizer_decode_len(tok, ids, n, skip_special_tokens, clean_up_tokenization_spaces, out, NULL);
-}
-
-tl_status tl_tokenizer_decode_tokens(const tl_tokenizer *tok, const char *const *tokens, size_t n,
-                                     int wordpiece_default, char **out) {
-    *out = NULL;
-    toks in = {0}, res = {0};
-    int r = 0;
-    char prefix[] = "##";
-    tl_decoder wp = {.kind = TL_DEC_WORDPIECE, .text = prefix, .cleanup = 1};
-    const tl_decoder *d = wordpiece_default && tok->dec.kind == TL_DEC_NONE ? &wp : &tok->dec;
     for (size_t i = 0; i < n && !r; i++) r = toks_push(&in, tokens[i], strlen(tokens[i]));
     tl_rx_scratch rx = {0};
     if (!r) r = chain_one(d, &in, &res, &rx);
@@ -439,15 +396,11 @@ tl_status tl_tokenizer_decode_tokens(const tl_tokenizer *tok, const char *const 
         if (i && d->kind == TL_DEC_NONE) put(&b, " ", 1); /* no decoder: joined by spaces */
         put(&b, res.s[i], res.len[i]);
     }
+    if (clean_up_spaces) clean_up(&b);
     toks_free(&in);
     toks_free(&res);
     if (r || b.oom) { free(b.s); return tl_set_error(TL_ERR_OOM, "decode: out of memory"); }
     *out = b.s;
+    if (out_len) *out_len = b.len;
     return TL_OK;
-}
-
-int tl_tokenizer_has_subword_prefix(const tl_tokenizer *tok) {
-    if (tok->model == TL_MODEL_WORDPIECE) return tok->wp.prefix && tok->wp.prefix[0];
-    if (tok->model == TL_MODEL_BPE) return tok->bpe.prefix && tok->bpe.prefix[0];
-    return 0;
 }

@@ -1,7 +1,7 @@
 /* encode.c — tl_tokenizer_encode(_batch): added tokens -> normalizer -> pre-tokenizer ->
  * model (WordPiece, BPE, Unigram) per sequence, then truncation (overflowing windows),
  * the post-processor (overflow.c combines the windows) and padding. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_tokenizer.h"
 #include "core/error.h"
 #include "core/util.h"
 
@@ -247,7 +247,8 @@ tl_status tl_tokenizer_encode_batch(const tl_tokenizer *tok, const char *const *
             tl_status s = texts[i] ? encode_one(tok, &w, texts[i], tl, pr, pl, &p, &out[i])
                                    : tl_set_error(TL_ERR_INVALID_ARG, "text is NULL");
             if (s != TL_OK) {
-#pragma omp critical(tl_encode_batch_err)
+                /* unnamed: a named critical section is a global symbol libtorchless.so would export */
+#pragma omp critical
                 if (i < bad) { bad = i; bad_st = s; snprintf(msg, sizeof msg, "%s", tl_last_error()); }
             }
         }
@@ -262,7 +263,7 @@ tl_status tl_tokenizer_encode_batch(const tl_tokenizer *tok, const char *const *
         for (size_t i = 0; i < n; i++) {
             tl_status s = tl_enc_pad(out[i], target, p.pad_id, p.pad_type_id, p.pad_token, p.padding_left);
             if (s != TL_OK) {
-#pragma omp critical(tl_encode_batch_err)
+#pragma omp critical
                 if (i < bad) { bad = i; bad_st = s; snprintf(msg, sizeof msg, "%s", tl_last_error()); }
             }
         }

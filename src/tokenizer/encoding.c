@@ -1,6 +1,6 @@
 /* encoding.c — the tl_encoding result: growable parallel arrays plus a string arena
  * for token strings, and the public accessors. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_encoding.h"
 #include "core/error.h"
 #include "core/util.h"
 

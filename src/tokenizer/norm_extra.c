@@ -1,7 +1,9 @@
 /* norm_extra.c — normalizers Precompiled (SentencePiece's precompiled_charsmap: a darts
  * double-array trie over UTF-8 plus a pool of NUL-terminated replacements, applied per
  * grapheme the way tokenizers' spm_precompiled does), Replace, Strip and Prepend. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_normalizer.h"
+#include "tokenizer/tok_regex.h"
+#include "tokenizer/tok_text.h"
 #include "tokenizer/unicode.h"
 #include "core/error.h"
 #include "core/util.h"

@@ -2,7 +2,9 @@
  * Sequence) over an aligned string: every output char keeps the original span of the
  * input char it replaces; inserted chars share the span of the char before them, as
  * tokenizers' NormalizedString::transform does. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_normalizer.h"
+#include "tokenizer/tok_regex.h"
+#include "tokenizer/tok_text.h"
 #include "tokenizer/unicode.h"
 #include "core/error.h"
 #include "io/json.h"
@@ -37,26 +39,6 @@ static int tl_push(tlist *t, uint32_t c, int32_t change) {
 }
 
 static void tl_free_list(tlist *t) { free(t->cp); free(t->ch); }
-
-tl_status tl_norm_transform(tl_nstr *s, const uint32_t *cp, const int32_t *ch, size_t n) {
-    tl_nstr out = {0};
-    if (tl_nstr_reserve(&out, n ? n : 1)) return tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
-    size_t idx = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t os = 0, oe = 0;
-        if (ch[i] > 0) {
-            if (idx >= 1 && idx - 1 < s->len) { os = s->os[idx - 1]; oe = s->oe[idx - 1]; }
-        } else {
-            if (idx < s->len) { os = s->os[idx]; oe = s->oe[idx]; }
-            else if (s->len) { os = s->os[s->len - 1]; oe = s->oe[s->len - 1]; }
-            idx += 1 + (size_t)(-(int64_t)ch[i]);
-        }
-        tl_nstr_push(&out, cp[i], os, oe); /* capacity reserved above */
-    }
-    tl_nstr_free(s);
-    *s = out;
-    return TL_OK;
-}
 
 /* Replaces s by the transform t, and frees t. */
 static tl_status apply(tl_nstr *s, tlist *t) {

@@ -2,7 +2,8 @@
  * overflowing windows, combined for pairs in tokenizers' order (Encoding::merge_with),
  * with the windows merge_with nests inside windows when both sequences overflow, and
  * our limit on their total size (max_overflow_tokens). */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_encoding.h"
+#include "tokenizer/tok_postproc.h"
 #include "core/error.h"
 
 #include <stdlib.h>

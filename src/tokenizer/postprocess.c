@@ -1,6 +1,8 @@
 /* postprocess.c — post-processors (TemplateProcessing; BertProcessing mapped to the
  * equivalent template) and tokenizers' longest_first truncation. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_encoding.h"
+#include "tokenizer/tok_postproc.h"
+#include "tokenizer/tok_text.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"

@@ -1,5 +1,7 @@
 /* pretok_parse.c — reads tokenizer.json "pre_tokenizer" values into tl_pretok. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_pretok.h"
+#include "tokenizer/tok_regex.h"
+#include "tokenizer/tok_text.h"
 #include "core/error.h"
 #include "io/json.h"
 

@@ -2,7 +2,9 @@
  * Metaspace, Split, Punctuation, Digits and Sequence. They work on a tl_ptbuf: a copy of
  * the normalized text (ByteLevel and Metaspace rewrite it, keeping every char's original
  * span as tokenizers' NormalizedString does) and the list of word spans into it. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_pretok.h"
+#include "tokenizer/tok_regex.h"
+#include "tokenizer/tok_text.h"
 #include "tokenizer/unicode.h"
 #include "core/error.h"
 #include "io/json.h"

@@ -3,7 +3,8 @@
  * empty-match stepping of the onig crate's find_iter; and the SplitDelimiterBehavior
  * rules that turn those pieces into word spans. */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_regex.h"
+#include "tokenizer/tok_text.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "tokenizer/regex_tables.h"

@@ -1,5 +1,5 @@
 /* text.c — UTF-8 decoding and the aligned normalized-string buffer. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_text.h"
 #include "core/error.h"
 #include "core/util.h"
 
@@ -140,4 +140,25 @@ int tl_tok_json_index(const cJSON *obj, const char *key, long def, long max, lon
     if (!(d >= 0 && d <= (double)max) || d != (double)(long)d) return 0;
     *out = (long)d;
     return 1;
+}
+
+/* Replaces s by NormalizedString::transform of (cp, ch) pairs (tok_text.h); TL_ERR_OOM. */
+tl_status tl_norm_transform(tl_nstr *s, const uint32_t *cp, const int32_t *ch, size_t n) {
+    tl_nstr out = {0};
+    if (tl_nstr_reserve(&out, n ? n : 1)) return tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
+    size_t idx = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t os = 0, oe = 0;
+        if (ch[i] > 0) {
+            if (idx >= 1 && idx - 1 < s->len) { os = s->os[idx - 1]; oe = s->oe[idx - 1]; }
+        } else {
+            if (idx < s->len) { os = s->os[idx]; oe = s->oe[idx]; }
+            else if (s->len) { os = s->os[s->len - 1]; oe = s->oe[s->len - 1]; }
+            idx += 1 + (size_t)(-(int64_t)ch[i]);
+        }
+        tl_nstr_push(&out, cp[i], os, oe); /* capacity reserved above */
+    }
+    tl_nstr_free(s);
+    *s = out;
+    return TL_OK;
 }

@@ -1,6 +1,6 @@
 /* tokenizer.c — tl_tokenizer_load (tokenizer.json, a directory, a hub id, or the
  * vocab.txt fallback), free, and vocabulary lookups. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_tokenizer.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/hub.h"

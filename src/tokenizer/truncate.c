@@ -2,7 +2,7 @@
  * (windows of max_len tokens overlapping by stride, the rest as overflowing encodings),
  * truncate_encodings' strategies (longest_first, only_first, only_second) and
  * Encoding::pad. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_encoding.h"
 #include "core/error.h"
 #include "core/util.h"
 

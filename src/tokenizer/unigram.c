@@ -2,7 +2,9 @@
  * tokenizers' Unigram::encode_optimized does (every vocab piece that prefixes the rest of
  * the word, lengths in increasing order, first best kept on ties; a char no single-char
  * piece covers becomes unk at min_score - 10), unknown pieces fused, then byte_fallback. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_text.h"
+#include "tokenizer/tok_vocab.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"

@@ -4,7 +4,7 @@
  * (add_prefix_space from the config), byte-level BPE, and either $A / $A $B:1 (GPT-2, no
  * offset trimming) or
  * RobertaProcessing (<s> $A </s> </s> $B </s>, trim_offsets). */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_tokenizer.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"

@@ -1,7 +1,7 @@
 /* vocab_txt.c — the legacy BERT layout: vocab.txt (+ tokenizer_config.json) builds the
  * same pipeline transformers' BertTokenizerFast does: BertNormalizer, BertPreTokenizer,
  * WordPiece("##", 100 chars), [CLS] $A [SEP] / [CLS] $A [SEP] $B:1 [SEP]:1. */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_tokenizer.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "io/json.h"

@@ -15,7 +15,9 @@
  * word, so a hit is always exact. Crafted words cannot build long probe chains: each
  * cache's hash is seeded (the pool's address, the time and a process-wide counter), and
  * probing stops after TL_WCACHE_PROBES slots (get: a miss; put: the word is not stored). */
-#include "tokenizer/tok_internal.h"
+#include "tokenizer/tok_model.h"
+#include "tokenizer/tok_wcache.h"
+#include "core/util.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * every configuration that must never crash or return a non-input error. */
 #include "torchless.h"
 #include "tl_test.h"
-#include "tokenizer/tok_internal.h" /* tl_tokenizer_drop_word_cache */
+#include "tokenizer/tok_tokenizer.h" /* tl_tokenizer_drop_word_cache */
 
 #include <stdint.h>
 #include <stdio.h>
