@@ -250,3 +250,29 @@ def test_bad_num_threads_variable_is_an_error(cli, clf, value, cmd):
     assert "TORCHLESS_NUM_THREADS must be a positive integer" in p.err and f"'{value}'" in p.err
     ok = run(cli, cmd[0], "--model", clf, *cmd[1:], env={"TORCHLESS_NUM_THREADS": "1"})
     assert ok.returncode == 0, ok.err
+
+
+def readme_cli_commands():
+    """The command lines of README.md's "Command line" ```sh block."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Command line"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return [ln.split("  #")[0].strip() for ln in block.splitlines() if ln.strip()]
+
+
+@pytest.mark.parametrize("i", range(len(readme_cli_commands())))
+def test_readme_cli_example_runs(cli, clf, tmp_path_factory, i):
+    from tiny_models import build_tiny_bert_task
+
+    cmd = readme_cli_commands()[i]
+    model = clf
+    if "--task ner" in cmd:
+        model = build_tiny_bert_task(tmp_path_factory.mktemp("ner"), "token-cls", seed=7)
+    work = tmp_path_factory.mktemp("work")
+    for name in ("texts.jsonl", "reviews.jsonl"):
+        (work / name).write_text('"I like you"\n{"text": "the quick brown fox"}\n')
+    cmd = cmd.replace("build/torchless", str(cli)).replace("DIR_OR_ID", str(model))
+    p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=work,
+                       env={k: v for k, v in os.environ.items() if k != "TORCHLESS_MODEL"})
+    assert p.returncode == 0, (cmd, p.stderr)
+    assert p.stdout.strip()
