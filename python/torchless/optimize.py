@@ -4,6 +4,7 @@ or a live transformers.PreTrainedModel — and call the result like the model's 
 from __future__ import annotations
 
 import ctypes
+import sys
 from ctypes import POINTER, byref, c_float, c_void_p
 from typing import Any, Optional
 
@@ -44,9 +45,11 @@ def _from_live_model(model, num_threads: int) -> tuple[Model, list]:
     params.num_threads = num_threads
     params.load_tokenizer = 0
     handle = c_void_p()
-    check(lib.tl_model_load_tensors(model.config.to_json_string().encode(), arr, len(views),
-                                    byref(params), byref(handle)))
-    return Model._from_handle(handle), keep
+    cfg = model.config.to_json_string()
+    check(lib.tl_model_load_tensors(cfg.encode(), arr, len(views), byref(params), byref(handle)))
+    import json
+
+    return Model._from_handle(handle, json.loads(cfg)), keep
 
 
 class _TaskHead:
@@ -96,6 +99,42 @@ class ModelOutput(dict):
         return tuple(self.values())
 
 
+# The transformers output class each result is returned as when transformers is imported,
+# so that its pipelines (which rebuild ModelOutput instances, and index them by position)
+# treat it as a model's own output.
+_HF_OUTPUT_CLASS = {"text-classification": "SequenceClassifierOutput",
+                    "token-classification": "TokenClassifierOutput",
+                    "question-answering": "QuestionAnsweringModelOutput", "fill-mask": "MaskedLMOutput",
+                    "replaced-token-detection": "ModelOutput", None: "BaseModelOutput",
+                    "feature-extraction": "BaseModelOutput"}
+
+# forward() arguments of transformers models that torchless does not compute: an error when
+# given (other than None / False), rather than silently ignored.
+_UNSUPPORTED_ARGS = {"labels": "labels= (a loss) is not computed: torchless runs inference only",
+                     "output_hidden_states": "output_hidden_states=True is not supported (only the last "
+                                             "hidden state is computed)",
+                     "output_attentions": "output_attentions=True is not supported (attention weights are "
+                                          "not kept)",
+                     "inputs_embeds": "inputs_embeds is not supported: pass input_ids",
+                     "head_mask": "head_mask is not supported"}
+
+
+def _output(task: Optional[str], named: dict):
+    """named as transformers' output class for task when transformers is imported (it is
+    a dict with attributes and integer indices), else as this module's ModelOutput."""
+    tf = sys.modules.get("transformers")
+    if tf is not None:
+        try:
+            import transformers.modeling_outputs as mo
+            from transformers.utils import ModelOutput as HFModelOutput
+
+            cls = getattr(mo, _HF_OUTPUT_CLASS.get(task, "ModelOutput"), HFModelOutput)
+            return cls(**named) if cls is not HFModelOutput else HFModelOutput(named)
+        except (ImportError, TypeError):
+            pass
+    return ModelOutput(named)
+
+
 _NAMED_CLASSES: dict = {}
 
 
@@ -122,14 +161,14 @@ class OptimizedModel:
     dtype, to(), eval(), can_generate(), base_model_prefix), so it can be passed as
     transformers.pipeline(task, model=optimized, tokenizer=...)."""
 
-    def __init__(self, model: Model, keep: Optional[list] = None, config=None, padding: str = "compute",
+    def __init__(self, model: Model, keep: Optional[list] = None, config=None, padding: str = "skip",
                  task: Optional[str] = None, n_labels: int = 0, source: Optional[str] = None,
-                 base_model_prefix: str = ""):
+                 base_model_prefix: str = "", revision: Optional[str] = None):
         if padding not in ("compute", "skip"):
             raise ValueError("padding must be 'compute' (outputs equal transformers' at every position) "
                              "or 'skip' (padding positions are not computed and returned as zeros)")
         self.model, self._keep, self._config, self.padding = model, keep or [], config, padding
-        self.task, self._source = task, source
+        self.task, self._source, self._revision = task, source, revision
         self.name_or_path = source or getattr(config, "_name_or_path", "") or ""
         self.base_model_prefix = base_model_prefix or model.model_type.replace("-", "_")
         self._head = _TaskHead(model, task, n_labels) if task in _HEAD_TASKS else None
@@ -149,7 +188,7 @@ class OptimizedModel:
                 from transformers import AutoConfig
             except ImportError:
                 return None
-            self._config = AutoConfig.from_pretrained(self._source)
+            self._config = AutoConfig.from_pretrained(self.model.directory or self._source, revision=self._revision)
         return self._config
 
     @config.setter
@@ -191,6 +230,12 @@ class OptimizedModel:
 
     def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                  return_dict: bool = True, **unused: Any):
+        for k, v in unused.items():
+            if v is None or v is False or (k == "use_cache"):
+                continue
+            if k in _UNSUPPORTED_ARGS:
+                raise ValueError(f"torchless.optimize: {_UNSUPPORTED_ARGS[k]}")
+            raise TypeError(f"torchless.optimize: unexpected argument {k}= (not supported)")
         if input_ids is None:
             raise ValueError("torchless.optimize: input_ids is required (inputs_embeds is not supported)")
         as_torch = type(input_ids).__module__.startswith("torch")
@@ -232,7 +277,7 @@ class OptimizedModel:
             import torch
 
             named = {k: torch.from_numpy(v) for k, v in named.items()}
-        return ModelOutput(named) if return_dict else tuple(named.values())
+        return _output(self.task, named) if return_dict else tuple(named.values())
 
     forward = __call__
 
@@ -247,7 +292,7 @@ def _task_of(architectures) -> Optional[str]:
 
 
 def optimize(task: Optional[str] = None, model=None, *, num_threads: int = 0,
-             padding: str = "compute") -> OptimizedModel:
+             padding: str = "skip", revision: Optional[str] = None) -> OptimizedModel:
     """Returns an OptimizedModel running `model` on libtorchless.
 
     model: a model directory, a Hugging Face id in the local cache, or a live
@@ -256,8 +301,10 @@ def optimize(task: Optional[str] = None, model=None, *, num_threads: int = 0,
     "fill-mask", "replaced-token-detection" (ElectraForPreTraining) — the model's head,
     returning logits — "feature-extraction" (the encoder's last_hidden_state), or None:
     inferred from the model's class / config.architectures.
-    padding: "compute" gives transformers' values at every position, "skip" never
-    computes padding (zeros there).
+    padding: "skip" (default) never computes padding positions (attention_mask 0): they
+    are returned as zeros, and every real position equals transformers'; "compute" also
+    computes the padding positions, as transformers does, at the cost of that work.
+    revision: a branch, tag or commit of a cached model id.
     The result also works as transformers.pipeline(task, model=result, tokenizer=...)."""
     if model is None:
         raise ValueError("torchless.optimize: pass model= (a directory, a cached model id, or a "
@@ -270,14 +317,17 @@ def optimize(task: Optional[str] = None, model=None, *, num_threads: int = 0,
         import json
         from pathlib import Path
 
-        tl_model = Model(str(model), num_threads=num_threads, load_tokenizer=False)
-        cfg_path = Path(str(model)) / "config.json"
+        tl_model = Model(str(model), num_threads=num_threads, load_tokenizer=False, revision=revision)
+        cfg_path = Path(tl_model.directory or str(model)) / "config.json"
         cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
         task = task or _task_of(cfg.get("architectures"))
         n_labels = len(cfg.get("id2label") or {}) or int(cfg.get("num_labels", 2))
-        opt = OptimizedModel(tl_model, padding=padding, task=task, n_labels=n_labels, source=str(model))
+        opt = OptimizedModel(tl_model, padding=padding, task=task, n_labels=n_labels, source=str(model),
+                             revision=revision)
         return _named(opt, (cfg.get("architectures") or [None])[0] if task in _HEAD_TASKS else None)
     if hasattr(model, "state_dict") and hasattr(model, "config"):
+        if revision not in (None, "main"):
+            raise ValueError("torchless.optimize: revision= applies to a model id, not to a live model")
         tl_model, keep = _from_live_model(model, num_threads)
         task = task or _task_of([type(model).__name__])
         opt = OptimizedModel(tl_model, keep, config=model.config, padding=padding, task=task,

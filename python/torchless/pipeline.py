@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
+import warnings
 from ctypes import byref, c_void_p
 from typing import Any, Optional, Union
 
-from ._lib import check, lib, pipeline_task_aliases, pipeline_tasks
+from . import hub
+from ._lib import check, invalid_input, lib, pipeline_task_aliases, pipeline_tasks
 from .model import Model
 
 # The tasks and transformers' task aliases, as the C library's table has them.
@@ -34,7 +37,7 @@ DEFAULT_MODELS = {
 }
 
 # Arguments transformers.pipeline accepts that do not change results here.
-_IGNORED = {"device", "device_map", "dtype", "torch_dtype", "framework", "revision", "use_fast",
+_IGNORED = {"device", "device_map", "dtype", "torch_dtype", "framework", "use_fast",
             "token", "trust_remote_code", "model_kwargs", "config", "batch_size", "num_workers"}
 
 
@@ -67,6 +70,19 @@ class Pipeline:
         check(lib.tl_pipeline_create(model._h, t.encode() if t else None, opts, byref(handle)))
         self._h = handle
         self.task = lib.tl_pipeline_task(handle).decode()
+        self._tokenizer = None
+        if self.task == "zero-shot-classification":
+            _warn_without_entailment(model)
+
+    @property
+    def tokenizer(self):
+        """The model's tokenizer as a torchless.Tokenizer (loaded from the model's directory
+        on first use; None for a model without one)."""
+        if self._tokenizer is None and self.model.directory:
+            from .tokenizer import Tokenizer
+
+            self._tokenizer = Tokenizer(self.model.directory)
+        return self._tokenizer
 
     def close(self) -> None:
         """Frees the C pipeline (and the model when the pipeline loaded it)."""
@@ -88,6 +104,7 @@ class Pipeline:
         (source_sentence, sentences) as two arguments."""
         for k in ("batch_size", "num_workers"):
             kwargs.pop(k, None)
+        return_tensors = kwargs.pop("return_tensors", False) if self.task == "feature-extraction" else False
         if self.task == "zero-shot-classification" and args:
             if len(args) != 1 or "candidate_labels" in kwargs:
                 raise ValueError(f"Unable to understand extra arguments {args}")
@@ -118,37 +135,101 @@ class Pipeline:
         out = c_void_p()
         check(lib.tl_pipeline_run(self._h, payload, params, byref(out)))
         try:
-            return json.loads(ctypes.string_at(out.value).decode("utf-8"))
+            result = json.loads(ctypes.string_at(out.value).decode("utf-8"))
         finally:
             lib.tl_free(out)
+        if return_tensors:  # transformers: a (1, tokens, hidden) torch tensor per text
+            import torch
+
+            if isinstance(inputs, str):
+                return torch.tensor(result, dtype=torch.float32)
+            return [torch.tensor(r, dtype=torch.float32) for r in result]
+        return result
+
+
+def _warn_without_entailment(model: Model) -> None:
+    """Warns, as transformers' ZeroShotClassificationPipeline does, when the model's label2id
+    has no label starting with "entail" (the last label is then taken as entailment)."""
+    cfg = model.config
+    label2id = getattr(cfg, "label2id", None) or {}
+    if not any(str(k).lower().startswith("entail") for k in label2id):
+        warnings.warn("Failed to determine 'entailment' label id from the label2id mapping in the model "
+                      "config. Setting to -1. Define a descriptive label2id mapping in the model config to "
+                      "ensure correct outputs.", UserWarning, stacklevel=3)
+
+
+def _model_of(model: Any, revision: Optional[str], num_threads: int) -> tuple:
+    """(torchless.Model, owned) for pipeline()'s model argument: a path or id (loaded here),
+    a torchless.Model, or a torchless.optimize() result made from a directory or id (its
+    directory is loaded again, with its tokenizer). A live transformers model is refused
+    with what to pass instead."""
+    from .optimize import OptimizedModel
+
+    if isinstance(model, Model):
+        return model, False
+    if isinstance(model, OptimizedModel):
+        if model._source:
+            return Model(model._source, num_threads=num_threads, revision=model._revision), True
+        model = model.config  # made from a live model: say what to pass, below
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        return Model(os.fsdecode(model), num_threads=num_threads, revision=revision), True
+    if hasattr(model, "state_dict") or hasattr(model, "to_json_string"):
+        name = getattr(getattr(model, "config", model), "_name_or_path", "") or getattr(model, "name_or_path", "")
+        hint = f" (here model={name!r})" if name else ""
+        raise TypeError("torchless.pipeline runs models it loads itself, with their tokenizer: pass model= a "
+                        f"directory or a cached Hugging Face id{hint}, or a torchless.Model. To run a live "
+                        "transformers model on torchless, use transformers.pipeline(task, "
+                        "model=torchless.optimize(model=live_model), tokenizer=tokenizer)")
+    raise TypeError(f"torchless.pipeline: model= must be a directory, a cached Hugging Face id, a "
+                    f"torchless.Model or a torchless.optimize() result, not {type(model).__name__}")
+
+
+def _check_tokenizer(tokenizer: Any, model: Model) -> None:
+    """Accepts tokenizer= only when it is the model's own (None, the same path or id, or a
+    tokenizer object loaded from the model's directory); raises otherwise."""
+    if tokenizer is None:
+        return
+    if isinstance(tokenizer, (str, bytes)) or hasattr(tokenizer, "__fspath__"):
+        name = os.fsdecode(tokenizer)
+    else:
+        name = str(getattr(tokenizer, "name_or_path", "") or "")
+    same = bool(name) and (name == model.name_or_path or
+                           (hub.model_dir(name) is not None and str(hub.model_dir(name)) == model.directory))
+    if not same:
+        raise invalid_input(f"torchless.pipeline uses the tokenizer saved beside the model; tokenizer= "
+                            f"({name or type(tokenizer).__name__}) is not the model's "
+                            f"({model.name_or_path or 'a model without a directory'}): pass no tokenizer, "
+                            f"or the model's own directory or id")
 
 
 def pipeline(task: Optional[str] = None, model: Union[str, Model, None] = None,
              tokenizer: Any = None, **kwargs: Any) -> Pipeline:
     """Drop-in for ``transformers.pipeline(task, model, tokenizer, **kwargs)``.
 
-    ``model`` is a directory, a Hugging Face id in the local cache, or a ``torchless.Model``;
-    without it the task's default checkpoint is taken from the cache. Without ``task``
-    the task is inferred from config.json ``architectures``. ``tokenizer`` may only name
-    the model's own tokenizer (the one beside the weights). Other keyword arguments are the
-    task's parameters (``top_k``, ``aggregation_strategy``, ...) applied to every call;
-    ``num_threads`` sets the worker threads; device / dtype / batch_size are accepted and
-    do not change results."""
+    ``model`` is a directory, a Hugging Face id in the local cache (``revision`` picks a
+    branch, tag or commit of it), a ``torchless.Model``, or a ``torchless.optimize()`` result
+    made from a directory or id; without it the task's default checkpoint is taken from the
+    cache. Without ``task`` the task is inferred from config.json ``architectures``.
+    ``tokenizer`` may only be the model's own tokenizer (the one beside the weights). Other
+    keyword arguments are the task's parameters (``top_k``, ``aggregation_strategy``, ...)
+    applied to every call; ``num_threads`` sets the worker threads; device / dtype /
+    batch_size are accepted and do not change results."""
     if task is None and model is None:
         raise ValueError("give a task, a model, or both")
     num_threads = int(kwargs.pop("num_threads", 0) or 0)
+    revision = kwargs.pop("revision", None)
     for k in _IGNORED:
         kwargs.pop(k, None)
-    owns = False
     if model is None:
         t = TASK_ALIASES.get(task, task)
         if t not in DEFAULT_MODELS:
             raise KeyError(f"unknown task '{task}'; torchless supports {sorted(TASKS)}")
         model = DEFAULT_MODELS[t]
-    if not isinstance(model, Model):
-        if tokenizer is not None and isinstance(tokenizer, str) and str(tokenizer) != str(model):
-            raise ValueError("torchless uses the tokenizer saved beside the model; tokenizer= must name "
-                             "the same directory or id as model=")
-        model = Model(str(model), num_threads=num_threads)
-        owns = True
-    return Pipeline(task, model, kwargs, owns)
+    model, owns = _model_of(model, revision, num_threads)
+    try:
+        _check_tokenizer(tokenizer, model)
+        return Pipeline(task, model, kwargs, owns)
+    except BaseException:
+        if owns:
+            model.close()
+        raise

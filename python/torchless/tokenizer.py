@@ -168,6 +168,7 @@ class Tokenizer:
         h = c_void_p()
         check(lib.tl_tokenizer_load(os.fsencode(str(path_or_id)), byref(h)))
         self._h = h.value
+        self.name_or_path = str(path_or_id)  # as transformers' tokenizers, for pipeline(tokenizer=...)
         self._trunc: Optional[dict] = None
         self._padding: Optional[dict] = None
         self._added_cache: dict = {}

@@ -22,7 +22,7 @@ int tl_cmd_inspect(int argc, char **argv) {
     }
     if (optind < argc && !model_arg) model_arg = argv[optind];
     const char *path = tl_cli_model_arg(model_arg, "inspect");
-    if (!path) return 2;
+    if (!path || tl_cli_model_is_file(path, "inspect")) return 2;
     tl_model *m = NULL;
     if (tl_model_load(path, NULL, &m) != TL_OK) return tl_cli_fail("cannot load model");
     char *desc = tl_model_describe(m);

@@ -64,8 +64,10 @@ static cJSON *encoding_json(const tl_encoding *e, int offsets) {
 }
 
 /* Decodes one input of ids (integers separated by spaces, commas or brackets, e.g. a JSON
- * array) and prints {"text": ...}; returns the exit code. */
-static int print_decoded(const tl_tokenizer *tok, const char *arg, int skip_special, int clean_up) {
+ * array) and prints {"text": ...}; errors name the input's location (label). Returns the
+ * exit code. */
+static int print_decoded(const tl_tokenizer *tok, const char *arg, int skip_special, int clean_up,
+                         const char *label) {
     size_t n = 0, cap = strlen(arg) / 2 + 1;
     int32_t *ids = malloc(cap * sizeof *ids);
     if (!ids) { fprintf(stderr, "torchless: out of memory\n"); return 1; }
@@ -74,7 +76,7 @@ static int print_decoded(const tl_tokenizer *tok, const char *arg, int skip_spec
         char *end;
         long v = strtol(p, &end, 10);
         if (end == p || v < INT32_MIN || v > INT32_MAX || (*end && !strchr(" \t\n,[]", *end))) {
-            fprintf(stderr, "torchless tokenize: --decode: '%s' is not a list of integer ids\n", arg);
+            fprintf(stderr, "torchless tokenize: %s: --decode: '%s' is not a list of integer ids\n", label, arg);
             free(ids);
             return 2;
         }
@@ -85,7 +87,7 @@ static int print_decoded(const tl_tokenizer *tok, const char *arg, int skip_spec
     size_t len = 0;
     tl_status s = tl_tokenizer_decode_len(tok, ids, n, skip_special, clean_up, &text, &len);
     free(ids);
-    if (s != TL_OK) return tl_cli_fail("decode");
+    if (s != TL_OK) return tl_cli_fail(label);
     cJSON *o = cJSON_CreateObject();
     char *out = o && cJSON_AddStringToObject(o, "text", text) ? cJSON_PrintUnformatted(o) : NULL;
     int rc = 0;
@@ -96,12 +98,13 @@ static int print_decoded(const tl_tokenizer *tok, const char *arg, int skip_spec
     return rc;
 }
 
-/* Encodes one text (+ pair) and prints its JSON line; returns the exit code. */
+/* Encodes one text (+ pair) and prints its JSON line; errors name the input's location
+ * (label). Returns the exit code. */
 static int print_encoding(const tl_tokenizer *tok, const char *text, const char *pair,
-                          const tl_encode_params *ep, int offsets) {
+                          const tl_encode_params *ep, int offsets, const char *label) {
     tl_encoding *e = NULL;
     if (tl_tokenizer_encode(tok, text, strlen(text), pair, pair ? strlen(pair) : 0, ep, &e) != TL_OK)
-        return tl_cli_fail("tokenize");
+        return tl_cli_fail(label);
     cJSON *o = encoding_json(e, offsets);
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     int rc = 0;
@@ -121,16 +124,16 @@ int tl_cmd_tokenize(int argc, char **argv) {
         {"decode", no_argument, 0, 'D'}, {"keep-special-tokens", no_argument, 0, 'K'},
         {"clean-up", no_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *model_arg = NULL, *pair = NULL;
+    const char *model_arg = NULL, *pair = NULL, *input_path = NULL;
     int offsets = 0, c, decode = 0, keep_special = 0, clean_up = 0;
     tl_encode_params ep = tl_encode_default_params();
-    tl_strlist texts = {0};
+    tl_strlist texts = {0}, labels = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:p:i:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_arg = optarg; break;
         case 'p': pair = optarg; break;
-        case 'i': if (!tl_read_jsonl_texts(optarg, &texts)) { tl_strlist_free(&texts); return 2; } break;
+        case 'i': input_path = optarg; break;
         case 'o': offsets = 1; break;
         case 'L': {
             long v = tl_cli_positive(optarg, 1L << 30, "tokenize", "--max-length");
@@ -162,18 +165,20 @@ int tl_cmd_tokenize(int argc, char **argv) {
         default: tokenize_usage(stderr); tl_strlist_free(&texts); return 2;
         }
     }
-    for (int i = optind; i < argc; i++)
-        if (!tl_strlist_push(&texts, argv[i])) { fprintf(stderr, "torchless: out of memory\n"); tl_strlist_free(&texts); return 1; }
-    if (!texts.n) { fprintf(stderr, "torchless tokenize: no input: give TEXT arguments or --input FILE\n"); return 2; }
-    const char *path = tl_cli_model_arg(model_arg, "tokenize");
-    if (!path) { tl_strlist_free(&texts); return 2; }
+    int rc = tl_read_texts(input_path, argv + optind, argc - optind, "tokenize", &texts, &labels);
+    const char *path = rc ? NULL : tl_cli_model_arg(model_arg, "tokenize");
+    if (!path) {
+        tl_strlist_free(&texts);
+        tl_strlist_free(&labels);
+        return rc ? rc : 2;
+    }
     tl_tokenizer *tok = NULL;
-    int rc = 0;
     if (tl_tokenizer_load(path, &tok) != TL_OK) rc = tl_cli_fail("cannot load tokenizer");
     for (size_t i = 0; !rc && i < texts.n; i++)
-        rc = decode ? print_decoded(tok, texts.items[i], !keep_special, clean_up)
-                    : print_encoding(tok, texts.items[i], pair, &ep, offsets);
+        rc = decode ? print_decoded(tok, texts.items[i], !keep_special, clean_up, labels.items[i])
+                    : print_encoding(tok, texts.items[i], pair, &ep, offsets, labels.items[i]);
     tl_tokenizer_free(tok);
     tl_strlist_free(&texts);
+    tl_strlist_free(&labels);
     return rc;
 }

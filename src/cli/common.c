@@ -1,11 +1,12 @@
-/* common.c — helpers shared by the subcommands: input lists, JSONL reading, errors. */
+/* common.c — helpers shared by the subcommands: string lists, reading all texts, option and
+ * environment checks, errors. */
 #include "cli.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int tl_strlist_push(tl_strlist *l, const char *s) {
     if (l->n == l->cap) {
@@ -29,64 +30,26 @@ void tl_strlist_free(tl_strlist *l) {
     memset(l, 0, sizeof *l);
 }
 
-/* Stores one parsed JSONL line in out: the re-serialized value (values = 1), or the text of
- * a JSON string / {"text": ...} object. Prints an error naming path:lineno, returns 0. */
-static int keep_jsonl_line(const char *path, size_t lineno, const char *line, size_t n,
-                           const cJSON *j, int values, tl_strlist *out) {
-    if (values) {
-        char *txt = cJSON_PrintUnformatted(j);
-        int ok = txt && tl_strlist_push(out, txt);
-        free(txt);
-        if (!ok) fprintf(stderr, "torchless: out of memory\n");
-        return ok;
-    }
-    const cJSON *t = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "text") : j;
-    if (!cJSON_IsString(t)) {
-        fprintf(stderr, "torchless: %s:%zu: expected a JSON string or an object with a \"text\" string\n", path, lineno);
-        return 0;
-    }
-    if (memmem(line, n, "\\u0000", 6)) {
-        fprintf(stderr, "torchless: %s:%zu: the text contains a NUL character (\\u0000), which is not supported\n", path, lineno);
-        return 0;
-    }
-    if (!tl_strlist_push(out, t->valuestring)) {
-        fprintf(stderr, "torchless: out of memory\n");
-        return 0;
-    }
-    return 1;
-}
-
-/* Reads a JSONL file ("-" = stdin), skipping blank lines; see keep_jsonl_line. */
-static int read_jsonl(const char *path, int values, tl_strlist *out) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) { fprintf(stderr, "torchless: %s: cannot open\n", path); return 0; }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t n;
-    int ok = 1;
-    while (ok && (n = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        size_t k = 0;
-        while (k < (size_t)n && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r' || line[k] == '\n')) k++;
-        if (k == (size_t)n) continue;
-        cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
-        if (!j) {
-            fprintf(stderr, "torchless: %s:%zu: %s\n", path, lineno,
-                    values ? "not a JSON value" : "expected a JSON string or an object with a \"text\" string");
-            ok = 0;
-        } else {
-            ok = keep_jsonl_line(path, lineno, line, (size_t)n, j, values, out);
+int tl_read_texts(const char *path, char **args, int n_args, const char *cmd, tl_strlist *texts,
+                  tl_strlist *labels) {
+    tl_input_src src;
+    if (!tl_input_open(&src, path, args, n_args, 0)) return 2;
+    tl_input in;
+    int rc = 0;
+    while (!rc && tl_input_next(&src, &in)) {
+        if (in.error) {
+            fprintf(stderr, "torchless: %s: %s\n", in.label, in.error);
+            rc = in.usage_error ? 2 : 1;
+        } else if (!tl_strlist_push(texts, in.text) || !tl_strlist_push(labels, in.label)) {
+            fprintf(stderr, "torchless: out of memory\n");
+            rc = 1;
         }
-        cJSON_Delete(j);
+        tl_input_clear(&in);
     }
-    free(line);
-    if (f != stdin) fclose(f);
-    return ok;
+    if (!rc && tl_input_report_empty(&src, path, cmd)) rc = 2;
+    tl_input_close(&src);
+    return rc;
 }
-
-int tl_read_jsonl_texts(const char *path, tl_strlist *out) { return read_jsonl(path, 0, out); }
-
-int tl_read_jsonl_values(const char *path, tl_strlist *out) { return read_jsonl(path, 1, out); }
 
 long tl_cli_positive(const char *arg, long max, const char *cmd, const char *option) {
     char *end = NULL;
@@ -112,4 +75,26 @@ const char *tl_cli_model_arg(const char *opt, const char *cmd) {
     fprintf(stderr, "torchless %s: no model given: pass --model DIR_OR_HF_ID or set TORCHLESS_MODEL\n"
                     "(see `torchless %s --help`)\n", cmd, cmd);
     return NULL;
+}
+
+int tl_cli_model_is_file(const char *path, const char *cmd) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    fprintf(stderr, "torchless %s: '%s' is a file; a model is the directory that holds config.json and the "
+                    "weights (model.safetensors), or a Hugging Face id in the local cache\n", cmd, path);
+    return 1;
+}
+
+int tl_cli_check_env(void) {
+    const char *v = getenv("TORCHLESS_NUM_THREADS");
+    if (!v || !*v) return 1;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    while (end && (*end == ' ' || *end == '\t')) end++;
+    int digit_first = v[strspn(v, " \t")] >= '0' && v[strspn(v, " \t")] <= '9';
+    if (!errno && digit_first && end != v && !*end && n >= 1 && n <= 4096) return 1;
+    fprintf(stderr, "torchless: TORCHLESS_NUM_THREADS must be a positive integer (at most 4096), not '%s'; "
+                    "unset it for the default (the CPUs this process may use)\n", v);
+    return 0;
 }

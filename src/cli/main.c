@@ -12,14 +12,26 @@ static void usage(FILE *f) {
             "torchless %s — run Hugging Face Transformers checkpoints from C, no PyTorch\n\n"
             "usage: torchless <command> [options]\n\n"
             "commands:\n"
-            "  run       run a task (feature-extraction, sentence-embedding) on texts, print JSON\n"
+            "  run       run a task on texts and print one JSON line per input: sentence-embedding,\n"
+            "            feature-extraction, text-classification, token-classification (ner),\n"
+            "            question-answering, fill-mask, zero-shot-classification, text-pair-scoring,\n"
+            "            text-ranking (rerank), sentence-similarity, or auto (from config.json)\n"
             "  inspect   print a model's architecture, parameters, dtypes and forward kernels\n"
-            "  tokenize  print token ids, tokens and offsets for texts\n\n"
+            "  tokenize  print token ids, tokens and offsets for texts (or decode ids)\n\n"
             "A model is a directory with config.json + model.safetensors (+ tokenizer.json), or a\n"
             "Hugging Face model id found in the local cache (HF_HUB_CACHE, HF_HOME/hub,\n"
-            "~/.cache/huggingface/hub); nothing is downloaded. TORCHLESS_MODEL sets a default.\n"
-            "TORCHLESS_NUM_THREADS sets the thread count (default: the CPUs it may use). `run` sets\n"
-            "GOMP_SPINCOUNT=10000 (short OpenMP spin-waits) unless it or OMP_WAIT_POLICY is set.\n\n"
+            "XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub); nothing is downloaded.\n\n"
+            "environment:\n"
+            "  TORCHLESS_MODEL        default model (directory or cached id) for every command; without\n"
+            "                         it `run` uses the task's default model from the cache\n"
+            "  TORCHLESS_NUM_THREADS  worker threads, a positive integer (default: the CPUs it may use)\n"
+            "  TORCHLESS_ISA          force a lower vector-kernel level: generic, avx2 or avx512\n"
+            "  TORCHLESS_GEMM         force a GEMM backend: dnnl, blas or ref\n"
+            "  TORCHLESS_PACK         0 keeps weights unpacked (no oneDNN blocked layout)\n"
+            "  TORCHLESS_PROFILE      1 prints per-op timings of each forward to stderr\n"
+            "  TORCHLESS_LIB, TORCHLESS_CLI  (Python package) paths of libtorchless.so and of this program\n"
+            "  GOMP_SPINCOUNT         `run` sets 10000 (short OpenMP spin-waits) unless it or\n"
+            "                         OMP_WAIT_POLICY is set\n\n"
             "`torchless <command> --help` for a command's options.\n",
             tl_version());
 }
@@ -39,6 +51,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("torchless %s\n", tl_version()); return 0; }
+    if (!tl_cli_check_env()) return 2;
     if (!strcmp(cmd, "run")) {
         short_openmp_spins(argv);
         return tl_cmd_run(argc - 1, argv + 1);

@@ -159,6 +159,21 @@ static tl_status read_tokenizer_facts(tl_pipeline *p) {
     return s;
 }
 
+/* Returns 1 when a JSON string in js has the escape \u0000: cJSON would end the string there,
+ * silently cutting the text, so such inputs are rejected instead. */
+static int json_has_nul(const char *js) {
+    int in_str = 0;
+    for (const char *c = js; *c; c++) {
+        if (!in_str) { in_str = *c == '"'; continue; }
+        if (*c == '"') in_str = 0;
+        else if (*c == '\\' && c[1]) {
+            if (c[1] == 'u' && !strncmp(c + 2, "0000", 4)) return 1;
+            c++;
+        }
+    }
+    return 0;
+}
+
 tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_json, tl_pipeline **out) {
     if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_create: out is NULL");
     *out = NULL;
@@ -184,6 +199,11 @@ tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_
         if (!cJSON_IsObject(p->options)) {
             s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: options must be a JSON object, got '%.80s'",
                              p->task->name, options_json);
+            goto fail;
+        }
+        if (json_has_nul(options_json)) {
+            s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: an option contains a NUL character (\\u0000), "
+                             "which is not supported", p->task->name);
             goto fail;
         }
     } else if (!(p->options = cJSON_CreateObject())) {
@@ -232,6 +252,11 @@ tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *p
     if (!in) {
         s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: inputs are not valid JSON: '%.80s'",
                          p->task->name, inputs_json);
+        goto done;
+    }
+    if (json_has_nul(inputs_json) || (params_json && json_has_nul(params_json))) {
+        s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: a text contains a NUL character (\\u0000), which is "
+                         "not supported", p->task->name);
         goto done;
     }
     call = params_json && *params_json ? cJSON_Parse(params_json) : cJSON_CreateObject();

@@ -110,14 +110,19 @@ def test_bad_numeric_option(cli, tmp_path, args):
 
 
 @pytest.mark.parametrize("cmd", ["run", "inspect", "tokenize"])
-def test_missing_model(cli, cmd):
+def test_missing_model(cli, cmd, tmp_path):
     args = [] if cmd == "inspect" else ["some text"]
-    p = run(cli, cmd, *args)
+    # an empty cache: `run` looks for the task's default model there and says it is missing
+    empty_cache = {"HF_HUB_CACHE": str(tmp_path), "HF_HOME": str(tmp_path), "HOME": str(tmp_path),
+                   "XDG_CACHE_HOME": str(tmp_path)}
+    p = run(cli, cmd, *args, env=empty_cache)
     assert p.returncode == 2
     assert "--model" in p.err and "TORCHLESS_MODEL" in p.err
     assert p.out == ""
+    if cmd == "run":
+        assert "sentence-transformers/all-MiniLM-L6-v2" in p.err
     # an empty TORCHLESS_MODEL is the same as none
-    p = run(cli, cmd, *args, env={"TORCHLESS_MODEL": ""})
+    p = run(cli, cmd, *args, env=dict(empty_cache, TORCHLESS_MODEL=""))
     assert p.returncode == 2
     assert "TORCHLESS_MODEL" in p.err
 
@@ -139,14 +144,17 @@ def test_missing_input_file(cli, tmp_path):
 @pytest.mark.parametrize("bad_line", ['{"txt": "wrong key"}', "{not json", "42", '["a list"]',
                                       '{"text": 7}'])
 @pytest.mark.parametrize("cmd", ["run", "tokenize"])
-def test_malformed_jsonl_names_file_and_line(cli, tmp_path, cmd, bad_line):
+def test_malformed_jsonl_names_file_and_line(cli, tmp_path, cmd, bad_line, tiny_dir):
     f = tmp_path / "in.jsonl"
-    f.write_text(json.dumps("fine") + "\n\n" + json.dumps({"text": "also fine"}) + "\n" + bad_line + "\n",
-                 encoding="utf-8")
-    p = run(cli, cmd, "--model", tmp_path, "--input", f)
+    f.write_text(json.dumps("fine") + "\n\n" + json.dumps({"text": "also fine"}) + "\n" + bad_line + "\n"
+                 + json.dumps("after") + "\n", encoding="utf-8")
+    p = run(cli, cmd, "--model", tiny_dir if cmd == "run" else tmp_path, "--input", f)
     assert p.returncode == 2
     assert f"{f}:4" in p.err, p.err
-    assert p.out == ""
+    if cmd == "tokenize":  # reads every input before loading the tokenizer
+        assert p.out == ""
+    else:  # run streams: the inputs before the bad line are done, none after it (--on-error stop)
+        assert [r["index"] for r in json_lines(p.out)] == [0, 1]
 
 
 # ------------------------------------------------------------------ load errors

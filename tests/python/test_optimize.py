@@ -64,8 +64,10 @@ def test_live_model_matches_its_forward_at_every_position(model_class, cfg):
     base = m.base_model if hasattr(m, "base_model") else m
     with torch.inference_mode():
         want = base(**kw).last_hidden_state.numpy()
-    # a task model's encoder output is asked for explicitly (its head is the default)
-    fast = torchless.optimize(model=m, task="feature-extraction" if "For" in model_class else None)
+    # a task model's encoder output is asked for explicitly (its head is the default); every
+    # position, padding included, needs padding="compute" (the default skips padding)
+    fast = torchless.optimize(model=m, task="feature-extraction" if "For" in model_class else None,
+                              padding="compute")
     got = fast(**kw)["last_hidden_state"]
     assert isinstance(got, torch.Tensor) and tuple(got.shape) == want.shape
     assert rel_err(got.numpy(), want) <= 1e-4
@@ -186,7 +188,7 @@ def test_task_head_logits_match_transformers(model_class, cfg):
     kw = dict(input_ids=ids, attention_mask=mask)
     with torch.inference_mode():
         want = m(**kw)
-    got = torchless.optimize(model=m)(**kw)
+    got = torchless.optimize(model=m, padding="compute")(**kw)  # every position, padding included
     keys = ["start_logits", "end_logits"] if "QuestionAnswering" in model_class else ["logits"]
     assert sorted(got) == sorted(keys)
     for k in keys:
@@ -210,7 +212,9 @@ def test_bladedisc_fill_mask_example(tmp_path):
     with torch.inference_mode():
         want = model(**inputs)["logits"]
     got = torchless.optimize(task="fill-mask", model=model)(**inputs)["logits"]
-    assert rel_err(got.numpy(), want.numpy()) <= 1e-4
+    real = inputs["attention_mask"].numpy().astype(bool)  # the default skips padding: zeros there
+    assert not real.all() and np.all(got.numpy()[~real] == 0)
+    assert rel_err(got.numpy()[real], want.numpy()[real]) <= 1e-4
 
 
 # ---------------------------------------------------------- inside transformers.pipeline
@@ -291,5 +295,7 @@ def test_optimized_model_quacks_like_a_pretrained_model():
         fast.to("cuda:0")
     out = fast(input_ids=torch.tensor([[2, 5, 6, 3]]))
     assert out.logits is out["logits"] is out[0] and out.to_tuple() == (out.logits,)
+    # transformers' own output class (transformers is imported): fields not computed are None
+    assert type(out).__name__ == "SequenceClassifierOutput" and out.hidden_states is None
     with pytest.raises(AttributeError):
-        out.hidden_states
+        out.no_such_field

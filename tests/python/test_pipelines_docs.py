@@ -2,6 +2,7 @@
 models/... are replaced by them), and the CLI examples' pipeline path against the Python
 pipeline."""
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -59,3 +60,32 @@ def test_cli_matches_python_pipeline(model_dirs, cli):
     bad = subprocess.run([str(cli), "run", "-m", str(model_dirs["models/mlm"]), "-t", "fill-mask", "no mask"],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "No mask_token ([MASK])" in bad.stderr
+
+
+def sh_commands():
+    """The command lines of docs/python.md's ```sh blocks that run `torchless`."""
+    lines = []
+    for block in re.findall(r"```sh\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S):
+        lines += [ln for ln in block.splitlines() if re.search(r"(^|\| )torchless ", ln)]
+    return lines
+
+
+def test_doc_has_cli_examples():
+    assert len(sh_commands()) >= 5
+
+
+@pytest.mark.parametrize("i", range(len(sh_commands())))
+def test_doc_cli_example_runs(model_dirs, cli, tmp_path, minilm_dir, i):
+    """Each command as written (models/... replaced by the tiny models; no -m: the task's
+    default model, here all-MiniLM-L6-v2 in a fake cache); it must succeed and print JSON."""
+    from test_pipeline_default_models import fake_cache
+
+    fake_cache(tmp_path, "sentence-transformers/all-MiniLM-L6-v2", minilm_dir)
+    cmd = sh_commands()[i]
+    for name, d in model_dirs.items():
+        cmd = cmd.replace(name, str(d))
+    env = {k: v for k, v in os.environ.items() if k != "TORCHLESS_MODEL"}
+    env.update(HF_HUB_CACHE=str(tmp_path), PATH=f"{cli.parent}:{os.environ['PATH']}")
+    p = subprocess.run(["bash", "-c", "set -o pipefail; " + cmd], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, (cmd, p.stderr)
+    assert p.stdout.strip() and all(json.loads(line) is not None for line in p.stdout.splitlines())

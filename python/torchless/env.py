@@ -1,0 +1,31 @@
+"""The TORCHLESS_* environment variables the package and the C library read, checked when
+the package is imported (the same rules as the `torchless` command)."""
+from __future__ import annotations
+
+import os
+
+from ._lib import invalid_input
+
+# name -> what it does; README.md "Environment variables" and `torchless --help` list the same.
+VARIABLES = {
+    "TORCHLESS_NUM_THREADS": "worker threads (a positive integer; default: the CPUs this process may use)",
+    "TORCHLESS_MODEL": "the command line's default model (directory or cached Hugging Face id)",
+    "TORCHLESS_LIB": "path of libtorchless.so for the Python package (default: the package's own, or build/)",
+    "TORCHLESS_CLI": "path of the torchless program `python -m torchless` runs (default: the package's own, or build/)",
+    "TORCHLESS_ISA": "force a lower vector-kernel level: generic, avx2 or avx512 (tests, A/B runs)",
+    "TORCHLESS_GEMM": "force a GEMM backend: dnnl, blas or ref (tests, A/B runs)",
+    "TORCHLESS_PACK": "0 keeps weights unpacked (no oneDNN blocked layout; A/B runs)",
+    "TORCHLESS_PROFILE": "1 prints per-op timings of each forward to stderr",
+}
+
+
+def check_num_threads() -> None:
+    """Raises a ValueError naming the variable when TORCHLESS_NUM_THREADS is set but is not
+    a positive integer (at most 4096); unset or empty means the default."""
+    v = os.environ.get("TORCHLESS_NUM_THREADS")
+    if v is None or v.strip() == "":
+        return
+    s = v.strip()
+    if not s.isdigit() or not 1 <= int(s) <= 4096:
+        raise invalid_input(f"TORCHLESS_NUM_THREADS must be a positive integer (at most 4096), not {v!r}; "
+                            f"unset it for the default (the CPUs this process may use)")
