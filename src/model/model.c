@@ -69,6 +69,7 @@ static tl_status finish_load(tl_model *m, const tl_model_params *p, int pack) {
     if (s == TL_OK) s = tl_weights_bind(&m->w, &m->arch, m->st);
     if (s == TL_OK && !(m->gemm = tl_gemm_select())) s = TL_ERR_INVALID_ARG;
     if (s == TL_OK) s = tl_vec_check();
+    if (s == TL_OK && p->num_threads <= 0) s = tl_threads_check_env();
     if (s == TL_OK) {
         m->n_threads = tl_threads_resolve(p->num_threads);
         const char *pk = getenv("TORCHLESS_PACK"); /* "0": keep plain weights (A/B runs) */

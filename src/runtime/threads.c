@@ -1,6 +1,7 @@
 /* threads.c — thread-count resolution shared by our OpenMP loops and OpenBLAS, and the
  * placement of the OpenMP team relative to the thread that calls a forward. */
 #include "runtime/threads.h"
+#include "core/error.h"
 
 #include <omp.h>
 #include <sched.h>
@@ -10,13 +11,26 @@
 /* The count of the forward running on this thread (0: none set yet). */
 static _Thread_local int tl_nthreads;
 
+/* $TORCHLESS_NUM_THREADS as a count in [1, 4096]; 0 when unset or empty, -1 when bad. */
+static long env_threads(void) {
+    const char *env = getenv("TORCHLESS_NUM_THREADS");
+    if (!env || !*env) return 0;
+    char *end;
+    long v = strtol(env, &end, 10);
+    return *end == '\0' && v > 0 && v <= 4096 ? v : -1;
+}
+
+tl_status tl_threads_check_env(void) {
+    if (env_threads() >= 0) return TL_OK;
+    return tl_set_error(TL_ERR_INVALID_ARG, "TORCHLESS_NUM_THREADS='%s': expected a positive integer "
+                        "up to 4096 (unset it for the CPUs this process may use)",
+                        getenv("TORCHLESS_NUM_THREADS"));
+}
+
 int tl_threads_resolve(int n) {
     if (n > 0) return n;
-    const char *env = getenv("TORCHLESS_NUM_THREADS");
-    if (env) {
-        long v = strtol(env, NULL, 10);
-        if (v > 0 && v <= 4096) return (int)v;
-    }
+    long v = env_threads();
+    if (v > 0) return (int)v;
     /* the CPUs this process may run on (taskset, cgroup cpusets), not all online ones */
     cpu_set_t allowed;
     if (sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 0)

@@ -3,11 +3,16 @@
  * different counts run side by side. */
 #ifndef TL_RUNTIME_THREADS_H
 #define TL_RUNTIME_THREADS_H
+#include "torchless.h"
 
 /* Resolves a requested count: n > 0 as given; 0 means $TORCHLESS_NUM_THREADS when set
  * to a positive integer, else the number of CPUs the process may run on (its affinity
  * mask; the online cores when that is unknown). Never returns < 1. */
 int tl_threads_resolve(int n);
+
+/* TL_OK when $TORCHLESS_NUM_THREADS is unset, empty or an integer in [1, 4096]; else
+ * TL_ERR_INVALID_ARG naming the value (tl_threads_resolve then ignores it). */
+tl_status tl_threads_check_env(void);
 
 /* Sets the count our kernels use on the calling thread (tl_threads_resolve(n)). */
 void tl_threads_set(int n);

@@ -702,3 +702,27 @@ TL_TEST(no_tokenizer_files_is_not_a_load_error) {
     CHECK_CONTAINS(tl_last_error(), "tokenizer.json");
     tl_model_free(m);
 }
+
+/* A bad $TORCHLESS_NUM_THREADS is a load error naming the value, not a silent default;
+ * an explicit num_threads does not read it. */
+TL_TEST(bad_num_threads_env_is_a_load_error) {
+    const char *d = valid_model("bad_threads");
+    const char *bad[] = {"abc", "0", "-2", "3x", "5000"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("TORCHLESS_NUM_THREADS", bad[i], 1);
+        tl_model *m = (tl_model *)1;
+        CHECK(tl_model_load(d, NULL, &m) == TL_ERR_INVALID_ARG);
+        CHECK(m == NULL);
+        CHECK_CONTAINS(tl_last_error(), "TORCHLESS_NUM_THREADS");
+        CHECK_CONTAINS(tl_last_error(), bad[i]);
+    }
+    tl_model_params p = tl_model_default_params();
+    p.num_threads = 1;
+    tl_model *m = NULL;
+    CHECK_OK(tl_model_load(d, &p, &m));
+    tl_model_free(m);
+    setenv("TORCHLESS_NUM_THREADS", "2", 1);
+    CHECK_OK(tl_model_load(d, NULL, &m));
+    tl_model_free(m);
+    unsetenv("TORCHLESS_NUM_THREADS");
+}
