@@ -6,6 +6,7 @@
 #include "tl_test.h"
 
 #include <stdint.h>
+#include <unistd.h>
 
 /* Fills x with uniform values in [-1, 1) from a fixed LCG seed. */
 static void fill(float *x, size_t n, uint32_t seed) {
@@ -259,5 +260,64 @@ TL_TEST(layernorm_matches_double_definition_in_and_out_of_place) {
             CHECK(worst < 2e-5);
         }
         free(x); free(x0); free(y); free(g); free(b);
+    }
+}
+
+/* Child mode of isa_forced_by_env_is_the_path_in_use: prints the path this process runs. */
+__attribute__((constructor)) static void isa_child(void) {
+    if (!getenv("TL_TEST_ISA_CHILD")) return;
+    printf("%s %d\n", tl_vec()->isa, (int)tl_vec()->level);
+    fflush(stdout);
+    _exit(0);
+}
+
+TL_TEST(isa_levels_and_features_are_self_consistent) {
+    const unsigned f = tl_cpu_features();
+    CHECK(!(f & TL_CPU_AVX512) || (f & TL_CPU_AVX2));
+    CHECK(!(f & (TL_CPU_AVX512_BF16 | TL_CPU_AVX512_VNNI)) || (f & TL_CPU_AVX512));
+    CHECK(!(f & TL_CPU_AVX_VNNI) || (f & TL_CPU_AVX2));
+    CHECK(!(f & TL_CPU_AMX_OS) || (f & TL_CPU_AMX_TILE));
+    CHECK(tl_cpu_features() == f); /* detected once */
+    /* the table in use is the one $TORCHLESS_ISA (test-isa sets it) and the CPU select */
+    const char *want = getenv("TORCHLESS_ISA");
+    tl_isa lvl = tl_isa_choose(f, want), w;
+    CHECK(tl_vec()->level == lvl);
+    CHECK(strcmp(tl_vec()->isa, tl_isa_name(lvl)) == 0);
+    if (want && tl_isa_parse(want, &w) && w <= tl_isa_best(f)) CHECK(tl_vec()->level == w);
+    CHECK(tl_vec_check() == TL_OK || (want && (!tl_isa_parse(want, &w) || w > tl_isa_best(f))));
+    /* the choice itself, on made-up feature sets */
+    const unsigned all = TL_CPU_AVX2 | TL_CPU_AVX512;
+    CHECK(tl_isa_best(0) == TL_ISA_GENERIC && tl_isa_best(TL_CPU_AVX2) == TL_ISA_AVX2 &&
+          tl_isa_best(all) == TL_ISA_AVX512);
+    CHECK(tl_isa_choose(all, "avx2") == TL_ISA_AVX2 && tl_isa_choose(all, "generic") == TL_ISA_GENERIC);
+    CHECK(tl_isa_choose(TL_CPU_AVX2, "avx512") == TL_ISA_AVX2); /* capped at the CPU's best */
+    CHECK(tl_isa_choose(all, "sse9") == TL_ISA_AVX512 && tl_isa_choose(all, NULL) == TL_ISA_AVX512 &&
+          tl_isa_choose(all, "") == TL_ISA_AVX512);
+    for (int i = 0; i < TL_ISA_COUNT; i++) CHECK(tl_isa_parse(tl_isa_name((tl_isa)i), &w) && w == (tl_isa)i);
+    char buf[256];
+    CHECK(strcmp(tl_cpu_describe(all | TL_CPU_AVX512_BF16 | TL_CPU_AVX512_VNNI, buf, sizeof buf),
+                 "avx2 avx512 avx512-bf16 avx512-vnni (no avx-vnni); amx: cpu no, os permission no") == 0);
+    CHECK(strcmp(tl_cpu_describe(all | TL_CPU_AVX_VNNI | TL_CPU_AMX_TILE | TL_CPU_AMX_BF16, buf, sizeof buf),
+                 "avx2 avx512 avx-vnni (no avx512-bf16 avx512-vnni); amx: cpu yes (bf16), os permission no") == 0);
+    CHECK(strcmp(tl_cpu_describe(0, buf, 12), "baseline x8") == 0); /* truncated, terminated */
+    tl_cpu_describe(f, buf, sizeof buf);
+    CHECK(((f & TL_CPU_AVX2) != 0) == (strncmp(buf, "avx2", 4) == 0));
+    printf("  cpu features: %s; vector kernels: %s\n", buf, tl_vec()->isa);
+}
+
+TL_TEST(isa_forced_by_env_is_the_path_in_use) {
+    const unsigned f = tl_cpu_features();
+    for (int i = 0; i <= (int)tl_isa_best(f); i++) {
+        char cmd[256], out[64] = "";
+        snprintf(cmd, sizeof cmd, "TL_TEST_ISA_CHILD=1 TORCHLESS_ISA=%s /proc/%d/exe", tl_isa_name((tl_isa)i),
+                 (int)getpid());
+        FILE *p = popen(cmd, "r");
+        CHECK(p != NULL);
+        if (!p) return;
+        if (!fgets(out, sizeof out, p)) out[0] = '\0';
+        CHECK(pclose(p) == 0);
+        char want[64];
+        snprintf(want, sizeof want, "%s %d\n", tl_isa_name((tl_isa)i), i);
+        CHECK(strcmp(out, want) == 0);
     }
 }
