@@ -67,7 +67,15 @@ typedef struct tl_vec_kernels {
     void (*add_layernorm_row)(float *restrict row, const float *restrict res,
                               const float *restrict g, const float *restrict b, size_t H,
                               float eps);
+    /* out (T, OC) = x (T, C) @ W^T + b from pk (layout TL_PACK_PANEL64, F32), b may be
+     * NULL, 1 <= T <= TL_SMALL_M_MAX; NULL where this ISA has none (generic, avx2). */
+    void (*linear_panel64)(const float *x, const tl_packed *pk, const float *b, float *out,
+                           size_t T);
 } tl_vec_kernels;
+
+/* The AVX-512 linear_panel64 (gemm_small.c). */
+void tl_linear_panel64_avx512(const float *x, const tl_packed *pk, const float *b, float *out,
+                              size_t T);
 
 extern const tl_vec_kernels tl_vec_generic, tl_vec_avx2, tl_vec_avx512;
 

@@ -51,7 +51,7 @@ char *tl_model_describe(const tl_model *m) {
     sb_printf(&b, "dtypes:       checkpoint %s; compute fp32 (%zu tensors converted at load, "
               "Q/K/V of %zu layers fused into one matrix each)\n",
               m->w.dtypes, m->w.n_converted, a->n_layers);
-    sb_printf(&b, "gemm:         %s, %d threads; vector kernels: %s\n", m->gemm->name, m->n_threads,
+    sb_printf(&b, "gemm:         %s, %d threads; vector kernels: %s\n", m->gemm.be->name, m->n_threads,
               tl_vec()->isa);
     char cpu[256];
     sb_printf(&b, "cpu features: %s\n", tl_cpu_describe(tl_cpu_features(), cpu, sizeof cpu));
@@ -64,16 +64,16 @@ char *tl_model_describe(const tl_model *m) {
     sb_printf(&b, "  x = embeddings_sum(word[ids] + type[tt] + pos[p])        -> (T, %zu)\n", a->embedding_size);
     sb_printf(&b, "  x = layernorm(x)\n");
     if (a->has_emb_proj)
-        sb_printf(&b, "  x = linear_%s(x, Wproj (%zu, %zu)) + b                -> (T, %zu)\n", m->gemm->name, H,
+        sb_printf(&b, "  x = linear_%s(x, Wproj (%zu, %zu)) + b                -> (T, %zu)\n", m->gemm.be->name, H,
                   a->embedding_size, H);
     sb_printf(&b, "  repeat %zu layers:\n", a->n_layers);
-    sb_printf(&b, "    qkv = linear_%s(x, Wqkv (%zu, %zu)) + b            -> (T, %zu)\n", m->gemm->name, 3 * H, H, 3 * H);
+    sb_printf(&b, "    qkv = linear_%s(x, Wqkv (%zu, %zu)) + b            -> (T, %zu)\n", m->gemm.be->name, 3 * H, H, 3 * H);
     sb_printf(&b, "    ctx = attention(qkv, per sequence, %zu heads, softmax fused) -> (T, %zu)\n", a->n_heads, H);
-    sb_printf(&b, "    t   = linear_%s(ctx, Wo (%zu, %zu)) + b\n", m->gemm->name, H, H);
+    sb_printf(&b, "    t   = linear_%s(ctx, Wo (%zu, %zu)) + b\n", m->gemm.be->name, H, H);
     sb_printf(&b, "    x   = add_layernorm(x + t)\n");
-    sb_printf(&b, "    f   = linear_%s(x, W1 (%zu, %zu)) + b              -> (T, %zu)\n", m->gemm->name, I, H, I);
+    sb_printf(&b, "    f   = linear_%s(x, W1 (%zu, %zu)) + b              -> (T, %zu)\n", m->gemm.be->name, I, H, I);
     sb_printf(&b, "    f   = %s(f)\n", tl_activation_name(a->act));
-    sb_printf(&b, "    t   = linear_%s(f, W2 (%zu, %zu)) + b\n", m->gemm->name, H, I);
+    sb_printf(&b, "    t   = linear_%s(f, W2 (%zu, %zu)) + b\n", m->gemm.be->name, H, I);
     sb_printf(&b, "    x   = add_layernorm(x + t)\n");
     sb_printf(&b, "  sentence-embedding: pool(%s)%s\n", pool, m->st_cfg.normalize ? " -> l2_normalize" : "");
     if (b.oom) { free(b.p); tl_set_error(TL_ERR_OOM, "out of memory"); return NULL; }

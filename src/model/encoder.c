@@ -113,8 +113,9 @@ static int plan_arena(const tl_arch *a, const tl_batch *b, size_t T, int nt, are
 tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x) {
     const tl_arch *a = &m->arch;
     const tl_weights *w = &m->w;
-    const size_t H = a->hidden, I = a->intermediate;
+    const size_t H = a->hidden;
     const int nt = m->n_threads;
+    const tl_gemm *g = &m->gemm;
     if (T == 0) return TL_OK;
     tl_threads_steer_omp(nt);
     if (a->family->block == TL_BLOCK_MODERNBERT) return tl_modernbert_forward(m, b, T, x);
@@ -153,7 +154,7 @@ tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x)
         tl_embeddings_ln(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids,
                          b->token_type_ids, w->emb_ln_w, w->emb_ln_b, (float)a->ln_eps, e, T, E);
     if (a->has_emb_proj)
-        tl_linear_run(m->gemm, e, w->emb_proj_w, w->emb_proj_pk, w->emb_proj_b, x, T, E, H, TL_LINEAR_NO_ACT);
+        tl_linear_forward(g, &w->emb_proj, e, x, T, TL_LINEAR_NO_ACT);
     if (a->family->deberta) {
         tl_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, T, H, (float)a->ln_eps);
         for (size_t t = 0; b->attention_mask && t < T; t++)
@@ -173,7 +174,7 @@ tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x)
     for (size_t l = 0; l < a->n_layers; l++) {
         const tl_layer_weights *L = w->layer_of[l];
         // qkv (T, 3H) = x @ Wqkv^T + b
-        tl_linear_run(m->gemm, x, L->qkv_w, L->qkv_pk, L->qkv_b, qkv, T, H, 3 * H, TL_LINEAR_NO_ACT);
+        tl_linear_forward(g, &L->qkv, x, qkv, T, TL_LINEAR_NO_ACT);
         STEP(TL_PROF_QKV);
         tl_disentangled dis = {L->pos_q, L->pos_k, L->pos_ld, a->att_span, didx, center};
         tl_attn_extras ex = {b->attention_mask, a->rel_buckets ? &relb : NULL, 0,
@@ -181,21 +182,19 @@ tl_status tl_encoder_forward(tl_model *m, const tl_batch *b, size_t T, float *x)
                              /* DeBERTa scales by sqrt(d * (1 + c2p + p2c)) */
                              a->family->deberta ? 1.0f / sqrtf((float)a->head_dim * (float)(1 + a->c2p + a->p2c)) : 0.0f,
                              a->family->deberta};
-        tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);                                       // ctx (T, H)
+        tl_attention(g, qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);                                       // ctx (T, H)
         STEP(TL_PROF_ATTN);
         // tmp (T, H) = ctx @ Wo^T + b
-        tl_linear_run(m->gemm, ctx, L->attn_out_w, L->attn_out_pk, L->attn_out_b, tmp, T, H, H,
-                      TL_LINEAR_NO_ACT);
+        tl_linear_forward(g, &L->attn_out, ctx, tmp, T, TL_LINEAR_NO_ACT);
         STEP(TL_PROF_ATTN_OUT);
         tl_add_layernorm(x, tmp, L->attn_ln_w, L->attn_ln_b, T, H, (float)a->ln_eps);
         STEP(TL_PROF_LN);
         // ffn (T, I) = act(x @ W1^T + b): the activation runs in the GEMM's epilogue
         // (oneDNN post-op) or, on backends without one, as a pass right after it
-        tl_linear_run(m->gemm, x, L->ffn_in_w, L->ffn_in_pk, L->ffn_in_b, ffn, T, H, I, (int)a->act);
+        tl_linear_forward(g, &L->ffn_in, x, ffn, T, (int)a->act);
         STEP(TL_PROF_FFN_IN);
         // tmp (T, H) = ffn @ W2^T + b
-        tl_linear_run(m->gemm, ffn, L->ffn_out_w, L->ffn_out_pk, L->ffn_out_b, tmp, T, I, H,
-                      TL_LINEAR_NO_ACT);
+        tl_linear_forward(g, &L->ffn_out, ffn, tmp, T, TL_LINEAR_NO_ACT);
         STEP(TL_PROF_FFN_OUT);
         tl_add_layernorm(x, tmp, L->ffn_ln_w, L->ffn_ln_b, T, H, (float)a->ln_eps);
         STEP(TL_PROF_LN);

@@ -18,6 +18,7 @@ tl_status tl_modernbert_forward(tl_model *m, const tl_batch *b, size_t T, float 
     const tl_weights *w = &m->w;
     const size_t H = a->hidden, I = a->intermediate;
     const int nt = m->n_threads;
+    const tl_gemm *g = &m->gemm;
     const float eps = (float)a->ln_eps;
     size_t max_len = 0;
     for (size_t s = 0; s < b->n_seqs; s++)
@@ -54,18 +55,18 @@ tl_status tl_modernbert_forward(tl_model *m, const tl_batch *b, size_t T, float 
             tl_layernorm(x, ln, L->attn_ln_w, L->attn_ln_b, T, H, eps);
             in = ln;
         }
-        tl_linear_run(m->gemm, in, L->qkv_w, L->qkv_pk, L->qkv_b, qkv, T, H, 3 * H, TL_LINEAR_NO_ACT); // qkv (T, 3H)
+        tl_linear_forward(g, &L->qkv, in, qkv, T, TL_LINEAR_NO_ACT); // qkv (T, 3H)
         int local = a->layer_local[l];
         tl_rope_apply(qkv, cu, b->n_seqs, b->position_ids, a->n_heads, a->head_dim,
                       local ? a->rope_theta_local : a->rope_theta_global);
         tl_attn_extras ex = {.key_mask = b->attention_mask, .window = local ? a->local_window : 0};
-        tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);
-        tl_linear_run(m->gemm, ctx, L->attn_out_w, L->attn_out_pk, L->attn_out_b, ln, T, H, H, TL_LINEAR_NO_ACT); // ln (T, H)
+        tl_attention(g, qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);
+        tl_linear_forward(g, &L->attn_out, ctx, ln, T, TL_LINEAR_NO_ACT); // ln (T, H)
         add_inplace(x, ln, T * H);
         tl_layernorm(x, ln, L->ffn_ln_w, L->ffn_ln_b, T, H, eps);
-        tl_linear_run(m->gemm, ln, L->ffn_in_w, L->ffn_in_pk, L->ffn_in_b, ffn, T, H, 2 * I, TL_LINEAR_NO_ACT); // ffn (T, 2I)
+        tl_linear_forward(g, &L->ffn_in, ln, ffn, T, TL_LINEAR_NO_ACT); // ffn (T, 2I)
         tl_gated_activation(ffn, gated, T, I, a->act);                          // gated (T, I)
-        tl_linear_run(m->gemm, gated, L->ffn_out_w, L->ffn_out_pk, L->ffn_out_b, ln, T, I, H, TL_LINEAR_NO_ACT); // ln (T, H)
+        tl_linear_forward(g, &L->ffn_out, gated, ln, T, TL_LINEAR_NO_ACT); // ln (T, H)
         add_inplace(x, ln, T * H);
     }
     tl_add_layernorm(x, NULL, w->final_ln_w, w->final_ln_b, T, H, eps);

@@ -100,6 +100,7 @@ static tl_status bind_linear(tl_head *h, const tl_model *m, const tl_head_op *op
                                 tb->file, tb->name, tb->ndim, (long long)tb->shape[0], st->out);
         if ((s = as_f32(h, tb, &st->b))) return s;
     }
+    st->lin = (tl_linear){.in = st->in, .out = st->out, .wtype = TL_DTYPE_F32, .w = st->w, .b = st->b};
     return TL_OK;
 }
 
@@ -201,7 +202,7 @@ tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden
         switch (st->op) {
         case TL_HOP_LINEAR: {
             float *dst = last ? out : b;
-            m->gemm->linear(a, st->w, st->b, dst, n_rows, st->in, st->out); // (n_rows, out)
+            tl_linear_forward(&m->gemm, &st->lin, a, dst, n_rows, TL_LINEAR_NO_ACT); // (n_rows, out)
             if (!last) { float *t = a; a = b; b = t; }
             break;
         }

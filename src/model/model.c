@@ -67,13 +67,15 @@ static tl_status finish_load(tl_model *m, const tl_model_params *p, int pack) {
         s = tl_set_error(TL_ERR_UNSUPPORTED, "%s: head size %zu (hidden_size / num_attention_heads) "
                          "exceeds the supported %d", m->dir, m->arch.head_dim, TL_ATTN_MAX_HEAD_DIM);
     if (s == TL_OK) s = tl_weights_bind(&m->w, &m->arch, m->st);
-    if (s == TL_OK && !(m->gemm = tl_gemm_select())) s = TL_ERR_INVALID_ARG;
+    if (s == TL_OK && !(m->gemm.be = tl_gemm_select())) s = TL_ERR_INVALID_ARG;
+    if (s == TL_OK && !(m->gemm.st = tl_gemm_state_new(m->gemm.be)))
+        s = tl_set_error(TL_ERR_OOM, "out of memory for the %s GEMM state", m->gemm.be->name);
     if (s == TL_OK) s = tl_vec_check();
     if (s == TL_OK) {
         m->n_threads = tl_threads_resolve(p->num_threads);
         tl_threads_set(m->n_threads);
         const char *pk = getenv("TORCHLESS_PACK"); /* "0": keep plain weights (A/B runs) */
-        if (pack && !(pk && strcmp(pk, "0") == 0)) tl_weights_pack(&m->w, &m->arch, m->gemm, 1);
+        if (pack && !(pk && strcmp(pk, "0") == 0)) tl_weights_pack(&m->w, &m->arch, m->gemm.be, 1);
     }
     return s;
 }
@@ -130,6 +132,7 @@ void tl_model_free(tl_model *m) {
     free(m->scratch);
     tl_tokenizer_free(m->tok);
     tl_weights_free(&m->w);
+    tl_gemm_state_free(m->gemm.st);
     tl_st_close(m->st);
     free(m->tok_error);
     free(m->dir);

@@ -17,7 +17,7 @@ struct tl_model {
     tl_tokenizer *tok;           /* NULL when not loaded or absent */
     char *tok_error;             /* why the tokenizer is absent, for text entry points */
     tl_st_config st_cfg;         /* sentence-transformers modules */
-    const tl_gemm_backend *gemm;
+    tl_gemm gemm;                /* the GEMM backend and one state for it, made at load */
     int n_threads;
     void *scratch;               /* the last forward's activation arena, kept for reuse */
     size_t scratch_bytes;

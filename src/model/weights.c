@@ -100,8 +100,7 @@ static tl_status bind_qkv(tl_weights *w, const tl_safetensors *st, const tl_fami
     qb = malloc(3 * H * sizeof(float));
     if (!qb || !keep(w, qb))
         return tl_set_error(TL_ERR_OOM, "out of memory fusing QKV of layer %d", layer);
-    L->qkv_w = qw;
-    L->qkv_b = qb;
+    L->qkv = (tl_linear){.in = H, .out = 3 * H, .wtype = TL_DTYPE_F32, .w = qw, .b = qb};
     for (int i = 0; i < 3; i++) {
         const tl_st_tensor *tw, *tb;
         tl_status s;
@@ -124,6 +123,18 @@ static tl_status bind_opt(tl_weights *w, const tl_safetensors *st, const char *t
     return bind(w, st, tmpl, layer, d0, d1, out);
 }
 
+/* Binds linear layer L (out, in) of dtype F32 from its weight and bias templates; the bias
+ * only when want_b (else L->b = NULL). */
+static tl_status bind_lin(tl_weights *w, const tl_safetensors *st, const char *wt, const char *bt,
+                          int layer, size_t out, size_t in, int want_b, tl_linear *L) {
+    const float *pw;
+    *L = (tl_linear){.in = in, .out = out, .wtype = TL_DTYPE_F32};
+    tl_status s = bind(w, st, wt, layer, out, in, &pw);
+    if (s == TL_OK) s = bind_opt(w, st, bt, layer, out, 0, want_b, &L->b);
+    L->w = pw;
+    return s;
+}
+
 /* Binds a ModernBERT checkpoint: tok embeddings + norm, per layer Wqkv, Wo, Wi, Wo and
  * pre-norms (none before layer 0's attention), the final norm; biases as configured. */
 static tl_status bind_modernbert(tl_weights *w, const tl_arch *a, const tl_safetensors *st) {
@@ -138,16 +149,12 @@ static tl_status bind_modernbert(tl_weights *w, const tl_arch *a, const tl_safet
         return s;
     for (int l = 0; l < (int)a->n_layers; l++) {
         tl_layer_weights *L = &w->layers[l];
-        if ((s = bind(w, st, f->q_w, l, 3 * H, H, &L->qkv_w)) ||
-            (s = bind_opt(w, st, f->q_b, l, 3 * H, 0, a->attn_bias, &L->qkv_b)) ||
-            (s = bind(w, st, f->attn_out_w, l, H, H, &L->attn_out_w)) ||
-            (s = bind_opt(w, st, f->attn_out_b, l, H, 0, a->attn_bias, &L->attn_out_b)) ||
+        if ((s = bind_lin(w, st, f->q_w, f->q_b, l, 3 * H, H, a->attn_bias, &L->qkv)) ||
+            (s = bind_lin(w, st, f->attn_out_w, f->attn_out_b, l, H, H, a->attn_bias, &L->attn_out)) ||
             (s = bind_opt(w, st, f->attn_ln_w, l, H, 0, l > 0, &L->attn_ln_w)) ||
             (s = bind_opt(w, st, f->attn_ln_b, l, H, 0, l > 0 && a->norm_bias, &L->attn_ln_b)) ||
-            (s = bind(w, st, f->ffn_in_w, l, 2 * I, H, &L->ffn_in_w)) ||
-            (s = bind_opt(w, st, f->ffn_in_b, l, 2 * I, 0, a->mlp_bias, &L->ffn_in_b)) ||
-            (s = bind(w, st, f->ffn_out_w, l, H, I, &L->ffn_out_w)) ||
-            (s = bind_opt(w, st, f->ffn_out_b, l, H, 0, a->mlp_bias, &L->ffn_out_b)) ||
+            (s = bind_lin(w, st, f->ffn_in_w, f->ffn_in_b, l, 2 * I, H, a->mlp_bias, &L->ffn_in)) ||
+            (s = bind_lin(w, st, f->ffn_out_w, f->ffn_out_b, l, H, I, a->mlp_bias, &L->ffn_out)) ||
             (s = bind(w, st, f->ffn_ln_w, l, H, 0, &L->ffn_ln_w)) ||
             (s = bind_opt(w, st, f->ffn_ln_b, l, H, 0, a->norm_bias, &L->ffn_ln_b)))
             return s;
@@ -183,7 +190,7 @@ static tl_status bind_deberta_positions(tl_weights *w, const tl_arch *a, const t
     for (int l = 0; l < (int)a->n_layers; l++) {
         tl_layer_weights *L = &w->layers[l];
         if (a->share_att_key) { /* query_proj / key_proj of the layer itself: one fused pass */
-            float *pqk = project(w, rel, L->qkv_w, L->qkv_b, R, H, 3 * H);
+            float *pqk = project(w, rel, L->qkv.w, L->qkv.b, R, H, 3 * H);
             if (!pqk) return tl_set_error(TL_ERR_OOM, "out of memory");
             L->pos_q = a->p2c ? pqk : NULL;
             L->pos_k = a->c2p ? pqk + H : NULL;
@@ -242,22 +249,18 @@ tl_status tl_weights_bind(tl_weights *w, const tl_arch *a, const tl_safetensors 
         goto fail;
     if (a->type_vocab_size && (s = bind(w, st, f->type_emb, 0, a->type_vocab_size, E, &w->type_emb)))
         goto fail;
-    if (a->has_emb_proj && ((s = bind(w, st, f->emb_proj_w, 0, H, E, &w->emb_proj_w)) ||
-                            (s = bind_opt(w, st, f->emb_proj_b, 0, H, 0, 1, &w->emb_proj_b))))
+    if (a->has_emb_proj && (s = bind_lin(w, st, f->emb_proj_w, f->emb_proj_b, 0, H, E, 1, &w->emb_proj)))
         goto fail;
     if (a->rel_buckets && (s = bind(w, st, f->rel_bias, 0, a->rel_buckets, a->n_heads, &w->rel_bias)))
         goto fail;
     for (int l = 0; l < (int)a->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
         if ((s = bind_qkv(w, st, f, l, H, L)) ||
-            (s = bind(w, st, f->attn_out_w, l, H, H, &L->attn_out_w)) ||
-            (s = bind(w, st, f->attn_out_b, l, H, 0, &L->attn_out_b)) ||
+            (s = bind_lin(w, st, f->attn_out_w, f->attn_out_b, l, H, H, 1, &L->attn_out)) ||
             (s = bind(w, st, f->attn_ln_w, l, H, 0, &L->attn_ln_w)) ||
             (s = bind(w, st, f->attn_ln_b, l, H, 0, &L->attn_ln_b)) ||
-            (s = bind(w, st, f->ffn_in_w, l, I, H, &L->ffn_in_w)) ||
-            (s = bind(w, st, f->ffn_in_b, l, I, 0, &L->ffn_in_b)) ||
-            (s = bind(w, st, f->ffn_out_w, l, H, I, &L->ffn_out_w)) ||
-            (s = bind(w, st, f->ffn_out_b, l, H, 0, &L->ffn_out_b)) ||
+            (s = bind_lin(w, st, f->ffn_in_w, f->ffn_in_b, l, I, H, 1, &L->ffn_in)) ||
+            (s = bind_lin(w, st, f->ffn_out_w, f->ffn_out_b, l, H, I, 1, &L->ffn_out)) ||
             (s = bind(w, st, f->ffn_ln_w, l, H, 0, &L->ffn_ln_w)) ||
             (s = bind(w, st, f->ffn_ln_b, l, H, 0, &L->ffn_ln_b)))
             goto fail;
@@ -270,7 +273,7 @@ fail:
 }
 
 /* Frees p when w owns it (and forgets it); returns 1 then, 0 when p is not owned. */
-static int release(tl_weights *w, const float *p) {
+static int release(tl_weights *w, const void *p) {
     for (size_t i = 0; i < w->n_owned; i++)
         if (w->owned[i] == p) {
             free(w->owned[i]);
@@ -289,39 +292,36 @@ static void drop_mapped(const void *p, size_t bytes) {
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* Packs *plain (OC, C) into *pk with g; frees the plain copy when w owns it, else (a
- * weight in the checkpoint's mapping) drops its pages when drop is set. */
-static void pack_one(tl_weights *w, const tl_gemm_backend *g, const float **plain, tl_packed **pk,
-                     size_t C, size_t OC, int drop) {
-    if (!*plain || *pk || !(*pk = g->pack(*plain, C, OC))) return;
-    if (release(w, *plain)) *plain = NULL;
-    else if (drop) drop_mapped(*plain, C * OC * sizeof(float));
+/* Packs L with g; frees the plain copy when w owns it, else (a weight in the checkpoint's
+ * mapping) drops its pages when drop is set. */
+static void pack_one(tl_weights *w, const tl_gemm_backend *g, tl_linear *L, int drop) {
+    if (!tl_linear_pack(L, g)) return;
+    if (release(w, L->w)) L->w = NULL;
+    else if (drop) drop_mapped(L->w, L->in * L->out * tl_dtype_size(L->wtype));
 }
 
 void tl_weights_pack(tl_weights *w, const tl_arch *a, const tl_gemm_backend *g, int drop_mapped) {
     if (!g || !g->pack) return;
-    const size_t H = a->hidden, I = a->intermediate;
-    const size_t I_in = a->family->block == TL_BLOCK_MODERNBERT ? 2 * I : I;
     const int d = drop_mapped;
-    if (a->has_emb_proj) pack_one(w, g, &w->emb_proj_w, &w->emb_proj_pk, a->embedding_size, H, d);
+    if (a->has_emb_proj) pack_one(w, g, &w->emb_proj, d);
     for (size_t l = 0; l < a->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
-        pack_one(w, g, &L->qkv_w, &L->qkv_pk, H, 3 * H, d);
-        pack_one(w, g, &L->attn_out_w, &L->attn_out_pk, H, H, d);
-        pack_one(w, g, &L->ffn_in_w, &L->ffn_in_pk, H, I_in, d);
-        pack_one(w, g, &L->ffn_out_w, &L->ffn_out_pk, I, H, d);
+        pack_one(w, g, &L->qkv, d);
+        pack_one(w, g, &L->attn_out, d);
+        pack_one(w, g, &L->ffn_in, d);
+        pack_one(w, g, &L->ffn_out, d);
     }
 }
 
 void tl_weights_free(tl_weights *w) {
     for (size_t l = 0; w->layers && l < w->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
-        tl_packed_free(L->qkv_pk);
-        tl_packed_free(L->attn_out_pk);
-        tl_packed_free(L->ffn_in_pk);
-        tl_packed_free(L->ffn_out_pk);
+        tl_packed_free(L->qkv.pk);
+        tl_packed_free(L->attn_out.pk);
+        tl_packed_free(L->ffn_in.pk);
+        tl_packed_free(L->ffn_out.pk);
     }
-    tl_packed_free(w->emb_proj_pk);
+    tl_packed_free(w->emb_proj.pk);
     for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
     free(w->owned);
     free(w->layers);
