@@ -97,8 +97,9 @@ tl_gemm_state *tl_gemm_state_new(const tl_gemm_backend *be);
 void tl_gemm_state_free(tl_gemm_state *st);
 
 /* y (T, out) = act(x @ W^T + b); act is a tl_activation or TL_LINEAR_NO_ACT. Never fails.
- * Few tokens on 64-column-panel packed weights run the ISA table's linear_panel64 kernel
- * when this CPU path has one (AVX-512). */
+ * Few tokens on 64-column-panel packed weights (packed by g's backend) run the ISA table's
+ * linear_panel64 kernel when this CPU path has one (AVX-512). A record packed by another
+ * backend runs its plain w on g, or that backend (stateless) when w was dropped. */
 void tl_linear_forward(const tl_gemm *g, const tl_linear *L, const float *x, float *y, size_t T, int act);
 
 /* Packs L for be when be runs L->wtype and packs it; returns 1 when L->pk was set (the

@@ -401,6 +401,13 @@ TL_TEST(linear_packed_for_one_backend_runs_on_another_without_plain_weights) {
         for (size_t i = 0; i < T * OC; i++) worst = fmax(worst, fabs(got[i] - act_ref(want[i], TL_ACT_RELU)));
         CHECK_NEAR(worst, 0.0, 1e-4);
         tl_gemm_state_free(g.st);
+        /* with the plain weights kept, the ref backend ignores dnnl's panels: the exact oracle */
+        L.w = w;
+        tl_gemm r = {&tl_gemm_ref, tl_gemm_state_new(&tl_gemm_ref)};
+        tl_linear_forward(&r, &L, x, got, 7, TL_LINEAR_NO_ACT);
+        tl_linear_ref(x, w, NULL, want, 7, C, OC);
+        CHECK(memcmp(got, want, 7 * OC * 4) == 0);
+        tl_gemm_state_free(r.st);
         tl_packed_free(L.pk);
     }
     free(w); free(x); free(want); free(got);
