@@ -43,42 +43,6 @@ struct tl_safetensors {
     st_name *by_name; /* n entries sorted by name */
 };
 
-static const struct {
-    const char *name;
-    tl_dtype dt;
-    size_t size;
-} k_dtypes[] = {
-    {"F32", TL_DTYPE_F32, 4}, {"F16", TL_DTYPE_F16, 2}, {"BF16", TL_DTYPE_BF16, 2},
-    {"F64", TL_DTYPE_F64, 8}, {"I64", TL_DTYPE_I64, 8}, {"I32", TL_DTYPE_I32, 4},
-    {"I16", TL_DTYPE_I16, 2}, {"I8", TL_DTYPE_I8, 1},   {"U8", TL_DTYPE_U8, 1},
-    {"BOOL", TL_DTYPE_BOOL, 1},
-};
-#define N_DTYPES (sizeof k_dtypes / sizeof k_dtypes[0])
-
-/* Size in bytes of one element; 0 for an invalid value. */
-size_t tl_dtype_size(tl_dtype dt) {
-    for (size_t i = 0; i < N_DTYPES; i++)
-        if (k_dtypes[i].dt == dt) return k_dtypes[i].size;
-    return 0;
-}
-
-/* Static name of a dtype ("F32", ...); "?" for an invalid value. */
-const char *tl_dtype_name(tl_dtype dt) {
-    for (size_t i = 0; i < N_DTYPES; i++)
-        if (k_dtypes[i].dt == dt) return k_dtypes[i].name;
-    return "?";
-}
-
-/* Parses a dtype string; returns 0 when unknown. */
-static int dtype_parse(const char *s, tl_dtype *dt) {
-    for (size_t i = 0; i < N_DTYPES; i++)
-        if (strcmp(k_dtypes[i].name, s) == 0) {
-            *dt = k_dtypes[i].dt;
-            return 1;
-        }
-    return 0;
-}
-
 /* Unmaps and frees everything; NULL is a no-op. */
 void tl_st_close(tl_safetensors *st) {
     if (!st) return;
@@ -161,7 +125,7 @@ static tl_status parse_entry(const char *path, const cJSON *e, const char *data,
     if (!jd) return tl_set_error(TL_ERR_FORMAT, "%s: tensor '%s': missing field 'dtype'", path, nm);
     if (!cJSON_IsString(jd))
         return tl_set_error(TL_ERR_FORMAT, "%s: tensor '%s': field 'dtype' is not a string", path, nm);
-    if (!dtype_parse(jd->valuestring, &t->dtype))
+    if (!tl_dtype_parse(jd->valuestring, &t->dtype))
         return tl_set_error(TL_ERR_UNSUPPORTED, "%s: tensor '%s': dtype '%s' is not supported", path, nm,
                             jd->valuestring);
 
@@ -513,56 +477,13 @@ tl_status tl_st_open_dir(const char *dir, tl_safetensors **out) {
     return s;
 }
 
-/* IEEE 754 half -> float, exact for every value (subnormals, inf, nan). */
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0) {
-        float f = (float)mant * 0x1p-24f; /* zero or subnormal */
-        return sign ? -f : f;
-    }
-    if (exp == 31) bits = sign | 0x7f800000u | (mant << 13);
-    else bits = sign | ((exp + 112) << 23) | (mant << 13);
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 /* Converts a float tensor (F32, F16, BF16, F64) to fp32 into dst (t->numel floats);
  * TL_ERR_UNSUPPORTED naming the tensor for other dtypes. Data may be unaligned. */
 tl_status tl_st_copy_f32(const tl_st_tensor *t, float *dst) {
     if (!t || (!dst && t->numel)) return tl_set_error(TL_ERR_INVALID_ARG, "tl_st_copy_f32: NULL argument");
-    const unsigned char *p = t->data;
-    size_t n = t->numel;
-    switch (t->dtype) {
-    case TL_DTYPE_F32:
-        if (n) memcpy(dst, p, n * 4);
-        return TL_OK;
-    case TL_DTYPE_F16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = half_to_float(h);
-        }
-        return TL_OK;
-    case TL_DTYPE_BF16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&dst[i], &bits, 4);
-        }
-        return TL_OK;
-    case TL_DTYPE_F64:
-        for (size_t i = 0; i < n; i++) {
-            double d;
-            memcpy(&d, p + 8 * i, 8);
-            dst[i] = (float)d;
-        }
-        return TL_OK;
-    default:
-        return tl_set_error(TL_ERR_UNSUPPORTED, "%s: tensor '%s': cannot convert dtype %s to F32", t->file,
-                            t->name, tl_dtype_name(t->dtype));
-    }
+    if (tl_convert_to_f32(t->dtype, t->data, dst, t->numel)) return TL_OK;
+    return tl_set_error(TL_ERR_UNSUPPORTED, "%s: tensor '%s': cannot convert dtype %s to F32", t->file,
+                        t->name, tl_dtype_name(t->dtype));
 }
 
 tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *label,
@@ -586,7 +507,7 @@ tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *la
             break;
         }
         if (!(t->name = tl_strdup(v->name))) { s = tl_set_error(TL_ERR_OOM, "%s: out of memory", label); break; }
-        if (!v->dtype || !dtype_parse(v->dtype, &t->dtype)) {
+        if (!v->dtype || !tl_dtype_parse(v->dtype, &t->dtype)) {
             s = tl_set_error(TL_ERR_UNSUPPORTED, "%s: tensor '%s': dtype '%s' is not supported", label,
                              v->name, v->dtype ? v->dtype : "(null)");
             break;

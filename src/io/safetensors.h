@@ -4,12 +4,8 @@
 #define TL_IO_SAFETENSORS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/dtype.h" /* tl_dtype, tl_dtype_size, tl_dtype_name */
 #include "torchless.h"
-
-typedef enum tl_dtype {
-    TL_DTYPE_F32, TL_DTYPE_F16, TL_DTYPE_BF16, TL_DTYPE_F64,
-    TL_DTYPE_I64, TL_DTYPE_I32, TL_DTYPE_I16, TL_DTYPE_I8, TL_DTYPE_U8, TL_DTYPE_BOOL
-} tl_dtype;
 
 #define TL_ST_MAX_DIMS 8
 
@@ -52,10 +48,6 @@ const tl_st_tensor *tl_st_at(const tl_safetensors *st, size_t i);
 
 /* Tensor by exact name, NULL when absent. O(log n) or hashed. */
 const tl_st_tensor *tl_st_find(const tl_safetensors *st, const char *name);
-
-/* Size in bytes of one element; static names like "F32", "BF16". */
-size_t tl_dtype_size(tl_dtype dt);
-const char *tl_dtype_name(tl_dtype dt);
 
 /* Sets *out to t's elements as fp32: the mapping itself when t is F32 and 4-byte aligned
  * (*owned = NULL), else a converted copy that is also returned in *owned for the caller

@@ -1,13 +1,11 @@
 /* attention.c — multi-head self-attention over a packed batch. Per (sequence, head),
- * query rows are processed in tiles of TL_ATTN_TILE: S = Q_tile K^T (sgemm), scale, mask
- * and softmax fused in one pass over S, then O_tile = P V (sgemm). The largest buffer is
+ * query rows are processed in tiles of TL_ATTN_TILE: S = Q_tile K^T (the GEMM backend's
+ * matmul), scale, mask and softmax fused in one pass over S, then O_tile = P V (matmul). The largest buffer is
  * one (TL_ATTN_TILE, len) score tile per thread: no (T, T) matrix for long sequences. */
 #include "kernels/fastmath.h"
 #include "kernels/vec.h"
 #include "kernels/kernels.h"
 
-#include <cblas.h>
-#include <dnnl.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -16,19 +14,6 @@
  * at 512 tokens (8 x 512 attention 1.05-1.1x faster than with 64; 256 gained no more) */
 #define TL_ATTN_TILE 128
 
-/* C (M, N) = A (M, K) @ op(B) with op(B) = B (N, K)^T when trans_b, else B (K, N); row-major.
- * oneDNN's sgemm (AVX-512 where the CPU has it, whatever OpenBLAS detects; single-threaded
- * inside our parallel region) was 1.1-1.2x faster than OpenBLAS's on these shapes; OpenBLAS
- * is the fallback should it refuse. */
-static void attn_gemm(int trans_b, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                      const float *B, size_t ldb, float *C, size_t ldc) {
-    if (dnnl_sgemm('N', trans_b ? 'T' : 'N', (dnnl_dim_t)M, (dnnl_dim_t)N, (dnnl_dim_t)K, 1.0f,
-                   A, (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, 0.0f, C, (dnnl_dim_t)ldc) == dnnl_success)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                (int)K, 1.0f, A, (int)lda, B, (int)ldb, 0.0f, C, (int)ldc);
-}
-
 size_t tl_attention_scratch_floats(size_t max_len, size_t span) {
     /* one score tile + the mask bias row (+ DeBERTa: a c2p tile and the p2c rows) */
     return (size_t)TL_ATTN_TILE * max_len + max_len + 32 +
@@ -36,14 +21,16 @@ size_t tl_attention_scratch_floats(size_t max_len, size_t span) {
 }
 
 /* Adds DeBERTa's c2p and p2c terms to the score tile (rows from query i0, len keys):
- * qp (rows, 2span) = Q_tile . pos_k^T, kp (len, 2span) = K . pos_q^T, both via sgemm. */
-static void add_disentangled(float *tile, size_t rows, size_t i0, size_t len, const float *Q,
+ * qp (rows, 2span) = Q_tile . pos_k^T, kp (len, 2span) = K . pos_q^T, both on the
+ * backend's BLAS path (cblas_sgemm under dnnl and blas, as before the backends ran
+ * attention: a tiny DeBERTa's QA parity sits on a near-tie). */
+static void add_disentangled(const tl_gemm *g, float *tile, size_t rows, size_t i0, size_t len, const float *Q,
                              size_t stride, size_t h, size_t d, const tl_disentangled *dis,
                              float *qp, const float *kp) {
     const size_t w = 2 * dis->span;
     if (dis->pos_k)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)w, (int)d, 1.0f, Q,
-                    (int)stride, dis->pos_k + h * d, (int)dis->ld, 0.0f, qp, (int)w);
+        tl_gemm_matmul_ex(g, TL_MATMUL_TRANS_B | TL_MATMUL_BLAS, rows, w, d, Q, stride,
+                          dis->pos_k + h * d, dis->ld, qp, w);
     for (size_t r = 0; r < rows; r++) {
         float *row = tile + r * len;
         const int32_t *idx = dis->idx + dis->center + (i0 + r); /* idx[-j] is offset i - j */
@@ -55,7 +42,7 @@ static void add_disentangled(float *tile, size_t rows, size_t i0, size_t len, co
 }
 
 /* Attention of head h of one sequence (len tokens from packed row r0). */
-static void attend_head(const float *qkv, float *out, size_t r0, size_t len, size_t h,
+static void attend_head(const tl_gemm *g, const float *qkv, float *out, size_t r0, size_t len, size_t h,
                         size_t n_heads, size_t d, const tl_attn_extras *ex, float *scratch) {
     const int32_t *key_mask = ex ? ex->key_mask : NULL;
     const tl_rel_bias *rel = ex ? ex->rel : NULL;
@@ -74,16 +61,15 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
     const float *K = qkv + r0 * stride + H + h * d, *V = qkv + r0 * stride + 2 * H + h * d;
     if (dis && dis->pos_q) { /* kp (len, 2span) = K . pos_q^T, shared by every query tile */
         kp = qp + (size_t)TL_ATTN_TILE * 2 * dis->span + 16;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)len, (int)(2 * dis->span), (int)d,
-                    1.0f, K, (int)stride, dis->pos_q + h * d, (int)dis->ld, 0.0f, kp,
-                    (int)(2 * dis->span));
+        tl_gemm_matmul_ex(g, TL_MATMUL_TRANS_B | TL_MATMUL_BLAS, len, 2 * dis->span, d, K, stride,
+                          dis->pos_q + h * d, dis->ld, kp, 2 * dis->span);
     }
     for (size_t i0 = 0; i0 < len; i0 += TL_ATTN_TILE) {
         size_t rows = len - i0 < TL_ATTN_TILE ? len - i0 : TL_ATTN_TILE;
         const float *Q = qkv + (r0 + i0) * stride + h * d;
         // tile (rows, len) = Q (rows, d) @ K (len, d)^T
-        attn_gemm(1, rows, len, d, Q, stride, K, stride, tile, len);
-        if (dis) add_disentangled(tile, rows, i0, len, Q, stride, h, d, dis, qp, kp);
+        tl_gemm_matmul(g, 1, rows, len, d, Q, stride, K, stride, tile, len);
+        if (dis) add_disentangled(g, tile, rows, i0, len, Q, stride, h, d, dis, qp, kp);
         for (size_t r = 0; r < rows; r++) {
             // rel row for query i = i0 + r: offsets j - i for j = 0..len-1
             const float *relrow = rel ? rel->table + h * (2 * rel->span - 1) + (rel->span - 1) - (i0 + r) : NULL;
@@ -96,11 +82,11 @@ static void attend_head(const float *qkv, float *out, size_t r0, size_t len, siz
             tl_vec()->softmax_row(tile + r * len, bias, relrow, len, scale, row_any, lo, hi);
         }
         // out rows (rows, d) = P (rows, len) @ V (len, d)
-        attn_gemm(0, rows, d, len, tile, len, V, stride, out + (r0 + i0) * H + h * d, H);
+        tl_gemm_matmul(g, 0, rows, d, len, tile, len, V, stride, out + (r0 + i0) * H + h * d, H);
     }
 }
 
-void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
+void tl_attention(const tl_gemm *g, const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
                   const tl_attn_extras *ex, size_t n_heads, size_t head_dim, float *scratch,
                   int n_threads) {
     size_t max_len = 0;
@@ -118,7 +104,7 @@ void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) if (parallel)
     for (long task = 0; task < n_tasks; task++) {
         size_t s = (size_t)task / n_heads, h = (size_t)task % n_heads;
-        attend_head(qkv, out, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, n_heads,
+        attend_head(g, qkv, out, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, n_heads,
                     head_dim, ex, scratch + (size_t)omp_get_thread_num() * per_thread);
     }
 }

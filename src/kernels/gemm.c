@@ -1,4 +1,4 @@
-/* gemm.c — the GEMM interface: backend table and selection. */
+/* gemm.c — the GEMM backends: table, selection, per-caller states, attention's matmul. */
 #include "kernels/kernels.h"
 #include "core/error.h"
 
@@ -15,31 +15,37 @@
  * Packed weights ran faster than the plain layout on the GEMM shapes and on a whole
  * forward (same section, "Packed weights"). blas and ref never pack (pack == NULL): they
  * run the plain weights. */
-static const tl_gemm_backend tl_gemm_backends[] = {
-    {"dnnl", tl_linear_dnnl, tl_dnnl_pack, tl_linear_dnnl_ex},
-    {"blas", tl_linear_blas, NULL, NULL},
-    {"ref", tl_linear_ref, NULL, NULL},
-};
+static const tl_gemm_backend *const tl_gemm_backends[] = {&tl_gemm_dnnl, &tl_gemm_blas, &tl_gemm_ref};
 
 /* Returns the backend named by $TORCHLESS_GEMM (the first entry when unset), or NULL with
  * an error naming the bad value. */
 const tl_gemm_backend *tl_gemm_select(void) {
     const char *want = getenv("TORCHLESS_GEMM");
-    if (!want || !*want) return &tl_gemm_backends[0];
+    if (!want || !*want) return tl_gemm_backends[0];
     for (size_t i = 0; i < sizeof tl_gemm_backends / sizeof tl_gemm_backends[0]; i++)
-        if (strcmp(tl_gemm_backends[i].name, want) == 0) return &tl_gemm_backends[i];
+        if (strcmp(tl_gemm_backends[i]->name, want) == 0) return tl_gemm_backends[i];
     tl_set_error(TL_ERR_INVALID_ARG, "TORCHLESS_GEMM='%s': expected blas, dnnl or ref", want);
     return NULL;
 }
 
-void tl_linear_run(const tl_gemm_backend *g, const float *x, const float *w, const tl_packed *pk,
-                   const float *b, float *out, size_t T, size_t C, size_t OC, int act) {
-    if (T == 0 || OC == 0) return;
-    int done = g->linear_ex ? g->linear_ex(x, w, pk, b, out, T, C, OC, act) : TL_LINEAR_NOT_DONE;
-    if (done == TL_LINEAR_DONE) return;
-    if (done == TL_LINEAR_NOT_DONE) {
-        if (w) g->linear(x, w, b, out, T, C, OC);
-        else tl_packed_linear_ref(x, pk, b, out, T);
-    }
-    if (act != TL_LINEAR_NO_ACT) tl_activation_apply(out, T * OC, (tl_activation)act);
+/* The state of backends that keep none (never written). */
+static tl_gemm_state tl_gemm_no_state = {NULL};
+
+tl_gemm_state *tl_gemm_state_new(const tl_gemm_backend *be) {
+    return be && be->state_new ? be->state_new() : &tl_gemm_no_state;
+}
+
+void tl_gemm_state_free(tl_gemm_state *st) {
+    if (st && st != &tl_gemm_no_state && st->be && st->be->state_free) st->be->state_free(st);
+}
+
+void tl_gemm_matmul_ex(const tl_gemm *g, int flags, size_t M, size_t N, size_t K, const float *A,
+                       size_t lda, const float *B, size_t ldb, float *C, size_t ldc) {
+    if (M == 0 || N == 0) return;
+    g->be->matmul(g->st, flags, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+void tl_gemm_matmul(const tl_gemm *g, int trans_b, size_t M, size_t N, size_t K, const float *A,
+                    size_t lda, const float *B, size_t ldb, float *C, size_t ldc) {
+    tl_gemm_matmul_ex(g, trans_b ? TL_MATMUL_TRANS_B : 0, M, N, K, A, lda, B, ldb, C, ldc);
 }

@@ -2,7 +2,7 @@
  * activation) fused, run directly on the caller's buffers: src x is (T, C) tag ab, dst
  * is (T, OC), bias is (1, OC); weights are either the caller's (OC, C) row-major matrix
  * (the matmul's (C, OC) with tag ba) or a copy packed once, at model load, into the
- * blocked layout the primitive prefers (tl_dnnl_pack).
+ * blocked layout the primitive prefers (dnnl_pack, the backend's pack entry).
  *
  * Why pack: on the encoder's shapes the primitive on plain weights re-blocks B on every
  * call, and ran well below the packed-weights primitive (see docs/BENCHMARKS.md, section "Figures behind code choices",
@@ -16,15 +16,18 @@
  * call runs BLAS on the plain weights when they are kept, else tl_packed_linear_ref on
  * the packed data (slow, never fails).
  *
- * One engine and one stream are created on first use. Primitives are cached per distinct
- * (T, C, OC, bias, threads, weights layout, activation) in a small LRU table guarded by
- * one mutex; the mutex is held across execution too, so concurrent callers run their
- * GEMMs one after another (each already uses every thread, and the stream and the
- * cached memory objects are not shared safely otherwise). Anything oneDNN refuses, or
- * offers only on its reference kernel, falls back for that call: a fused activation to the
- * packed matmul plus an activation pass, the rest to BLAS on plain weights (or
- * tl_packed_linear_ref); a shape whose primitive cannot be created is remembered and goes
- * straight to the fallback.
+ * One engine per process, created on first use (pthread_once). Each caller's state
+ * (tl_gemm_state) has its own stream and its own small LRU cache of primitives, one per
+ * distinct (T, C, OC, bias, threads, weights layout, activation), each with the four
+ * memory objects it executes on; no lock is held while a GEMM runs, so callers with
+ * different states run theirs at the same time (oneDNN primitives may execute
+ * concurrently on different streams and memory objects). A call that finds its state busy
+ * (two threads sharing one state) runs on a private stream and a one-shot primitive and
+ * memory objects instead (oneDNN's own primitive cache makes the re-creation cheap).
+ * Anything oneDNN refuses, or offers only on its reference kernel, falls back for that
+ * call: a fused activation to the packed matmul plus an activation pass, the rest to BLAS
+ * on plain weights (or tl_packed_linear_ref); a shape whose primitive cannot be created is
+ * remembered in the state's cache and goes straight to the fallback.
  *
  * Threads: Debian's libdnnl is built with DNNL_CPU_RUNTIME=OMP on libgomp, the same
  * OpenMP runtime as our kernels and OpenBLAS-openmp, so it shares our pool; each call runs
@@ -37,6 +40,7 @@
 #include <dnnl.h>
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,10 @@
 #define TL_DNNL_CACHE_MAX 64
 /* the token count the packed layout is chosen for (the layout did not vary with it) */
 #define TL_DNNL_PACK_M 128
+
+/* What a linear call did: nothing (oneDNN unavailable or refused), the linear layer with
+ * its activation, or the linear layer only. */
+enum { NOT_DONE = 0, DONE, DONE_NO_ACT };
 
 /* One cached shape: its primitive and the four memory objects it executes on. */
 typedef struct {
@@ -55,15 +63,32 @@ typedef struct {
     dnnl_memory_t mx, mw, mb, mo;
 } dnnl_entry;
 
-static struct {
-    pthread_mutex_t lock;
-    int state;                 /* 0 not tried, 1 ready, -1 unavailable (or released) */
-    dnnl_engine_t eng;
-    dnnl_stream_t strm;
+/* One caller's state: its stream and its cache. busy is set while a call uses them. */
+typedef struct {
+    struct tl_gemm_state base;
+    atomic_flag busy;
+    dnnl_stream_t strm; /* NULL: oneDNN unavailable, every call runs the fallbacks */
     dnnl_entry e[TL_DNNL_CACHE_MAX];
     size_t n;
     unsigned long long tick;
-} g_dnnl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} dnnl_state;
+
+/* The process's one engine (never destroyed: states and packed weights may outlive any
+ * exit hook, and it stays reachable). */
+static dnnl_engine_t g_eng;
+static pthread_once_t g_eng_once = PTHREAD_ONCE_INIT;
+
+static void engine_create(void) {
+    const dnnl_version_t *v = dnnl_version();
+    if (!v || (v->cpu_runtime != DNNL_RUNTIME_OMP && v->cpu_runtime != DNNL_RUNTIME_SEQ)) return;
+    if (dnnl_engine_create(&g_eng, dnnl_cpu, 0) != dnnl_success) g_eng = NULL;
+}
+
+/* Returns 1 when oneDNN is usable (the engine exists); creates it on the first call. */
+static int engine_ready(void) {
+    pthread_once(&g_eng_once, engine_create);
+    return g_eng != NULL;
+}
 
 /* Destroys one entry's primitive and memory objects (NULL members are skipped). */
 static void entry_free(dnnl_entry *en) {
@@ -75,46 +100,21 @@ static void entry_free(dnnl_entry *en) {
     memset(en, 0, sizeof *en);
 }
 
-/* atexit hook: frees every cached primitive, the stream and the engine; later calls use
- * the fallbacks. */
-static void dnnl_release(void) {
-    pthread_mutex_lock(&g_dnnl.lock);
-    for (size_t i = 0; i < g_dnnl.n; i++) entry_free(&g_dnnl.e[i]);
-    g_dnnl.n = 0;
-    if (g_dnnl.strm) dnnl_stream_destroy(g_dnnl.strm);
-    if (g_dnnl.eng) dnnl_engine_destroy(g_dnnl.eng);
-    g_dnnl.strm = NULL;
-    g_dnnl.eng = NULL;
-    g_dnnl.state = -1;
-    pthread_mutex_unlock(&g_dnnl.lock);
+static tl_gemm_state *dnnl_state_new(void) {
+    dnnl_state *st = calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->base.be = &tl_gemm_dnnl;
+    atomic_flag_clear(&st->busy);
+    if (engine_ready() && dnnl_stream_create(&st->strm, g_eng, dnnl_stream_default_flags) != dnnl_success)
+        st->strm = NULL;
+    return &st->base;
 }
 
-/* Creates the engine and stream once (lock held); returns 1 when oneDNN is usable. */
-static int dnnl_ready(void) {
-    if (g_dnnl.state) return g_dnnl.state > 0;
-    g_dnnl.state = -1;
-    const dnnl_version_t *v = dnnl_version();
-    if (!v || (v->cpu_runtime != DNNL_RUNTIME_OMP && v->cpu_runtime != DNNL_RUNTIME_SEQ))
-        return 0;
-    if (dnnl_engine_create(&g_dnnl.eng, dnnl_cpu, 0) != dnnl_success) {
-        g_dnnl.eng = NULL;
-        return 0;
-    }
-    if (dnnl_stream_create(&g_dnnl.strm, g_dnnl.eng, dnnl_stream_default_flags) != dnnl_success) {
-        dnnl_engine_destroy(g_dnnl.eng);
-        g_dnnl.eng = NULL;
-        g_dnnl.strm = NULL;
-        return 0;
-    }
-    if (atexit(dnnl_release) != 0) {
-        dnnl_stream_destroy(g_dnnl.strm);
-        dnnl_engine_destroy(g_dnnl.eng);
-        g_dnnl.eng = NULL;
-        g_dnnl.strm = NULL;
-        return 0;
-    }
-    g_dnnl.state = 1;
-    return 1;
+static void dnnl_state_free(tl_gemm_state *gs) {
+    dnnl_state *st = (dnnl_state *)gs;
+    for (size_t i = 0; i < st->n; i++) entry_free(&st->e[i]);
+    if (st->strm) dnnl_stream_destroy(st->strm);
+    free(st);
 }
 
 /* Sets *alg / *alpha to oneDNN's eltwise for act; returns 0 when it has none. */
@@ -130,7 +130,7 @@ static int eltwise_of(int act, dnnl_alg_kind_t *alg, float *alpha) {
 }
 
 /* Creates *pd for x (T, C) @ weights wd + bias -> (T, OC) with activation act (-1: none);
- * returns 1 on success. */
+ * returns 1 on success (engine ready). */
 static int matmul_pd(dnnl_primitive_desc_t *pd, size_t T, size_t C, size_t OC, int has_bias,
                      const dnnl_memory_desc_t *wd, int act) {
     dnnl_memory_desc_t xd, bd, od;
@@ -155,7 +155,7 @@ static int matmul_pd(dnnl_primitive_desc_t *pd, size_t T, size_t C, size_t OC, i
              dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
         if (po) dnnl_post_ops_destroy(po);
     }
-    ok = ok && dnnl_primitive_desc_create(pd, &md, attr, g_dnnl.eng, NULL) == dnnl_success;
+    ok = ok && dnnl_primitive_desc_create(pd, &md, attr, g_eng, NULL) == dnnl_success;
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (!ok) *pd = NULL;
     return ok;
@@ -167,8 +167,8 @@ static int plain_wd(dnnl_memory_desc_t *wd, size_t C, size_t OC) {
     return dnnl_memory_desc_init_by_tag(wd, 2, wdims, dnnl_f32, dnnl_ba) == dnnl_success;
 }
 
-/* Builds en's primitive and memory objects for its shape (lock held, max threads already
- * set to en->nt); returns 0 and leaves en with only a NULL primitive on any failure. */
+/* Builds en's primitive and memory objects for its shape (max threads already set to
+ * en->nt); returns 0 and leaves en with only a NULL primitive on any failure. */
 static int entry_build(dnnl_entry *en) {
     dnnl_memory_desc_t wd;
     dnnl_primitive_desc_t pd = NULL;
@@ -182,13 +182,13 @@ static int entry_build(dnnl_entry *en) {
     if (!ok) en->prim = NULL;
     /* data handles are set per call; DNNL_MEMORY_NONE allocates nothing */
     ok = ok && dnnl_memory_create(&en->mx, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
-                                  g_dnnl.eng, DNNL_MEMORY_NONE) == dnnl_success;
-    ok = ok && dnnl_memory_create(&en->mw, &wd, g_dnnl.eng, DNNL_MEMORY_NONE) == dnnl_success;
+                                  g_eng, DNNL_MEMORY_NONE) == dnnl_success;
+    ok = ok && dnnl_memory_create(&en->mw, &wd, g_eng, DNNL_MEMORY_NONE) == dnnl_success;
     ok = ok && (!en->has_bias ||
                 dnnl_memory_create(&en->mb, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
-                                   g_dnnl.eng, DNNL_MEMORY_NONE) == dnnl_success);
+                                   g_eng, DNNL_MEMORY_NONE) == dnnl_success);
     ok = ok && dnnl_memory_create(&en->mo, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
-                                  g_dnnl.eng, DNNL_MEMORY_NONE) == dnnl_success;
+                                  g_eng, DNNL_MEMORY_NONE) == dnnl_success;
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (!ok) {
         dnnl_entry keep = *en;
@@ -200,41 +200,42 @@ static int entry_build(dnnl_entry *en) {
     return ok;
 }
 
-/* Returns the cache entry matching key (its shape fields), creating it (evicting the least
- * recently used when full) on a miss; lock held. The entry's prim is NULL when oneDNN
- * refused the shape. */
-static dnnl_entry *entry_get(const dnnl_entry *key) {
-    g_dnnl.tick++;
-    for (size_t i = 0; i < g_dnnl.n; i++) {
-        dnnl_entry *en = &g_dnnl.e[i];
+/* Returns st's cache entry matching key (its shape fields), creating it (evicting the
+ * least recently used when full) on a miss; st is held by the caller. The entry's prim is
+ * NULL when oneDNN refused the shape. */
+static dnnl_entry *entry_get(dnnl_state *st, const dnnl_entry *key) {
+    st->tick++;
+    for (size_t i = 0; i < st->n; i++) {
+        dnnl_entry *en = &st->e[i];
         if (en->T == key->T && en->C == key->C && en->OC == key->OC &&
             en->has_bias == key->has_bias && en->nt == key->nt && en->packed == key->packed &&
             en->act == key->act && (!en->packed || dnnl_memory_desc_equal(&en->wmd, &key->wmd))) {
-            en->used = g_dnnl.tick;
+            en->used = st->tick;
             return en;
         }
     }
     dnnl_entry *en;
-    if (g_dnnl.n < TL_DNNL_CACHE_MAX) {
-        en = &g_dnnl.e[g_dnnl.n++];
+    if (st->n < TL_DNNL_CACHE_MAX) {
+        en = &st->e[st->n++];
     } else {
-        en = &g_dnnl.e[0];
-        for (size_t i = 1; i < g_dnnl.n; i++)
-            if (g_dnnl.e[i].used < en->used) en = &g_dnnl.e[i];
+        en = &st->e[0];
+        for (size_t i = 1; i < st->n; i++)
+            if (st->e[i].used < en->used) en = &st->e[i];
         entry_free(en);
     }
     *en = *key;
-    en->used = g_dnnl.tick;
+    en->used = st->tick;
     en->prim = NULL;
     en->mx = en->mw = en->mb = en->mo = NULL;
     entry_build(en);
     return en;
 }
 
-/* Points the entry's memory objects at the caller's buffers and runs it; returns 1 on
- * success, 0 when oneDNN reported an error (out is then rewritten by the caller). */
-static int entry_run(dnnl_entry *en, const float *x, const void *w, const float *b, float *out) {
-    dnnl_stream_t s = g_dnnl.strm;
+/* Points the entry's memory objects at the caller's buffers and runs it on stream s;
+ * returns 1 on success, 0 when oneDNN reported an error (out is then rewritten by the
+ * caller). */
+static int entry_run(dnnl_entry *en, dnnl_stream_t s, const float *x, const void *w, const float *b,
+                     float *out) {
     if (dnnl_memory_set_data_handle_v2(en->mx, (void *)x, s) != dnnl_success ||
         dnnl_memory_set_data_handle_v2(en->mw, (void *)w, s) != dnnl_success ||
         (b && dnnl_memory_set_data_handle_v2(en->mb, (void *)b, s) != dnnl_success) ||
@@ -246,64 +247,85 @@ static int entry_run(dnnl_entry *en, const float *x, const void *w, const float 
            dnnl_stream_wait(s) == dnnl_success;
 }
 
+/* Runs the primitive for key on st's cache and stream, or with st NULL on a one-shot
+ * primitive and a private stream; returns 1 on success. */
+static int run_key(dnnl_state *st, const dnnl_entry *key, const float *x, const void *w,
+                   const float *b, float *out) {
+    if (st) {
+        dnnl_entry *en = entry_get(st, key);
+        return en->prim && entry_run(en, st->strm, x, w, b, out);
+    }
+    dnnl_entry en = *key;
+    en.prim = NULL;
+    en.mx = en.mw = en.mb = en.mo = NULL;
+    dnnl_stream_t s = NULL;
+    int ok = entry_build(&en) &&
+             dnnl_stream_create(&s, g_eng, dnnl_stream_default_flags) == dnnl_success &&
+             entry_run(&en, s, x, w, b, out);
+    if (s) dnnl_stream_destroy(s);
+    entry_free(&en);
+    return ok;
+}
+
 /* Runs out = x @ W^T + b on oneDNN with plain w or packed pk (one of them set) and act (-1:
- * none) fused when oneDNN has an optimized kernel for it; returns a tl_linear_done
- * (TL_LINEAR_NOT_DONE when oneDNN is unavailable or refused: out undefined then). */
-static int dnnl_linear(const float *x, const float *w, const tl_packed *pk, const float *b,
-                       float *out, size_t T, size_t C, size_t OC, int act) {
-    if (C == 0 || T > INT32_MAX || C > INT32_MAX || OC > INT32_MAX) return TL_LINEAR_NOT_DONE;
+ * none) fused when oneDNN has an optimized kernel for it, on gs's stream and cache (a
+ * one-shot primitive when gs is NULL or busy); returns DONE, DONE_NO_ACT or NOT_DONE
+ * (oneDNN unavailable or refused: out undefined then). */
+static int dnnl_linear(dnnl_state *gs, const float *x, const float *w, const tl_packed *pk,
+                       const float *b, float *out, size_t T, size_t C, size_t OC, int act) {
+    if (C == 0 || T > INT32_MAX || C > INT32_MAX || OC > INT32_MAX || !engine_ready())
+        return NOT_DONE;
+    if (gs && !gs->strm) return NOT_DONE;
     /* inside someone else's parallel region oneDNN runs on the calling thread alone */
     int nt = omp_in_parallel() ? 1 : tl_threads_get();
     int prev = omp_get_max_threads();
     if (prev != nt) omp_set_num_threads(nt);
-    int done = TL_LINEAR_NOT_DONE;
-    pthread_mutex_lock(&g_dnnl.lock);
-    if (dnnl_ready()) {
-        dnnl_entry key = {.T = T, .C = C, .OC = OC, .has_bias = b != NULL, .nt = nt,
-                          .packed = pk != NULL, .act = act};
-        if (pk) key.wmd = pk->md;
-        dnnl_entry *en = entry_get(&key);
-        if (en->prim && entry_run(en, x, pk ? pk->data : (const void *)w, b, out))
-            done = TL_LINEAR_DONE;
-        if (!done && act >= 0) {
-            /* no optimized kernel with the activation fused: the plain matmul (for packed
-             * weights the one tl_dnnl_pack checked); the caller applies the activation */
-            key.act = -1;
-            en = entry_get(&key);
-            if (en->prim && entry_run(en, x, pk ? pk->data : (const void *)w, b, out))
-                done = TL_LINEAR_DONE_NO_ACT;
-        }
+    dnnl_state *st = gs && !atomic_flag_test_and_set_explicit(&gs->busy, memory_order_acquire) ? gs : NULL;
+    int done = NOT_DONE;
+    dnnl_entry key = {.T = T, .C = C, .OC = OC, .has_bias = b != NULL, .nt = nt,
+                      .packed = pk != NULL, .act = act};
+    if (pk) key.wmd = *(const dnnl_memory_desc_t *)pk->desc;
+    const void *wd = pk ? pk->data : (const void *)w;
+    if (run_key(st, &key, x, wd, b, out)) done = DONE;
+    if (!done && act >= 0) {
+        /* no optimized kernel with the activation fused: the plain matmul (for packed
+         * weights the one dnnl_pack checked); the caller applies the activation */
+        key.act = -1;
+        if (run_key(st, &key, x, wd, b, out)) done = DONE_NO_ACT;
     }
-    pthread_mutex_unlock(&g_dnnl.lock);
+    if (st) atomic_flag_clear_explicit(&st->busy, memory_order_release);
     if (prev != nt) omp_set_num_threads(prev);
     return done;
 }
 
-/* out (T, OC) = x (T, C) @ w (OC, C)^T + b (OC), b may be NULL; on oneDNN's matmul when it
- * accepts the shape, else on tl_linear_blas. Never fails; may allocate a cache entry. */
-void tl_linear_dnnl(const float *x, const float *w, const float *b, float *out, size_t T,
-                    size_t C, size_t OC) {
-    if (T == 0 || OC == 0) return;
-    if (!dnnl_linear(x, w, NULL, b, out, T, C, OC, -1)) tl_linear_blas(x, w, b, out, T, C, OC);
-}
-
-/* Same as tl_linear_dnnl with packed weights (pk) when non-NULL, else w, and act (-1 for
- * none) fused where oneDNN can; returns a tl_linear_done (tl_gemm_backend's linear_ex). */
-int tl_linear_dnnl_ex(const float *x, const float *w, const tl_packed *pk, const float *b,
-                      float *out, size_t T, size_t C, size_t OC, int act) {
-    if (T == 0 || OC == 0) return TL_LINEAR_DONE;
-    /* few tokens: our kernel on the same packed weights (gemm_small.c says why) */
-    if (pk && tl_small_linear(x, pk, b, out, T)) return TL_LINEAR_DONE_NO_ACT;
+/* The backend's linear: packed weights when L has oneDNN's, else plain; act fused where
+ * oneDNN can; on refusal the plain oneDNN matmul, then BLAS on plain weights, then
+ * tl_packed_linear_ref. Returns 1 when act was applied. */
+static int dnnl_backend_linear(tl_gemm_state *gs, const tl_linear *L, const float *x, float *y,
+                               size_t T, int act) {
+    dnnl_state *st = (dnnl_state *)gs;
+    const float *w = L->w, *b = L->b;
+    const tl_packed *pk = L->pk && L->pk->be == &tl_gemm_dnnl ? L->pk : NULL;
+    const size_t C = L->in, OC = L->out;
     dnnl_alg_kind_t alg;
     float alpha;
+    int done;
     if (act >= 0 && !eltwise_of(act, &alg, &alpha)) /* no oneDNN post-op for it */
-        return dnnl_linear(x, w, pk, b, out, T, C, OC, -1) ? TL_LINEAR_DONE_NO_ACT
-                                                          : TL_LINEAR_NOT_DONE;
-    return dnnl_linear(x, w, pk, b, out, T, C, OC, act);
+        done = dnnl_linear(st, x, w, pk, b, y, T, C, OC, -1) ? DONE_NO_ACT : NOT_DONE;
+    else
+        done = dnnl_linear(st, x, w, pk, b, y, T, C, OC, act);
+    if (done == NOT_DONE && pk && w && dnnl_linear(st, x, w, NULL, b, y, T, C, OC, -1))
+        done = DONE_NO_ACT;
+    if (done == NOT_DONE) {
+        if (w) tl_linear_blas(x, w, b, y, T, C, OC);
+        else tl_packed_linear_ref(x, pk, b, y, T);
+        done = DONE_NO_ACT;
+    }
+    return done == DONE;
 }
 
 /* Returns 1 when matmul primitives for a few token counts accept weights laid out as wd
- * with an optimized (not reference) implementation; lock held. */
+ * with an optimized (not reference) implementation. */
 static int layout_serves_every_m(const dnnl_memory_desc_t *wd, size_t C, size_t OC) {
     const size_t ms[] = {1, 37, 4096};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
@@ -318,73 +340,88 @@ static int layout_serves_every_m(const dnnl_memory_desc_t *wd, size_t C, size_t 
     return 1;
 }
 
+/* Sets *panel (floats per 64-column panel) when md is BA16a64b-style: panels of 64 output
+ * columns one after another, each the C rows in blocks of 16 x 64, so row k of panel p is
+ * the 64 floats at p * panel + k * 64 (gemm_small.c reads it); returns 0 otherwise. */
+static int panel64_layout(const dnnl_memory_desc_t *md, size_t *panel) {
+    if (md->ndims != 2 || md->format_kind != dnnl_blocked || md->offset0 != 0) return 0;
+    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
+    if (bd->inner_nblks != 2 || bd->inner_idxs[0] != 0 || bd->inner_idxs[1] != 1 ||
+        bd->inner_blks[0] != 16 || bd->inner_blks[1] != 64)
+        return 0;
+    if (bd->strides[0] != 16 * 64 || bd->strides[1] != md->padded_dims[0] * 64) return 0;
+    *panel = (size_t)bd->strides[1];
+    return 1;
+}
+
 /* Returns w (OC, C) reordered into the layout oneDNN's matmul prefers, or NULL when that
  * layout is the plain one (nothing to gain), does not serve every token count, oneDNN is
- * unavailable, or on any failure. */
-tl_packed *tl_dnnl_pack(const float *w, size_t C, size_t OC) {
-    if (!w || C == 0 || OC == 0 || C > INT32_MAX || OC > INT32_MAX) return NULL;
+ * unavailable, or on any failure. Runs the reorder on a private stream. */
+static tl_packed *dnnl_pack(const void *wv, tl_dtype dt, size_t C, size_t OC) {
+    const float *w = wv;
+    if (!w || dt != TL_DTYPE_F32 || C == 0 || OC == 0 || C > INT32_MAX || OC > INT32_MAX ||
+        !engine_ready())
+        return NULL;
     int nt = tl_threads_get(), prev = omp_get_max_threads();
     if (prev != nt) omp_set_num_threads(nt);
     tl_packed *pk = NULL;
-    pthread_mutex_lock(&g_dnnl.lock);
     dnnl_memory_desc_t plain, any;
     dnnl_dims_t wdims = {(dnnl_dim_t)C, (dnnl_dim_t)OC};
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t r = NULL;
     dnnl_memory_t src = NULL, dst = NULL;
-    int ok = dnnl_ready() && plain_wd(&plain, C, OC) &&
+    dnnl_stream_t s = NULL;
+    int ok = plain_wd(&plain, C, OC) &&
              dnnl_memory_desc_init_by_tag(&any, 2, wdims, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
              matmul_pd(&pd, TL_DNNL_PACK_M, C, OC, 1, &any, -1);
     const dnnl_memory_desc_t *pref = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
     ok = ok && pref && pref->format_kind == dnnl_blocked && !dnnl_memory_desc_equal(pref, &plain) &&
          layout_serves_every_m(pref, C, OC);
-    ok = ok && (pk = calloc(1, sizeof *pk)) != NULL;
+    ok = ok && (pk = calloc(1, sizeof *pk)) != NULL && (pk->desc = malloc(sizeof *pref)) != NULL;
+    dnnl_memory_desc_t *md = ok ? pk->desc : NULL;
     if (ok) {
-        pk->md = *pref;
+        *md = *pref;
+        pk->be = &tl_gemm_dnnl;
+        pk->dtype = TL_DTYPE_F32;
         pk->C = C;
         pk->OC = OC;
-        size_t bytes = dnnl_memory_desc_get_size(&pk->md);
+        pk->layout = panel64_layout(md, &pk->panel) ? TL_PACK_PANEL64 : TL_PACK_OPAQUE;
+        size_t bytes = dnnl_memory_desc_get_size(md);
         pk->data = bytes ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;
         ok = pk->data != NULL;
     }
-    ok = ok && dnnl_memory_create(&src, &plain, g_dnnl.eng, (void *)w) == dnnl_success &&
-         dnnl_memory_create(&dst, &pk->md, g_dnnl.eng, pk->data) == dnnl_success &&
-         dnnl_reorder_primitive_desc_create(&rpd, &plain, g_dnnl.eng, &pk->md, g_dnnl.eng, NULL) == dnnl_success &&
+    ok = ok && dnnl_stream_create(&s, g_eng, dnnl_stream_default_flags) == dnnl_success &&
+         dnnl_memory_create(&src, &plain, g_eng, (void *)w) == dnnl_success &&
+         dnnl_memory_create(&dst, md, g_eng, pk->data) == dnnl_success &&
+         dnnl_reorder_primitive_desc_create(&rpd, &plain, g_eng, md, g_eng, NULL) == dnnl_success &&
          dnnl_primitive_create(&r, rpd) == dnnl_success;
     if (ok) {
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-        ok = dnnl_primitive_execute(r, g_dnnl.strm, 2, args) == dnnl_success &&
-             dnnl_stream_wait(g_dnnl.strm) == dnnl_success;
+        ok = dnnl_primitive_execute(r, s, 2, args) == dnnl_success && dnnl_stream_wait(s) == dnnl_success;
     }
     if (r) dnnl_primitive_destroy(r);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
     if (src) dnnl_memory_destroy(src);
     if (dst) dnnl_memory_destroy(dst);
+    if (s) dnnl_stream_destroy(s);
     if (pd) dnnl_primitive_desc_destroy(pd);
-    pthread_mutex_unlock(&g_dnnl.lock);
     if (prev != nt) omp_set_num_threads(prev);
     if (!ok && pk) {
-        free(pk->data);
-        free(pk);
+        tl_packed_free(pk);
         pk = NULL;
     }
     return pk;
 }
 
-void tl_packed_free(tl_packed *pk) {
-    if (!pk) return;
-    free(pk->data);
-    free(pk);
-}
-
 /* Offset, in floats, of weight (c, o) — matmul row c, column o — inside pk's blocked
  * layout (strides of the outer blocks, then the inner blocks innermost last). */
 static size_t packed_offset(const tl_packed *pk, size_t c, size_t o) {
-    const dnnl_blocking_desc_t *bd = &pk->md.format_desc.blocking;
+    const dnnl_memory_desc_t *md = pk->desc;
+    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
     dnnl_dim_t blk[2] = {1, 1};
     for (int i = 0; i < bd->inner_nblks; i++) blk[bd->inner_idxs[i]] *= bd->inner_blks[i];
     dnnl_dim_t rem[2] = {(dnnl_dim_t)c % blk[0], (dnnl_dim_t)o % blk[1]};
-    dnnl_dim_t off = pk->md.offset0 + ((dnnl_dim_t)c / blk[0]) * bd->strides[0] +
+    dnnl_dim_t off = md->offset0 + ((dnnl_dim_t)c / blk[0]) * bd->strides[0] +
                      ((dnnl_dim_t)o / blk[1]) * bd->strides[1];
     dnnl_dim_t mult = 1;
     for (int i = bd->inner_nblks - 1; i >= 0; i--) {
@@ -417,3 +454,29 @@ void tl_packed_linear_ref(const float *x, const tl_packed *pk, const float *b, f
             out[t * OC + o] = (float)acc;
         }
 }
+
+/* Attention's products: oneDNN's sgemm (AVX-512 where the CPU has it, whatever OpenBLAS
+ * detects; single-threaded inside our parallel region) was 1.1-1.2x faster than
+ * OpenBLAS's on these shapes; OpenBLAS is the fallback should it refuse, and runs
+ * TL_MATMUL_BLAS products. */
+static void dnnl_backend_matmul(tl_gemm_state *st, int flags, size_t M, size_t N, size_t K, const float *A,
+                        size_t lda, const float *B, size_t ldb, float *C, size_t ldc) {
+    (void)st;
+    if (!(flags & TL_MATMUL_BLAS) &&
+        dnnl_sgemm('N', (flags & TL_MATMUL_TRANS_B) ? 'T' : 'N', (dnnl_dim_t)M, (dnnl_dim_t)N,
+                   (dnnl_dim_t)K, 1.0f, A, (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, 0.0f, C,
+                   (dnnl_dim_t)ldc) == dnnl_success)
+        return;
+    tl_matmul_blas(flags, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+const tl_gemm_backend tl_gemm_dnnl = {
+    .name = "dnnl",
+    .dtypes = TL_DTYPE_BIT(TL_DTYPE_F32),
+    .pack_dtypes = TL_DTYPE_BIT(TL_DTYPE_F32),
+    .state_new = dnnl_state_new,
+    .state_free = dnnl_state_free,
+    .pack = dnnl_pack,
+    .linear = dnnl_backend_linear,
+    .matmul = dnnl_backend_matmul,
+};

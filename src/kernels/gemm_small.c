@@ -1,5 +1,8 @@
-/* gemm_small.c — linear layers over few tokens (T <= TL_SMALL_M_MAX) on the weights
- * tl_dnnl_pack made, with this project's AVX-512 kernel instead of oneDNN's matmul.
+/* gemm_small.c — linear layers over few tokens (T <= TL_SMALL_M_MAX) on weights packed in
+ * 64-column panels (TL_PACK_PANEL64, the layout the dnnl backend's pack usually gets from
+ * oneDNN), with this project's AVX-512 kernel instead of oneDNN's matmul. It is the
+ * linear_panel64 entry of the AVX-512 vector-kernel table (vec.h); tl_linear_forward runs
+ * it when that table is in use.
  *
  * Why: with few tokens a GEMM does at most 32 FLOP per weight byte, and in a forward the
  * weights come from memory (a BERT-base forward reads 340 MB of them). On those shapes
@@ -11,14 +14,13 @@
  * interleaved, 100 ms pauses: all-MiniLM-L6-v2 1 x 16 3.19-3.69 ms vs 3.32-4.09 with
  * oneDNN; BERT-base 1 x 16 18.8-20.2 vs 20.1-20.2.
  *
- * Layout: on the CPUs seen so far tl_dnnl_pack picks BA16a64b: panels of 64 output columns
+ * Layout: on the CPUs seen so far oneDNN prefers BA16a64b: panels of 64 output columns
  * one after another, each the C rows in blocks of 16 x 64, so row k of panel p is the 64
  * floats at p * panel + k * 64. Any other layout is left to oneDNN.
  *
  * Kernel: per panel, token rows in groups of up to 6; 6 x 4 zmm accumulators; each weight
  * row (4 zmm) is loaded once per group and x is broadcast. The panel (C x 256 bytes) stays
  * in L2 for the later groups, so the weights stream from memory once. */
-#include "kernels/gemm_dnnl_int.h"
 #include "kernels/kernels.h"
 #include "kernels/vec.h"
 #include "runtime/threads.h"
@@ -70,25 +72,9 @@ TILE_FN(5)
 TILE_FN(6)
 static const tile_fn tiles[ROWS + 1] = {NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
 
-/* Sets *panel (floats per 64-column panel) when md is the BA16a64b-style layout described
- * above; returns 0 otherwise. */
-static int panel_layout(const dnnl_memory_desc_t *md, size_t *panel) {
-    if (md->ndims != 2 || md->format_kind != dnnl_blocked || md->offset0 != 0) return 0;
-    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
-    if (bd->inner_nblks != 2 || bd->inner_idxs[0] != 0 || bd->inner_idxs[1] != 1 ||
-        bd->inner_blks[0] != 16 || bd->inner_blks[1] != PANEL)
-        return 0;
-    if (bd->strides[0] != 16 * PANEL || bd->strides[1] != md->padded_dims[0] * PANEL) return 0;
-    *panel = (size_t)bd->strides[1];
-    return 1;
-}
-
-int tl_small_linear(const float *x, const struct tl_packed *pk, const float *b, float *out,
-                    size_t T) {
-    size_t panel;
-    if (T == 0 || T > TL_SMALL_M_MAX || strcmp(tl_vec()->isa, "avx512") != 0 ||
-        !panel_layout(&pk->md, &panel))
-        return 0;
+void tl_linear_panel64_avx512(const float *x, const tl_packed *pk, const float *b, float *out,
+                              size_t T) {
+    const size_t panel = pk->panel;
     const size_t K = pk->C, N = pk->OC, n_panels = (N + PANEL - 1) / PANEL;
     const float *W = pk->data;
     const int nt = omp_in_parallel() ? 1 : tl_threads_get();
@@ -110,5 +96,4 @@ int tl_small_linear(const float *x, const struct tl_packed *pk, const float *b, 
             }
         }
     }
-    return 1;
 }

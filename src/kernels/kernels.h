@@ -5,68 +5,23 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "kernels/act.h"
+#include "kernels/linear.h"
 #include "torchless.h"
 
-/* out (T, OC) = x (T, C) @ w (OC, C)^T + b (OC); b may be NULL. */
-typedef void (*tl_linear_fn)(const float *x, const float *w, const float *b, float *out,
-                             size_t T, size_t C, size_t OC);
-
-/* One linear layer's weights packed once, at load, into a backend's preferred layout
- * (opaque; made by a backend's pack, freed with tl_packed_free). */
-typedef struct tl_packed tl_packed;
-
-/* No activation after a linear layer (the act argument of tl_linear_run). */
-enum { TL_LINEAR_NO_ACT = -1 };
-
-/* What a backend's linear_ex did: nothing (the caller falls back), the linear layer with
- * its activation, or the linear layer only (tl_linear_run then applies the activation). */
-typedef enum { TL_LINEAR_NOT_DONE = 0, TL_LINEAR_DONE, TL_LINEAR_DONE_NO_ACT } tl_linear_done;
-
-/* A GEMM implementation behind the one linear interface. */
-typedef struct tl_gemm_backend {
-    const char *name;
-    tl_linear_fn linear;
-    /* Returns w (OC, C) packed for this backend, or NULL when it runs plain weights (or
-     * packing failed; the plain weights then stay in use). NULL: never packs. */
-    tl_packed *(*pack)(const float *w, size_t C, size_t OC);
-    /* out = x @ W^T + b with W packed (pk) or plain (w), and act (-1: none) fused when it
-     * can; returns a tl_linear_done. NULL: linear then a separate act pass. */
-    int (*linear_ex)(const float *x, const float *w, const tl_packed *pk, const float *b,
-                     float *out, size_t T, size_t C, size_t OC, int act);
-} tl_gemm_backend;
-
-/* Scalar reference (the oracle) and the BLAS-backed version. */
+/* Scalar reference (the oracle: double accumulation) and the BLAS-backed version of
+ * out (T, OC) = x (T, C) @ w (OC, C)^T + b (OC); b may be NULL. The linear layer a model
+ * runs goes through tl_linear_forward (linear.h); these are its backends' kernels. */
 void tl_linear_ref(const float *x, const float *w, const float *b, float *out, size_t T,
                    size_t C, size_t OC);
 void tl_linear_blas(const float *x, const float *w, const float *b, float *out, size_t T,
                     size_t C, size_t OC);
 
-/* oneDNN matmul (bias fused, primitives cached per shape; falls back to BLAS on error). */
-void tl_linear_dnnl(const float *x, const float *w, const float *b, float *out, size_t T,
-                    size_t C, size_t OC);
-/* oneDNN's linear_ex and pack (gemm_dnnl.c; contracts as in tl_gemm_backend). */
-int tl_linear_dnnl_ex(const float *x, const float *w, const tl_packed *pk, const float *b,
-                      float *out, size_t T, size_t C, size_t OC, int act);
-tl_packed *tl_dnnl_pack(const float *w, size_t C, size_t OC);
-
-/* Frees a packed weight (NULL is ignored). */
-void tl_packed_free(tl_packed *pk);
-
-/* out (T, OC) = x (T, C) @ W^T + b from pk's packed layout: unpacked once into a temporary
- * plain copy and run on BLAS; without memory for it, a scalar loop reads the packed layout.
- * Never fails (the fallback when the backend refuses a shape after plain w was freed). */
-void tl_packed_linear_ref(const float *x, const tl_packed *pk, const float *b, float *out,
-                          size_t T);
-
-/* out (T, OC) = act(x (T, C) @ W^T + b) on backend g: with pk (packed by g->pack) when
- * non-NULL, else with w (OC, C); w may be NULL when pk is set. act is a tl_activation or
- * TL_LINEAR_NO_ACT. Never fails. */
-void tl_linear_run(const tl_gemm_backend *g, const float *x, const float *w, const tl_packed *pk,
-                   const float *b, float *out, size_t T, size_t C, size_t OC, int act);
-
-/* Returns the backend named by $TORCHLESS_GEMM ("dnnl", "blas" or "ref"; default "dnnl"), or
- * NULL with an error naming the bad value and the choices. */
-const tl_gemm_backend *tl_gemm_select(void);
+/* C (M, N) = A (M, K) @ op(B) with TL_MATMUL_* flags (linear.h), row-major with leading
+ * dims, on the calling thread: a scalar double-accumulating loop, and cblas_sgemm. */
+void tl_matmul_ref(int flags, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                   const float *B, size_t ldb, float *C, size_t ldc);
+void tl_matmul_blas(int flags, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                    const float *B, size_t ldb, float *C, size_t ldc);
 
 /* x (T, H) <- LayerNorm(x + residual) * g + b; residual (T, H) and b may be NULL. */
 void tl_add_layernorm(float *x, const float *residual, const float *g, const float *b,
@@ -118,11 +73,12 @@ typedef struct tl_attn_extras {
     int mask_queries;         /* a query whose own key_mask is 0 gets equal weights (DeBERTa) */
 } tl_attn_extras;
 
-/* Multi-head self-attention over a packed batch, one sequence at a time.
+/* Multi-head self-attention over a packed batch, one sequence at a time, its products on
+ * g's backend (tl_gemm_matmul; DeBERTa's c2p / p2c products on its BLAS path).
  * qkv is (T, 3H) with Q | K | V per row; out is (T, H); cu_seqlens has n_seqs+1 entries;
  * ex may be NULL. scratch must hold tl_attention_scratch_floats(max_len) floats per
  * thread, n_threads threads. */
-void tl_attention(const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
+void tl_attention(const tl_gemm *g, const float *qkv, float *out, const size_t *cu_seqlens, size_t n_seqs,
                   const tl_attn_extras *ex, size_t n_heads, size_t head_dim, float *scratch,
                   int n_threads);
 /* Scratch floats one attention thread needs for sequences up to max_len tokens (span:

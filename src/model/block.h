@@ -33,6 +33,11 @@ struct tl_block_ops {
  * pre-norm layers. */
 extern const tl_block_ops tl_block_post_norm, tl_block_albert, tl_block_deberta, tl_block_modernbert;
 
+/* The GEMM a forward on c runs: the model's backend with c's own state. */
+static inline tl_gemm tl_ctx_gemm(const tl_context *c, const tl_gemm_backend *be) {
+    return (tl_gemm){be, c->gemm_state};
+}
+
 /* Helpers every block kind shares (encoder.c). */
 /* Longest sequence of b. */
 size_t tl_batch_max_len(const tl_batch *b);

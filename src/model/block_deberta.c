@@ -43,7 +43,7 @@ static tl_status bind_positions(tl_weights *w, const tl_arch *a, const tl_safete
     for (int l = 0; l < (int)a->n_layers; l++) {
         tl_layer_weights *L = &w->layers[l];
         if (a->share_att_key) { /* query_proj / key_proj of the layer itself: one fused pass */
-            float *pqk = project(w, rel, L->qkv_w, L->qkv_b, R, H, 3 * H);
+            float *pqk = project(w, rel, L->qkv.w, L->qkv.b, R, H, 3 * H);
             if (!pqk) return tl_set_error(TL_ERR_OOM, "out of memory");
             L->pos_q = a->p2c ? pqk : NULL;
             L->pos_k = a->c2p ? pqk + H : NULL;
@@ -93,13 +93,14 @@ static void forward(tl_context *c, const tl_batch *b, size_t T, float *x, const 
     const size_t H = a->hidden, E = a->embedding_size;
     const int prof = tl_prof_enabled();
     double t0 = prof ? tl_prof_now() : 0.0;
+    const tl_gemm g = tl_ctx_gemm(c, m->gemm);
     const int32_t *pos_ids = tl_post_norm_prologue(a, b, p, arena);
     // project first, then LN on (T, H), then zero the masked tokens
     float *e = a->has_emb_proj ? tl_arena_at(arena, p, PART_EMB) : x;
     tl_embeddings_sum(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids, b->token_type_ids,
                       e, T, E);
     if (a->has_emb_proj)
-        tl_linear_run(m->gemm, e, w->emb_proj_w, w->emb_proj_pk, w->emb_proj_b, x, T, E, H, TL_LINEAR_NO_ACT);
+        tl_linear_forward(&g, &w->emb_proj, e, x, T, TL_LINEAR_NO_ACT);
     tl_add_layernorm(x, NULL, w->emb_ln_w, w->emb_ln_b, T, H, (float)a->ln_eps);
     for (size_t t = 0; b->attention_mask && t < T; t++)
         if (!b->attention_mask[t]) memset(x + t * H, 0, H * sizeof(float));

@@ -28,16 +28,12 @@ static tl_status bind(tl_weights *w, const tl_arch *a, const tl_safetensors *st)
         return s;
     for (int l = 0; l < (int)a->n_layers; l++) {
         tl_layer_weights *L = &w->layers[l];
-        if ((s = tl_weights_get(w, st, TL_ROLE_QKV_W, l, 3 * H, H, &L->qkv_w)) ||
-            (s = tl_weights_get_opt(w, st, TL_ROLE_QKV_B, l, 3 * H, 0, a->attn_bias, &L->qkv_b)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_ATTN_OUT_W, l, H, H, &L->attn_out_w)) ||
-            (s = tl_weights_get_opt(w, st, TL_ROLE_ATTN_OUT_B, l, H, 0, a->attn_bias, &L->attn_out_b)) ||
+        if ((s = tl_weights_get_linear(w, st, TL_ROLE_QKV_W, TL_ROLE_QKV_B, l, 3 * H, H, a->attn_bias, &L->qkv)) ||
+            (s = tl_weights_get_linear(w, st, TL_ROLE_ATTN_OUT_W, TL_ROLE_ATTN_OUT_B, l, H, H, a->attn_bias, &L->attn_out)) ||
             (s = tl_weights_get_opt(w, st, TL_ROLE_ATTN_LN_W, l, H, 0, l > 0, &L->attn_ln_w)) ||
             (s = tl_weights_get_opt(w, st, TL_ROLE_ATTN_LN_B, l, H, 0, l > 0 && a->norm_bias, &L->attn_ln_b)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_FFN_IN_W, l, 2 * I, H, &L->ffn_in_w)) ||
-            (s = tl_weights_get_opt(w, st, TL_ROLE_FFN_IN_B, l, 2 * I, 0, a->mlp_bias, &L->ffn_in_b)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_FFN_OUT_W, l, H, I, &L->ffn_out_w)) ||
-            (s = tl_weights_get_opt(w, st, TL_ROLE_FFN_OUT_B, l, H, 0, a->mlp_bias, &L->ffn_out_b)) ||
+            (s = tl_weights_get_linear(w, st, TL_ROLE_FFN_IN_W, TL_ROLE_FFN_IN_B, l, 2 * I, H, a->mlp_bias, &L->ffn_in)) ||
+            (s = tl_weights_get_linear(w, st, TL_ROLE_FFN_OUT_W, TL_ROLE_FFN_OUT_B, l, H, I, a->mlp_bias, &L->ffn_out)) ||
             (s = tl_weights_get(w, st, TL_ROLE_FFN_LN_W, l, H, 0, &L->ffn_ln_w)) ||
             (s = tl_weights_get_opt(w, st, TL_ROLE_FFN_LN_B, l, H, 0, a->norm_bias, &L->ffn_ln_b)))
             return s;
@@ -70,6 +66,7 @@ static void forward(tl_context *c, const tl_batch *b, size_t T, float *x, const 
     const tl_weights *w = &m->w;
     const size_t H = a->hidden, I = a->intermediate;
     const int nt = c->n_threads;
+    const tl_gemm g = tl_ctx_gemm(c, m->gemm);
     const float eps = (float)a->ln_eps;
     float *ln = tl_arena_at(arena, p, PART_LN), *qkv = tl_arena_at(arena, p, PART_QKV);
     float *ctx = tl_arena_at(arena, p, PART_CTX), *ffn = tl_arena_at(arena, p, PART_FFN);
@@ -88,18 +85,18 @@ static void forward(tl_context *c, const tl_batch *b, size_t T, float *x, const 
             tl_layernorm(x, ln, L->attn_ln_w, L->attn_ln_b, T, H, eps);
             in = ln;
         }
-        tl_linear_run(m->gemm, in, L->qkv_w, L->qkv_pk, L->qkv_b, qkv, T, H, 3 * H, TL_LINEAR_NO_ACT); // qkv (T, 3H)
+        tl_linear_forward(&g, &L->qkv, in, qkv, T, TL_LINEAR_NO_ACT); // qkv (T, 3H)
         int local = a->layer_local[l];
         tl_rope_apply(qkv, cu, b->n_seqs, b->position_ids, a->n_heads, a->head_dim,
                       local ? a->rope_theta_local : a->rope_theta_global);
         tl_attn_extras ex = {.key_mask = b->attention_mask, .window = local ? a->local_window : 0};
-        tl_attention(qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);
-        tl_linear_run(m->gemm, ctx, L->attn_out_w, L->attn_out_pk, L->attn_out_b, ln, T, H, H, TL_LINEAR_NO_ACT); // ln (T, H)
+        tl_attention(&g, qkv, ctx, cu, b->n_seqs, &ex, a->n_heads, a->head_dim, scratch, nt);
+        tl_linear_forward(&g, &L->attn_out, ctx, ln, T, TL_LINEAR_NO_ACT); // ln (T, H)
         add_inplace(x, ln, T * H);
         tl_layernorm(x, ln, L->ffn_ln_w, L->ffn_ln_b, T, H, eps);
-        tl_linear_run(m->gemm, ln, L->ffn_in_w, L->ffn_in_pk, L->ffn_in_b, ffn, T, H, 2 * I, TL_LINEAR_NO_ACT); // ffn (T, 2I)
+        tl_linear_forward(&g, &L->ffn_in, ln, ffn, T, TL_LINEAR_NO_ACT); // ffn (T, 2I)
         tl_gated_activation(ffn, gated, T, I, a->act);                          // gated (T, I)
-        tl_linear_run(m->gemm, gated, L->ffn_out_w, L->ffn_out_pk, L->ffn_out_b, ln, T, I, H, TL_LINEAR_NO_ACT); // ln (T, H)
+        tl_linear_forward(&g, &L->ffn_out, gated, ln, T, TL_LINEAR_NO_ACT); // ln (T, H)
         add_inplace(x, ln, T * H);
     }
     tl_add_layernorm(x, NULL, w->final_ln_w, w->final_ln_b, T, H, eps);

@@ -34,7 +34,8 @@ void tl_post_norm_layer(tl_context *c, const tl_layer_weights *L, float *x, size
                         void *arena) {
     const tl_model *m = c->model;
     const tl_arch *a = &m->arch;
-    const size_t H = a->hidden, I = a->intermediate;
+    const size_t H = a->hidden;
+    const tl_gemm g = tl_ctx_gemm(c, m->gemm);
     float *qkv = tl_arena_at(arena, p, TL_PN_QKV), *ctx = tl_arena_at(arena, p, TL_PN_CTX);
     float *tmp = tl_arena_at(arena, p, TL_PN_TMP), *ffn = tl_arena_at(arena, p, TL_PN_FFN);
     float *scratch = tl_arena_at(arena, p, TL_PN_SCRATCH);
@@ -44,21 +45,21 @@ void tl_post_norm_layer(tl_context *c, const tl_layer_weights *L, float *x, size
 /* Closes the timing of one kernel step when TORCHLESS_PROFILE is on. */
 #define STEP(k) do { if (prof) { double t1 = tl_prof_now(); tl_prof_add((k), t1 - t0); t0 = t1; } } while (0)
     // qkv (T, 3H) = x @ Wqkv^T + b
-    tl_linear_run(m->gemm, x, L->qkv_w, L->qkv_pk, L->qkv_b, qkv, T, H, 3 * H, TL_LINEAR_NO_ACT);
+    tl_linear_forward(&g, &L->qkv, x, qkv, T, TL_LINEAR_NO_ACT);
     STEP(TL_PROF_QKV);
-    tl_attention(qkv, ctx, cu, b->n_seqs, ex, a->n_heads, a->head_dim, scratch, c->n_threads); // ctx (T, H)
+    tl_attention(&g, qkv, ctx, cu, b->n_seqs, ex, a->n_heads, a->head_dim, scratch, c->n_threads); // ctx (T, H)
     STEP(TL_PROF_ATTN);
     // tmp (T, H) = ctx @ Wo^T + b
-    tl_linear_run(m->gemm, ctx, L->attn_out_w, L->attn_out_pk, L->attn_out_b, tmp, T, H, H, TL_LINEAR_NO_ACT);
+    tl_linear_forward(&g, &L->attn_out, ctx, tmp, T, TL_LINEAR_NO_ACT);
     STEP(TL_PROF_ATTN_OUT);
     tl_add_layernorm(x, tmp, L->attn_ln_w, L->attn_ln_b, T, H, (float)a->ln_eps);
     STEP(TL_PROF_LN);
     // ffn (T, I) = act(x @ W1^T + b): the activation runs in the GEMM's epilogue
     // (oneDNN post-op) or, on backends without one, as a pass right after it
-    tl_linear_run(m->gemm, x, L->ffn_in_w, L->ffn_in_pk, L->ffn_in_b, ffn, T, H, I, (int)a->act);
+    tl_linear_forward(&g, &L->ffn_in, x, ffn, T, (int)a->act);
     STEP(TL_PROF_FFN_IN);
     // tmp (T, H) = ffn @ W2^T + b
-    tl_linear_run(m->gemm, ffn, L->ffn_out_w, L->ffn_out_pk, L->ffn_out_b, tmp, T, I, H, TL_LINEAR_NO_ACT);
+    tl_linear_forward(&g, &L->ffn_out, ffn, tmp, T, TL_LINEAR_NO_ACT);
     STEP(TL_PROF_FFN_OUT);
     tl_add_layernorm(x, tmp, L->ffn_ln_w, L->ffn_ln_b, T, H, (float)a->ln_eps);
     STEP(TL_PROF_LN);
@@ -87,8 +88,8 @@ tl_status tl_post_norm_bind_common(tl_weights *w, const tl_arch *a, const tl_saf
     if (a->type_vocab_size &&
         (s = tl_weights_get(w, st, TL_ROLE_TYPE_EMB, 0, a->type_vocab_size, E, &w->type_emb)))
         return s;
-    if (a->has_emb_proj && ((s = tl_weights_get(w, st, TL_ROLE_EMB_PROJ_W, 0, H, E, &w->emb_proj_w)) ||
-                            (s = tl_weights_get_opt(w, st, TL_ROLE_EMB_PROJ_B, 0, H, 0, 1, &w->emb_proj_b))))
+    if (a->has_emb_proj &&
+        (s = tl_weights_get_linear(w, st, TL_ROLE_EMB_PROJ_W, TL_ROLE_EMB_PROJ_B, 0, H, E, 1, &w->emb_proj)))
         return s;
     if (a->rel_buckets &&
         (s = tl_weights_get(w, st, TL_ROLE_REL_BIAS, 0, a->rel_buckets, a->n_heads, &w->rel_bias)))
@@ -96,14 +97,11 @@ tl_status tl_post_norm_bind_common(tl_weights *w, const tl_arch *a, const tl_saf
     for (int l = 0; l < (int)a->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
         if ((s = tl_weights_fuse_qkv(w, st, l, H, L)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_ATTN_OUT_W, l, H, H, &L->attn_out_w)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_ATTN_OUT_B, l, H, 0, &L->attn_out_b)) ||
+            (s = tl_weights_get_linear(w, st, TL_ROLE_ATTN_OUT_W, TL_ROLE_ATTN_OUT_B, l, H, H, 1, &L->attn_out)) ||
             (s = tl_weights_get(w, st, TL_ROLE_ATTN_LN_W, l, H, 0, &L->attn_ln_w)) ||
             (s = tl_weights_get(w, st, TL_ROLE_ATTN_LN_B, l, H, 0, &L->attn_ln_b)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_FFN_IN_W, l, I, H, &L->ffn_in_w)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_FFN_IN_B, l, I, 0, &L->ffn_in_b)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_FFN_OUT_W, l, H, I, &L->ffn_out_w)) ||
-            (s = tl_weights_get(w, st, TL_ROLE_FFN_OUT_B, l, H, 0, &L->ffn_out_b)) ||
+            (s = tl_weights_get_linear(w, st, TL_ROLE_FFN_IN_W, TL_ROLE_FFN_IN_B, l, I, H, 1, &L->ffn_in)) ||
+            (s = tl_weights_get_linear(w, st, TL_ROLE_FFN_OUT_W, TL_ROLE_FFN_OUT_B, l, H, I, 1, &L->ffn_out)) ||
             (s = tl_weights_get(w, st, TL_ROLE_FFN_LN_W, l, H, 0, &L->ffn_ln_w)) ||
             (s = tl_weights_get(w, st, TL_ROLE_FFN_LN_B, l, H, 0, &L->ffn_ln_b)))
             return s;
@@ -133,14 +131,14 @@ static void forward(tl_context *c, const tl_batch *b, size_t T, float *x, const 
     const tl_weights *w = &m->w;
     const int prof = tl_prof_enabled();
     double t0 = prof ? tl_prof_now() : 0.0;
+    const tl_gemm g = tl_ctx_gemm(c, m->gemm);
     const int32_t *pos_ids = tl_post_norm_prologue(a, b, p, arena);
     // e (T, E) = LN(word[ids] + type[tt] + pos[p]); x (T, H) = e, or e @ Wproj^T + b
     float *e = a->has_emb_proj ? tl_arena_at(arena, p, PART_EMB) : x;
     tl_embeddings_ln(w->word_emb, w->pos_emb, w->type_emb, b->input_ids, pos_ids, b->token_type_ids,
                      w->emb_ln_w, w->emb_ln_b, (float)a->ln_eps, e, T, a->embedding_size);
     if (a->has_emb_proj)
-        tl_linear_run(m->gemm, e, w->emb_proj_w, w->emb_proj_pk, w->emb_proj_b, x, T, a->embedding_size,
-                      a->hidden, TL_LINEAR_NO_ACT);
+        tl_linear_forward(&g, &w->emb_proj, e, x, T, TL_LINEAR_NO_ACT);
     tl_rel_bias relb = {tl_arena_at(arena, p, PART_REL), tl_batch_max_len(b) + 1};
     if (a->rel_buckets) tl_rel_bias_table(w->rel_bias, a->n_heads, relb.span, (float *)relb.table);
     if (prof) tl_prof_add(TL_PROF_EMBED, tl_prof_now() - t0);

@@ -23,12 +23,17 @@ tl_status tl_context_new(const tl_model *model, const tl_context_params *params,
     tl_context *c = malloc(sizeof *c);
     if (!c) return tl_set_error(TL_ERR_OOM, "out of memory for a context");
     tl_ctx_init(c, model, p.num_threads ? p.num_threads : model->n_threads);
+    if (!(c->gemm_state = tl_gemm_state_new(model->gemm))) {
+        free(c);
+        return tl_set_error(TL_ERR_OOM, "out of memory for a context's %s GEMM state", model->gemm->name);
+    }
     *out = c;
     return TL_OK;
 }
 
 void tl_context_free(tl_context *ctx) {
     if (!ctx) return;
+    tl_gemm_state_free(ctx->gemm_state);
     tl_ctx_release(ctx);
     free(ctx);
 }

@@ -53,6 +53,8 @@ char *tl_model_describe(const tl_model *m) {
               m->w.dtypes, m->w.n_converted, a->n_layers);
     sb_printf(&b, "gemm:         %s, %d threads; vector kernels: %s\n", m->gemm->name, m->n_threads,
               tl_vec()->isa);
+    char cpu[256];
+    sb_printf(&b, "cpu features: %s\n", tl_cpu_describe(tl_cpu_features(), cpu, sizeof cpu));
     sb_printf(&b, "tokenizer:    %s\n", m->tok ? "loaded" : "none");
     sb_printf(&b, "sentence-embedding: pooling %s%s%s\n", pool, m->st_cfg.normalize ? ", normalize" : "",
               m->st_cfg.present ? "" : " (no modules.json: defaults)");

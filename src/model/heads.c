@@ -100,6 +100,7 @@ static tl_status bind_linear(tl_head *h, const tl_model *m, const tl_head_op *op
                                 tb->file, tb->name, tb->ndim, (long long)tb->shape[0], st->out);
         if ((s = as_f32(h, tb, &st->b))) return s;
     }
+    st->lin = (tl_linear){.in = st->in, .out = st->out, .wtype = TL_DTYPE_F32, .w = st->w, .b = st->b};
     return TL_OK;
 }
 
@@ -191,6 +192,10 @@ tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden
         return tl_set_error(TL_ERR_OOM, "head input of %zu rows is too large", n_rows);
     float *buf = malloc(bytes);
     if (!buf) return tl_set_error(TL_ERR_OOM, "out of memory for the %s head", tl_head_kind_task(h->def->kind));
+    /* the GEMM state of a context of the model: its spare one, or a temporary one */
+    tl_context *c = tl_model_ctx_get(m);
+    if (!c) { free(buf); return TL_ERR_OOM; }
+    const tl_gemm g = {m->gemm, c->gemm_state};
     float *a = buf, *b = buf + n;
     // a (n_rows, H) = the selected rows of hidden
     for (size_t r = 0; r < n_rows; r++)
@@ -201,7 +206,7 @@ tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden
         switch (st->op) {
         case TL_HOP_LINEAR: {
             float *dst = last ? out : b;
-            m->gemm->linear(a, st->w, st->b, dst, n_rows, st->in, st->out); // (n_rows, out)
+            tl_linear_forward(&g, &st->lin, a, dst, n_rows, TL_LINEAR_NO_ACT); // (n_rows, out)
             if (!last) { float *t = a; a = b; b = t; }
             break;
         }
@@ -211,6 +216,7 @@ tl_status tl_head_apply(const tl_head *h, const tl_model *m, const float *hidden
         }
         if (last && st->op != TL_HOP_LINEAR) memcpy(out, a, n_rows * st->out * sizeof(float));
     }
+    tl_model_ctx_put(m, c);
     free(buf);
     return TL_OK;
 }

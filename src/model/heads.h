@@ -78,7 +78,8 @@ const char *tl_head_kind_task(tl_head_kind kind);
 /* A bound step: fp32 pointers (into the mapping, or owned copies) and sizes. */
 typedef struct tl_head_step {
     tl_head_op_kind op;
-    const float *w, *b;
+    const float *w, *b;  /* weight and bias (of a linear step: also in lin) */
+    tl_linear lin;       /* linear: the layer (plain fp32 weights) */
     size_t in, out;      /* linear: (out, in); layernorm: in == out */
     int tanh;            /* activation: tanh, else fn */
     tl_activation fn;

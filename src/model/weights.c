@@ -103,8 +103,7 @@ tl_status tl_weights_fuse_qkv(tl_weights *w, const tl_safetensors *st, int layer
     qb = malloc(3 * H * sizeof(float));
     if (!qb || !tl_weights_keep(w, qb))
         return tl_set_error(TL_ERR_OOM, "out of memory fusing QKV of layer %d", layer);
-    L->qkv_w = qw;
-    L->qkv_b = qb;
+    L->qkv = (tl_linear){.in = H, .out = 3 * H, .wtype = TL_DTYPE_F32, .w = qw, .b = qb};
     for (int i = 0; i < 3; i++) {
         const tl_st_tensor *tw, *tb;
         tl_status s;
@@ -124,6 +123,16 @@ tl_status tl_weights_get_opt(tl_weights *w, const tl_safetensors *st, tl_role r,
     *out = NULL;
     if (!want || !tl_role_name(w->family, r)) return TL_OK;
     return tl_weights_get(w, st, r, layer, d0, d1, out);
+}
+
+tl_status tl_weights_get_linear(tl_weights *w, const tl_safetensors *st, tl_role rw, tl_role rb,
+                                int layer, size_t out, size_t in, int want_b, tl_linear *L) {
+    const float *pw = NULL;
+    *L = (tl_linear){.in = in, .out = out, .wtype = TL_DTYPE_F32};
+    tl_status s = tl_weights_get(w, st, rw, layer, out, in, &pw);
+    if (s == TL_OK) s = tl_weights_get_opt(w, st, rb, layer, out, 0, want_b, &L->b);
+    L->w = pw;
+    return s;
 }
 
 /* Picks the first prefix under which the word embeddings exist. */
@@ -158,7 +167,7 @@ fail:
 }
 
 /* Frees p when w owns it (and forgets it); returns 1 then, 0 when p is not owned. */
-static int release(tl_weights *w, const float *p) {
+static int release(tl_weights *w, const void *p) {
     for (size_t i = 0; i < w->n_owned; i++)
         if (w->owned[i] == p) {
             free(w->owned[i]);
@@ -177,39 +186,36 @@ static void drop_mapped(const void *p, size_t bytes) {
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* Packs *plain (OC, C) into *pk with g; frees the plain copy when w owns it, else (a
- * weight in the checkpoint's mapping) drops its pages when drop is set. */
-static void pack_one(tl_weights *w, const tl_gemm_backend *g, const float **plain, tl_packed **pk,
-                     size_t C, size_t OC, int drop) {
-    if (!*plain || *pk || !(*pk = g->pack(*plain, C, OC))) return;
-    if (release(w, *plain)) *plain = NULL;
-    else if (drop) drop_mapped(*plain, C * OC * sizeof(float));
+/* Packs L with g; frees the plain copy when w owns it, else (a weight in the checkpoint's
+ * mapping) drops its pages when drop is set. */
+static void pack_one(tl_weights *w, const tl_gemm_backend *g, tl_linear *L, int drop) {
+    if (!tl_linear_pack(L, g)) return;
+    if (release(w, L->w)) L->w = NULL;
+    else if (drop) drop_mapped(L->w, L->in * L->out * tl_dtype_size(L->wtype));
 }
 
 void tl_weights_pack(tl_weights *w, const tl_arch *a, const tl_gemm_backend *g, int drop_mapped) {
     if (!g || !g->pack) return;
-    const size_t H = a->hidden, I = a->intermediate;
-    const size_t I_in = a->ffn_in_width ? a->ffn_in_width : I;
     const int d = drop_mapped;
-    if (a->has_emb_proj) pack_one(w, g, &w->emb_proj_w, &w->emb_proj_pk, a->embedding_size, H, d);
+    if (a->has_emb_proj) pack_one(w, g, &w->emb_proj, d);
     for (size_t l = 0; l < a->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
-        pack_one(w, g, &L->qkv_w, &L->qkv_pk, H, 3 * H, d);
-        pack_one(w, g, &L->attn_out_w, &L->attn_out_pk, H, H, d);
-        pack_one(w, g, &L->ffn_in_w, &L->ffn_in_pk, H, I_in, d);
-        pack_one(w, g, &L->ffn_out_w, &L->ffn_out_pk, I, H, d);
+        pack_one(w, g, &L->qkv, d);
+        pack_one(w, g, &L->attn_out, d);
+        pack_one(w, g, &L->ffn_in, d);
+        pack_one(w, g, &L->ffn_out, d);
     }
 }
 
 void tl_weights_free(tl_weights *w) {
     for (size_t l = 0; w->layers && l < w->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
-        tl_packed_free(L->qkv_pk);
-        tl_packed_free(L->attn_out_pk);
-        tl_packed_free(L->ffn_in_pk);
-        tl_packed_free(L->ffn_out_pk);
+        tl_packed_free(L->qkv.pk);
+        tl_packed_free(L->attn_out.pk);
+        tl_packed_free(L->ffn_in.pk);
+        tl_packed_free(L->ffn_out.pk);
     }
-    tl_packed_free(w->emb_proj_pk);
+    tl_packed_free(w->emb_proj.pk);
     for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
     free(w->owned);
     free(w->layers);

@@ -3,31 +3,28 @@
 #ifndef TL_MODEL_WEIGHTS_H
 #define TL_MODEL_WEIGHTS_H
 #include "io/safetensors.h"
+#include "kernels/linear.h"
 #include "model/arch.h"
 
-typedef struct tl_packed tl_packed;
-typedef struct tl_gemm_backend tl_gemm_backend;
-
-/* One layer's weights. In ModernBERT's pre-norm block the same slots hold: qkv_w/qkv_b
- * the checkpoint's fused Wqkv (mapped, not copied), attn_ln_* the pre-attention norm (NULL
- * in layer 0), ffn_in_* Wi (2I, H), ffn_ln_* the pre-MLP norm; biases may be NULL. */
+/* One layer's weights. In ModernBERT's pre-norm block the same slots hold: qkv the
+ * checkpoint's fused Wqkv (mapped, not copied), attn_ln_* the pre-attention norm (NULL in
+ * layer 0), ffn_in Wi (2I, H), ffn_ln_* the pre-MLP norm; biases may be NULL. Each linear
+ * layer's w may be NULL once packed (pk set) and its owned copy freed. */
 typedef struct tl_layer_weights {
-    const float *qkv_w, *qkv_b; /* (3H, H) and (3H): Q, K, V concatenated at load */
-    const float *attn_out_w, *attn_out_b, *attn_ln_w, *attn_ln_b;
-    const float *ffn_in_w, *ffn_in_b, *ffn_out_w, *ffn_out_b, *ffn_ln_w, *ffn_ln_b;
+    tl_linear qkv;      /* (3H, H) and (3H): Q, K, V concatenated at load */
+    tl_linear attn_out; /* (H, H) */
+    tl_linear ffn_in;   /* (I, H), ModernBERT (2I, H) */
+    tl_linear ffn_out;  /* (H, I) */
+    const float *attn_ln_w, *attn_ln_b, *ffn_ln_w, *ffn_ln_b;
     /* DeBERTa: relative embeddings projected for p2c (pos_q) and c2p (pos_k), computed once
      * at load, (2 * att_span) rows of stride pos_ld; NULL when the term is off */
     const float *pos_q, *pos_k;
     size_t pos_ld;
-    /* the four linear weights packed at load by the GEMM backend, or NULL (plain weights);
-     * when set, the plain pointer may be NULL (its owned copy was freed) */
-    tl_packed *qkv_pk, *attn_out_pk, *ffn_in_pk, *ffn_out_pk;
 } tl_layer_weights;
 
 typedef struct tl_weights {
     const float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b; /* type_emb may be NULL */
-    const float *emb_proj_w, *emb_proj_b; /* (H, E) and (H) when arch->has_emb_proj */
-    tl_packed *emb_proj_pk;              /* emb_proj_w packed, or NULL */
+    tl_linear emb_proj;                  /* (H, E) and (H) when arch->has_emb_proj */
     const float *rel_bias;               /* (rel_buckets, n_heads) when arch->rel_buckets */
     const float *final_ln_w, *final_ln_b; /* a norm after the last layer (ModernBERT), or NULL */
     tl_layer_weights *layers;            /* n_layer_groups distinct sets */
@@ -56,18 +53,23 @@ tl_status tl_weights_get(tl_weights *w, const tl_safetensors *st, tl_role r, int
 /* The same when want is set and the family names role r; else *out = NULL and TL_OK. */
 tl_status tl_weights_get_opt(tl_weights *w, const tl_safetensors *st, tl_role r, int layer,
                              size_t d0, size_t d1, int want, const float **out);
-/* Fuses layer's Q, K, V weights (H, H) and biases (H) into L->qkv_w / qkv_b (owned). */
+/* Fuses layer's Q, K, V weights (H, H) and biases (H) into the linear layer L->qkv (owned). */
 tl_status tl_weights_fuse_qkv(tl_weights *w, const tl_safetensors *st, int layer, size_t H,
                              tl_layer_weights *L);
 /* Gives w ownership of p (freed by tl_weights_free); frees p and returns 0 on OOM. */
 int tl_weights_keep(tl_weights *w, void *p);
 
-/* Packs every encoder linear weight (embedding projection, QKV, attention output, FFN in
- * and out) once for backend g when g packs, and frees the plain copies this struct owns
- * (fused QKV, converted tensors). A weight it does not own stays where it is; with
- * drop_mapped set it must lie in a read-only file mapping, whose pages are then dropped
- * from memory (re-read from the file only if a fallback touches them). A weight g
- * declines to pack stays plain. Never fails: packing is an optimization. */
+/* Binds linear layer L (out, in), F32 compute, from the tensors playing roles rw and rb
+ * (the bias only when want_b and the family names it; else L->b = NULL). */
+tl_status tl_weights_get_linear(tl_weights *w, const tl_safetensors *st, tl_role rw, tl_role rb,
+                                int layer, size_t out, size_t in, int want_b, tl_linear *L);
+
+/* Packs every encoder linear layer (embedding projection, QKV, attention output, FFN in
+ * and out) once for backend g when g packs its dtype (tl_linear_pack), and frees the
+ * plain copies this struct owns (fused QKV, converted tensors). A weight it does not own
+ * stays where it is; with drop_mapped set it must lie in a read-only file mapping, whose
+ * pages are then dropped from memory (re-read from the file only if a fallback touches
+ * them). A weight g declines to pack stays plain. Never fails: packing is an optimization. */
 void tl_weights_pack(tl_weights *w, const tl_arch *arch, const tl_gemm_backend *g, int drop_mapped);
 
 /* Frees what tl_weights_bind and tl_weights_pack allocated; safe on a zeroed struct. */

@@ -7,11 +7,14 @@
 #include <stddef.h>
 #include "torchless.h"
 
+struct tl_gemm_state; /* the GEMM backend's per-caller state (kernels/linear.h) */
+
 struct tl_context {
     const tl_model *model; /* borrowed; outlives the context */
     int n_threads;         /* OpenMP / BLAS threads of this context's forwards (>= 1) */
     void *arena;           /* the last forward's activation arena, kept for reuse */
     size_t arena_bytes;
+    struct tl_gemm_state *gemm_state; /* made and freed by the model layer (model/context.c) */
 };
 
 /* Largest activation arena a context keeps between forwards (BERT-base 8 x 512: 113 MB). */

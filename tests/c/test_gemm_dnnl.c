@@ -24,6 +24,22 @@ static const tl_gemm_backend *backend(const char *name) {
     return be;
 }
 
+/* y = x @ w^T + b on backend be with a fresh state (plain weights, no activation). */
+static void linear_plain(const tl_gemm_backend *be, const float *x, const float *w, const float *b,
+                         float *y, size_t T, size_t C, size_t OC) {
+    tl_gemm g = {be, tl_gemm_state_new(be)};
+    tl_linear L = {.in = C, .out = OC, .wtype = TL_DTYPE_F32, .w = w, .b = b};
+    tl_linear_forward(&g, &L, x, y, T, TL_LINEAR_NO_ACT);
+    tl_gemm_state_free(g.st);
+}
+
+/* y = act(x @ W^T + b) on g with packed pk when set, else plain w. */
+static void linear_run(const tl_gemm *g, const float *x, const float *w, tl_packed *pk, const float *b,
+                       float *y, size_t T, size_t C, size_t OC, int act) {
+    tl_linear L = {.in = C, .out = OC, .wtype = TL_DTYPE_F32, .w = w, .pk = pk, .b = b};
+    tl_linear_forward(g, &L, x, y, T, act);
+}
+
 /* Returns max |got - want - (bias ? 0 : b)| over a (T, OC) output. */
 static double worst_diff(const float *got, const float *want, const float *b, size_t T, size_t OC) {
     double worst = 0;
@@ -45,6 +61,8 @@ TL_TEST(gemm_dnnl_matches_ref_on_odd_sizes) {
     CHECK(be != NULL);
     if (!be) return;
     const size_t Ts[] = {1, 7, 129}, Cs[] = {1, 37, 200}, OCs[] = {1, 13, 301};
+    tl_gemm g = {be, tl_gemm_state_new(be)};
+    CHECK(g.st != NULL);
     for (int rep = 0; rep < 2; rep++) /* the second pass runs on cached primitives */
         for (size_t a = 0; a < 3; a++)
             for (size_t c = 0; c < 3; c++)
@@ -54,13 +72,14 @@ TL_TEST(gemm_dnnl_matches_ref_on_odd_sizes) {
                     float *want = malloc(T * OC * 4), *got = malloc(T * OC * 4);
                     fill(x, T * C, 11 + (uint32_t)rep); fill(w, OC * C, 12); fill(bias, OC, 13);
                     tl_linear_ref(x, w, bias, want, T, C, OC);
-                    be->linear(x, w, bias, got, T, C, OC);
+                    linear_run(&g, x, w, NULL, bias, got, T, C, OC, TL_LINEAR_NO_ACT);
                     CHECK_NEAR(worst_diff(got, want, NULL, T, OC), 0.0, 1e-4);
                     fill(got, T * OC, 99); /* stale output must be overwritten, not added to */
-                    be->linear(x, w, NULL, got, T, C, OC);
+                    linear_plain(be, x, w, NULL, got, T, C, OC);
                     CHECK_NEAR(worst_diff(got, want, bias, T, OC), 0.0, 1e-4);
                     free(x); free(w); free(bias); free(want); free(got);
                 }
+    tl_gemm_state_free(g.st);
 }
 
 TL_TEST(gemm_dnnl_many_shapes_stay_correct_past_the_cache_bound) {
@@ -71,16 +90,18 @@ TL_TEST(gemm_dnnl_many_shapes_stay_correct_past_the_cache_bound) {
     float *x = malloc(maxT * C * 4), *w = malloc(OC * C * 4), *bias = malloc(OC * 4);
     float *want = malloc(maxT * OC * 4), *got = malloc(maxT * OC * 4);
     fill(x, maxT * C, 21); fill(w, OC * C, 22); fill(bias, OC, 23);
+    tl_gemm g = {be, tl_gemm_state_new(be)};
     double worst = 0;
     for (size_t T = 1; T <= maxT; T++) {
         tl_linear_ref(x, w, bias, want, T, C, OC);
-        be->linear(x, w, bias, got, T, C, OC);
+        linear_run(&g, x, w, NULL, bias, got, T, C, OC, TL_LINEAR_NO_ACT);
         worst = fmax(worst, worst_diff(got, want, NULL, T, OC));
     }
     tl_linear_ref(x, w, bias, want, 1, C, OC);
-    be->linear(x, w, bias, got, 1, C, OC);
+    linear_run(&g, x, w, NULL, bias, got, 1, C, OC, TL_LINEAR_NO_ACT);
     worst = fmax(worst, worst_diff(got, want, NULL, 1, OC));
     CHECK_NEAR(worst, 0.0, 1e-4);
+    tl_gemm_state_free(g.st);
     free(x); free(w); free(bias); free(want); free(got);
 }
 
@@ -101,12 +122,13 @@ TL_TEST(gemm_dnnl_packed_weights_and_fused_act_match_ref_on_odd_sizes) {
     const size_t Ts[] = {1, 7, 129}, Cs[] = {1, 37, 200}, OCs[] = {1, 13, 301};
     const int acts[] = {TL_LINEAR_NO_ACT, TL_ACT_GELU, TL_ACT_GELU_TANH, TL_ACT_RELU, TL_ACT_SILU};
     int n_packed = 0;
+    tl_gemm gd = {dn, tl_gemm_state_new(dn)}, gb = {bl, tl_gemm_state_new(bl)};
     for (size_t c = 0; c < 3; c++)
         for (size_t d = 0; d < 3; d++) {
             size_t C = Cs[c], OC = OCs[d];
             float *w = malloc(OC * C * 4), *bias = malloc(OC * 4);
             fill(w, OC * C, 32); fill(bias, OC, 33);
-            tl_packed *pk = dn->pack(w, C, OC); /* NULL: the plain layout is preferred */
+            tl_packed *pk = dn->pack(w, TL_DTYPE_F32, C, OC); /* NULL: the plain layout is preferred */
             n_packed += pk != NULL;
             for (size_t a = 0; a < 3; a++) {
                 size_t T = Ts[a];
@@ -117,10 +139,10 @@ TL_TEST(gemm_dnnl_packed_weights_and_fused_act_match_ref_on_odd_sizes) {
                     double worst = 0, worst_bl = 0, worst_pr = 0;
                     /* packed (plain w dropped), plain on dnnl, and blas + separate act */
                     fill(got, T * OC, 98);
-                    tl_linear_run(dn, x, pk ? NULL : w, pk, bias, got, T, C, OC, acts[k]);
+                    linear_run(&gd, x, pk ? NULL : w, pk, bias, got, T, C, OC, acts[k]);
                     for (size_t i = 0; i < T * OC; i++)
                         worst = fmax(worst, fabs(got[i] - act_ref(want[i], acts[k])));
-                    tl_linear_run(bl, x, w, NULL, bias, got, T, C, OC, acts[k]);
+                    linear_run(&gb, x, w, NULL, bias, got, T, C, OC, acts[k]);
                     for (size_t i = 0; i < T * OC; i++)
                         worst_bl = fmax(worst_bl, fabs(got[i] - act_ref(want[i], acts[k])));
                     CHECK_NEAR(worst, 0.0, 1e-4);
@@ -136,13 +158,16 @@ TL_TEST(gemm_dnnl_packed_weights_and_fused_act_match_ref_on_odd_sizes) {
             tl_packed_free(pk);
             free(w); free(bias);
         }
+    tl_gemm_state_free(gd.st);
+    tl_gemm_state_free(gb.st);
     CHECK(n_packed > 0); /* on an AVX-512 / AVX2 CPU oneDNN prefers a blocked layout */
 }
 
 /* Returns 1 when pk holds 64-column panels of all C rows (the layout gemm_small.c reads). */
 static int has_panels_of_64(const tl_packed *pk) {
-    const dnnl_blocking_desc_t *bd = &pk->md.format_desc.blocking;
-    return pk->md.format_kind == dnnl_blocked && bd->inner_nblks == 2 && bd->inner_blks[0] == 16 &&
+    const dnnl_memory_desc_t *md = pk->desc;
+    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
+    return md->format_kind == dnnl_blocked && bd->inner_nblks == 2 && bd->inner_blks[0] == 16 &&
            bd->inner_blks[1] == 64 && bd->inner_idxs[0] == 0 && bd->inner_idxs[1] == 1;
 }
 
@@ -158,7 +183,7 @@ TL_TEST(small_m_kernel_matches_ref_on_every_row_count_and_odd_sizes) {
             size_t C = Cs[c], OC = OCs[d];
             float *w = malloc(OC * C * 4), *bias = malloc(OC * 4);
             fill(w, OC * C, 52); fill(bias, OC, 53);
-            tl_packed *pk = dn->pack(w, C, OC);
+            tl_packed *pk = dn->pack(w, TL_DTYPE_F32, C, OC);
             for (size_t a = 0; pk && a < sizeof Ts / sizeof Ts[0]; a++) {
                 size_t T = Ts[a];
                 float *x = malloc(T * C * 4), *want = malloc(T * OC * 4), *got = malloc(T * OC * 4);
@@ -167,10 +192,14 @@ TL_TEST(small_m_kernel_matches_ref_on_every_row_count_and_odd_sizes) {
                     const float *b = with_bias ? bias : NULL;
                     tl_linear_ref(x, w, b, want, T, C, OC);
                     fill(got, T * OC, 99);
-                    int did = tl_small_linear(x, pk, b, got, T);
+                    /* what tl_linear_forward checks before it runs the panel kernel */
+                    int did = T <= TL_SMALL_M_MAX && pk->layout == TL_PACK_PANEL64 &&
+                              tl_vec()->linear_panel64 != NULL;
+                    if (did) tl_vec()->linear_panel64(x, pk, b, got, T);
                     int should = T <= TL_SMALL_M_MAX && has_panels_of_64(pk) &&
                                  strcmp(tl_vec()->isa, "avx512") == 0;
                     CHECK(did == should);
+                    CHECK((pk->layout == TL_PACK_PANEL64) == has_panels_of_64(pk));
                     ran += did;
                     if (did) CHECK(worst_diff(got, want, NULL, T, OC) < 1e-4);
                 }

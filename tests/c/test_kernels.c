@@ -6,6 +6,8 @@
 #include "tl_test.h"
 
 #include <stdint.h>
+#include <pthread.h>
+#include <unistd.h>
 
 /* Fills x with uniform values in [-1, 1) from a fixed LCG seed. */
 static void fill(float *x, size_t n, uint32_t seed) {
@@ -64,8 +66,8 @@ static void attention_oracle(const float *qkv, double *out, const size_t *cu, si
             }
 }
 
-/* Checks tl_attention for head size d (19: generic path; 32, 64: specialized). */
-static void check_attention(size_t d) {
+/* Checks tl_attention on backend be for head size d (19: generic path; 32, 64: specialized). */
+static void check_attention(const tl_gemm_backend *be, size_t d) {
     const size_t lens[] = {1, 7, 129, 2, 33};
     const size_t n_seqs = 5, nh = 3, H = nh * d;
     size_t cu[6] = {0};
@@ -83,24 +85,29 @@ static void check_attention(size_t d) {
     float *table = malloc(nh * (2 * span - 1) * 4);
     fill(table, nh * (2 * span - 1), 9);
     tl_rel_bias rel = {table, span};
+    tl_gemm g = {be, tl_gemm_state_new(be)};
     for (int variant = 0; variant < 8; variant++) {
         const int32_t *m = (variant & 1) ? mask : NULL;
         const tl_rel_bias *r = (variant & 2) ? &rel : NULL;
         size_t window = (variant & 4) ? 6 : 0;
         tl_attn_extras ex = {.key_mask = m, .rel = r, .window = window};
-        tl_attention(qkv, out, cu, n_seqs, &ex, nh, d, scratch, nt);
+        tl_attention(&g, qkv, out, cu, n_seqs, &ex, nh, d, scratch, nt);
         attention_oracle(qkv, want, cu, n_seqs, m, r, window, nh, d);
         double worst = 0;
         for (size_t i = 0; i < T * H; i++) worst = fmax(worst, fabs(out[i] - want[i]));
         CHECK_NEAR(worst, 0.0, 1e-5);
     }
+    tl_gemm_state_free(g.st);
     free(qkv); free(out); free(want); free(mask); free(scratch); free(table);
 }
 
 TL_TEST(attention_matches_oracle_with_masks_and_odd_lengths) {
-    check_attention(19);
-    check_attention(32);
-    check_attention(64);
+    const tl_gemm_backend *bes[] = {&tl_gemm_dnnl, &tl_gemm_blas, &tl_gemm_ref};
+    for (size_t i = 0; i < 3; i++) {
+        check_attention(bes[i], 19);
+        check_attention(bes[i], 32);
+        check_attention(bes[i], 64);
+    }
 }
 
 TL_TEST(add_layernorm_matches_definition) {
@@ -260,4 +267,238 @@ TL_TEST(layernorm_matches_double_definition_in_and_out_of_place) {
         }
         free(x); free(x0); free(y); free(g); free(b);
     }
+}
+
+/* Child mode of isa_forced_by_env_is_the_path_in_use: prints the path this process runs. */
+__attribute__((constructor)) static void isa_child(void) {
+    if (!getenv("TL_TEST_ISA_CHILD")) return;
+    printf("%s %d\n", tl_vec()->isa, (int)tl_vec()->level);
+    fflush(stdout);
+    _exit(0);
+}
+
+TL_TEST(isa_levels_and_features_are_self_consistent) {
+    const unsigned f = tl_cpu_features();
+    CHECK(!(f & TL_CPU_AVX512) || (f & TL_CPU_AVX2));
+    CHECK(!(f & (TL_CPU_AVX512_BF16 | TL_CPU_AVX512_VNNI)) || (f & TL_CPU_AVX512));
+    CHECK(!(f & TL_CPU_AVX_VNNI) || (f & TL_CPU_AVX2));
+    CHECK(!(f & TL_CPU_AMX_OS) || (f & TL_CPU_AMX_TILE));
+    CHECK(tl_cpu_features() == f); /* detected once */
+    /* the table in use is the one $TORCHLESS_ISA (test-isa sets it) and the CPU select */
+    const char *want = getenv("TORCHLESS_ISA");
+    tl_isa lvl = tl_isa_choose(f, want), w;
+    CHECK(tl_vec()->level == lvl);
+    CHECK(strcmp(tl_vec()->isa, tl_isa_name(lvl)) == 0);
+    if (want && tl_isa_parse(want, &w) && w <= tl_isa_best(f)) CHECK(tl_vec()->level == w);
+    CHECK(tl_vec_check() == TL_OK || (want && (!tl_isa_parse(want, &w) || w > tl_isa_best(f))));
+    /* the choice itself, on made-up feature sets */
+    const unsigned all = TL_CPU_AVX2 | TL_CPU_AVX512;
+    CHECK(tl_isa_best(0) == TL_ISA_GENERIC && tl_isa_best(TL_CPU_AVX2) == TL_ISA_AVX2 &&
+          tl_isa_best(all) == TL_ISA_AVX512);
+    CHECK(tl_isa_choose(all, "avx2") == TL_ISA_AVX2 && tl_isa_choose(all, "generic") == TL_ISA_GENERIC);
+    CHECK(tl_isa_choose(TL_CPU_AVX2, "avx512") == TL_ISA_AVX2); /* capped at the CPU's best */
+    CHECK(tl_isa_choose(all, "sse9") == TL_ISA_AVX512 && tl_isa_choose(all, NULL) == TL_ISA_AVX512 &&
+          tl_isa_choose(all, "") == TL_ISA_AVX512);
+    for (int i = 0; i < TL_ISA_COUNT; i++) CHECK(tl_isa_parse(tl_isa_name((tl_isa)i), &w) && w == (tl_isa)i);
+    char buf[256];
+    CHECK(strcmp(tl_cpu_describe(all | TL_CPU_AVX512_BF16 | TL_CPU_AVX512_VNNI, buf, sizeof buf),
+                 "avx2 avx512 avx512-bf16 avx512-vnni (no avx-vnni); amx: cpu no, os permission no") == 0);
+    CHECK(strcmp(tl_cpu_describe(all | TL_CPU_AVX_VNNI | TL_CPU_AMX_TILE | TL_CPU_AMX_BF16, buf, sizeof buf),
+                 "avx2 avx512 avx-vnni (no avx512-bf16 avx512-vnni); amx: cpu yes (bf16), os permission no") == 0);
+    CHECK(strcmp(tl_cpu_describe(0, buf, 12), "baseline x8") == 0); /* truncated, terminated */
+    tl_cpu_describe(f, buf, sizeof buf);
+    CHECK(((f & TL_CPU_AVX2) != 0) == (strncmp(buf, "avx2", 4) == 0));
+    printf("  cpu features: %s; vector kernels: %s\n", buf, tl_vec()->isa);
+}
+
+TL_TEST(isa_forced_by_env_is_the_path_in_use) {
+    const unsigned f = tl_cpu_features();
+    for (int i = 0; i <= (int)tl_isa_best(f); i++) {
+        char cmd[256], out[64] = "";
+        snprintf(cmd, sizeof cmd, "TL_TEST_ISA_CHILD=1 TORCHLESS_ISA=%s /proc/%d/exe", tl_isa_name((tl_isa)i),
+                 (int)getpid());
+        FILE *p = popen(cmd, "r");
+        CHECK(p != NULL);
+        if (!p) return;
+        if (!fgets(out, sizeof out, p)) out[0] = '\0';
+        CHECK(pclose(p) == 0);
+        char want[64];
+        snprintf(want, sizeof want, "%s %d\n", tl_isa_name((tl_isa)i), i);
+        CHECK(strcmp(out, want) == 0);
+    }
+}
+
+/* torch's activations in double: the oracle for fused epilogues. */
+static double act_ref(double v, int act) {
+    switch (act) {
+    case TL_ACT_GELU: return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+    case TL_ACT_GELU_TANH: return 0.5 * v * (1.0 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    case TL_ACT_RELU: return v > 0 ? v : 0;
+    case TL_ACT_SILU: return v / (1.0 + exp(-v));
+    default: return v;
+    }
+}
+
+TL_TEST(linear_forward_on_every_backend_matches_ref_on_odd_sizes) {
+    /* every backend, plain and (where it packs) packed with the plain weights dropped, every
+     * activation; T = 1 and 7 reach the panel kernel on the AVX-512 path, 129 the GEMM */
+    const tl_gemm_backend *bes[] = {&tl_gemm_dnnl, &tl_gemm_blas, &tl_gemm_ref};
+    const size_t Ts[] = {1, 7, 129}, Cs[] = {37, 200}, OCs[] = {13, 301};
+    const int acts[] = {TL_LINEAR_NO_ACT, TL_ACT_GELU, TL_ACT_GELU_TANH, TL_ACT_RELU, TL_ACT_SILU};
+    int n_packed = 0;
+    for (size_t bi = 0; bi < 3; bi++) {
+        tl_gemm g = {bes[bi], tl_gemm_state_new(bes[bi])};
+        CHECK(g.st != NULL);
+        CHECK(bes[bi]->dtypes & TL_DTYPE_BIT(TL_DTYPE_F32));
+        for (size_t c = 0; c < 2; c++)
+            for (size_t d = 0; d < 2; d++) {
+                size_t C = Cs[c], OC = OCs[d];
+                float *w = malloc(OC * C * 4), *bias = malloc(OC * 4);
+                fill(w, OC * C, 61); fill(bias, OC, 62);
+                tl_linear plain = {.in = C, .out = OC, .wtype = TL_DTYPE_F32, .w = w, .b = bias};
+                tl_linear packed = plain;
+                int did = tl_linear_pack(&packed, bes[bi]);
+                CHECK(did == (packed.pk != NULL));
+                CHECK(!did || (bes[bi]->pack_dtypes & TL_DTYPE_BIT(TL_DTYPE_F32)));
+                CHECK(!tl_linear_pack(&packed, bes[bi]) || !did); /* never packs twice */
+                n_packed += did;
+                if (did) packed.w = NULL;
+                for (size_t a = 0; a < 3; a++) {
+                    size_t T = Ts[a];
+                    float *x = malloc(T * C * 4), *want = malloc(T * OC * 4), *got = malloc(T * OC * 4);
+                    fill(x, T * C, 63);
+                    tl_linear_ref(x, w, bias, want, T, C, OC);
+                    for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++)
+                        for (int pass = 0; pass < (did ? 2 : 1); pass++) {
+                            fill(got, T * OC, 64);
+                            tl_linear_forward(&g, pass ? &packed : &plain, x, got, T, acts[k]);
+                            double worst = 0;
+                            for (size_t i = 0; i < T * OC; i++)
+                                worst = fmax(worst, fabs(got[i] - act_ref(want[i], acts[k])));
+                            CHECK_NEAR(worst, 0.0, 1e-4);
+                        }
+                    free(x); free(want); free(got);
+                }
+                tl_packed_free(packed.pk);
+                free(w); free(bias);
+            }
+        tl_gemm_state_free(g.st);
+    }
+    CHECK(n_packed > 0); /* oneDNN prefers a blocked layout on AVX2 and AVX-512 CPUs */
+}
+
+TL_TEST(linear_packed_for_one_backend_runs_on_another_without_plain_weights) {
+    const size_t T = 40, C = 37, OC = 70;
+    float *w = malloc(OC * C * 4), *x = malloc(T * C * 4), *want = malloc(T * OC * 4), *got = malloc(T * OC * 4);
+    fill(w, OC * C, 71); fill(x, T * C, 72);
+    tl_linear L = {.in = C, .out = OC, .wtype = TL_DTYPE_F32, .w = w};
+    if (tl_linear_pack(&L, &tl_gemm_dnnl)) {
+        L.w = NULL;
+        tl_gemm g = {&tl_gemm_blas, tl_gemm_state_new(&tl_gemm_blas)};
+        tl_linear_ref(x, w, NULL, want, T, C, OC);
+        tl_linear_forward(&g, &L, x, got, T, TL_ACT_RELU);
+        double worst = 0;
+        for (size_t i = 0; i < T * OC; i++) worst = fmax(worst, fabs(got[i] - act_ref(want[i], TL_ACT_RELU)));
+        CHECK_NEAR(worst, 0.0, 1e-4);
+        tl_gemm_state_free(g.st);
+        /* with the plain weights kept, the ref backend ignores dnnl's panels: the exact oracle */
+        L.w = w;
+        tl_gemm r = {&tl_gemm_ref, tl_gemm_state_new(&tl_gemm_ref)};
+        tl_linear_forward(&r, &L, x, got, 7, TL_LINEAR_NO_ACT);
+        tl_linear_ref(x, w, NULL, want, 7, C, OC);
+        CHECK(memcmp(got, want, 7 * OC * 4) == 0);
+        tl_gemm_state_free(r.st);
+        tl_packed_free(L.pk);
+    }
+    free(w); free(x); free(want); free(got);
+}
+
+TL_TEST(gemm_matmul_on_every_backend_matches_oracle_with_strides) {
+    const tl_gemm_backend *bes[] = {&tl_gemm_dnnl, &tl_gemm_blas, &tl_gemm_ref};
+    const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 19}, {129, 65, 33}, {3, 129, 200}};
+    for (size_t bi = 0; bi < 3; bi++) {
+        tl_gemm g = {bes[bi], tl_gemm_state_new(bes[bi])};
+        for (size_t si = 0; si < 4; si++)
+            for (int flags = 0; flags < 4; flags++) {
+                const size_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+                const int tb = flags & TL_MATMUL_TRANS_B;
+                /* leading dims past the widths, as attention's Q / K / V views of qkv */
+                const size_t lda = K + 5, ldb = (tb ? K : N) + 3, ldc = N + 7;
+                const size_t brows = tb ? N : K;
+                float *A = malloc(M * lda * 4), *B = malloc(brows * ldb * 4), *Cm = malloc(M * ldc * 4);
+                fill(A, M * lda, 81); fill(B, brows * ldb, 82); fill(Cm, M * ldc, 83);
+                float *C0 = malloc(M * ldc * 4);
+                memcpy(C0, Cm, M * ldc * 4);
+                if (flags & TL_MATMUL_BLAS) tl_gemm_matmul_ex(&g, flags, M, N, K, A, lda, B, ldb, Cm, ldc);
+                else tl_gemm_matmul(&g, tb, M, N, K, A, lda, B, ldb, Cm, ldc);
+                double worst = 0;
+                int pad_ok = 1;
+                for (size_t i = 0; i < M; i++) {
+                    for (size_t j = 0; j < N; j++) {
+                        double acc = 0;
+                        for (size_t k = 0; k < K; k++) acc += (double)A[i * lda + k] * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                        worst = fmax(worst, fabs(Cm[i * ldc + j] - acc));
+                    }
+                    for (size_t j = N; j < ldc; j++) pad_ok &= Cm[i * ldc + j] == C0[i * ldc + j];
+                }
+                CHECK_NEAR(worst, 0.0, 1e-4);
+                CHECK(pad_ok); /* nothing written past N in a row */
+                free(A); free(B); free(Cm); free(C0);
+            }
+        tl_gemm_state_free(g.st);
+    }
+}
+
+/* Two threads, each with its own state (or both on one), running the same linear layers
+ * many times; each result must equal the serial one bit for bit. */
+typedef struct {
+    const tl_gemm *g;
+    const tl_linear *L;
+    size_t n_layers, T;
+    const float *x;
+    float *y;   /* n_layers * T * max out */
+    int reps;
+} lin_job;
+
+static size_t job_stride(const lin_job *j) { return j->T * 301; }
+
+static void *lin_worker(void *arg) {
+    lin_job *j = arg;
+    for (int r = 0; r < j->reps; r++)
+        for (size_t l = 0; l < j->n_layers; l++)
+            tl_linear_forward(j->g, &j->L[l], j->x, j->y + l * job_stride(j), j->T,
+                              l % 2 ? TL_ACT_GELU : TL_LINEAR_NO_ACT);
+    return NULL;
+}
+
+TL_TEST(linear_forward_from_two_threads_equals_serial) {
+    const size_t T = 57, C = 200, n_layers = 3;
+    const size_t OCs[3] = {301, 96, 200};
+    float *w = malloc(301 * C * 4), *bias = malloc(301 * 4), *x = malloc(T * C * 4);
+    fill(w, 301 * C, 91); fill(bias, 301, 92); fill(x, T * C, 93);
+    tl_linear L[3];
+    for (size_t l = 0; l < n_layers; l++) {
+        L[l] = (tl_linear){.in = C, .out = OCs[l], .wtype = TL_DTYPE_F32, .w = w, .b = l == 1 ? NULL : bias};
+        if (l != 2 && tl_linear_pack(&L[l], &tl_gemm_dnnl)) L[l].w = NULL; /* packed and plain */
+    }
+    const size_t per = n_layers * T * 301;
+    float *serial = calloc(per, 4), *ya = calloc(per, 4), *yb = calloc(per, 4);
+    for (int shared = 0; shared < 2; shared++) {
+        tl_gemm g0 = {&tl_gemm_dnnl, tl_gemm_state_new(&tl_gemm_dnnl)};
+        tl_gemm g1 = {&tl_gemm_dnnl, shared ? g0.st : tl_gemm_state_new(&tl_gemm_dnnl)};
+        lin_job s = {&g0, L, n_layers, T, x, serial, 1};
+        lin_worker(&s);
+        lin_job ja = {&g0, L, n_layers, T, x, ya, 40}, jb = {&g1, L, n_layers, T, x, yb, 40};
+        pthread_t ta, tb;
+        CHECK(pthread_create(&ta, NULL, lin_worker, &ja) == 0);
+        CHECK(pthread_create(&tb, NULL, lin_worker, &jb) == 0);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        CHECK(memcmp(ya, serial, per * 4) == 0);
+        CHECK(memcmp(yb, serial, per * 4) == 0);
+        if (!shared) tl_gemm_state_free(g1.st);
+        tl_gemm_state_free(g0.st);
+    }
+    for (size_t l = 0; l < n_layers; l++) tl_packed_free(L[l].pk);
+    free(w); free(bias); free(x); free(serial); free(ya); free(yb);
 }
