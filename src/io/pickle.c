@@ -232,6 +232,7 @@ static tl_status take_line(unpickler *u, char *out, size_t cap) {
     const unsigned char *nl = memchr(p, '\n', max);
     if (!nl) return FAIL(u, "global name is unterminated or longer than %zu bytes", cap - 1);
     size_t k = (size_t)(nl - p);
+    if (memchr(p, 0, k)) return FAIL(u, "global name holds a NUL byte");
     memcpy(out, p, k);
     out[k] = '\0';
     u->pos += k + 1;
@@ -484,7 +485,9 @@ static tl_status step(unpickler *u, const tl_pk_obj **root, int *done) {
     }
     case 0x93: /* STACK_GLOBAL */
         if ((s = pop(u, &b)) != TL_OK || (s = pop(u, &a)) != TL_OK) return s;
-        if (a->kind != TL_PK_STR || b->kind != TL_PK_STR) return FAIL(u, "STACK_GLOBAL operands are not strings");
+        if (a->kind != TL_PK_STR || b->kind != TL_PK_STR || strlen(a->u.str.s) != a->u.str.len ||
+            strlen(b->u.str.s) != b->u.str.len)
+            return FAIL(u, "STACK_GLOBAL operands are not strings without NUL bytes");
         return push_global(u, a->u.str.s, b->u.str.s, "STACK_GLOBAL");
     case 'R': return reduce(u);
     case 'b': /* BUILD: only an OrderedDict's attributes (torch's _metadata), which are ignored */

@@ -540,6 +540,12 @@ TL_TEST(hostile_refused_globals_and_opcodes) {
     pk.n = 2;
     pk_str(&pk, "builtins"), pk_str(&pk, "eval"), op(&pk, 0x93);
     EXPECT_FAIL(save_pickle("sg.bin", &pk), TL_ERR_FORMAT, "global 'builtins.eval' (opcode STACK_GLOBAL)");
+    pk.n = 2; /* a NUL byte must not let "collections\0x" pass as collections */
+    op(&pk, 'X'), put_le(&pk, 13, 4), put(&pk, "collections\0x", 13), pk_str(&pk, "OrderedDict"), op(&pk, 0x93);
+    EXPECT_FAIL(save_pickle("nul.bin", &pk), TL_ERR_FORMAT, "NUL");
+    pk.n = 2;
+    op(&pk, 'c'), put(&pk, "collections\0x\nOrderedDict\n", 26);
+    EXPECT_FAIL(save_pickle("nul2.bin", &pk), TL_ERR_FORMAT, "NUL");
     pk.n = 2;
     op(&pk, '('), put(&pk, "isubprocess\nPopen\n", 18);
     EXPECT_FAIL(save_pickle("inst.bin", &pk), TL_ERR_FORMAT, "global 'subprocess.Popen' (opcode INST)");
