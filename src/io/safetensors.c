@@ -6,6 +6,7 @@
  * Nothing read from the file is trusted before it is checked. */
 #include "io/safetensors.h"
 #include "io/json.h"
+#include "io/torch_bin.h"
 #include "core/error.h"
 #include "core/util.h"
 
@@ -41,6 +42,7 @@ struct tl_safetensors {
     tl_st_tensor *tensors; /* header order (shard by shard for a sharded checkpoint) */
     size_t n;
     st_name *by_name; /* n entries sorted by name */
+    tl_torch_bin *bin; /* the pytorch_model.bin reader whose memory the tensors point into, or NULL */
 };
 
 /* Unmaps and frees everything; NULL is a no-op. */
@@ -54,6 +56,7 @@ void tl_st_close(tl_safetensors *st) {
     free(st->maps);
     free(st->tensors);
     free(st->by_name);
+    tl_tbin_close(st->bin);
     free(st);
 }
 
@@ -444,8 +447,26 @@ done:
     return s;
 }
 
-/* Opens dir/model.safetensors or the shards of dir/model.safetensors.index.json.
- * TL_ERR_IO naming dir when neither exists. Caller closes *out. */
+static tl_status st_from_views(const tl_tensor_view *views, const char *const *files, size_t n, const char *label,
+                               tl_safetensors **out);
+
+/* Opens a pytorch_model.bin (index_dir: the pytorch_model.bin.index.json of that
+ * directory) with io/torch_bin.h; the tensor set owns the reader. */
+static tl_status open_bin(const char *path, const char *index_dir, tl_safetensors **out) {
+    tl_torch_bin *b = NULL;
+    tl_status s = index_dir ? tl_tbin_open_index(index_dir, path, &b) : tl_tbin_open_file(path, &b);
+    if (s == TL_OK) s = st_from_views(tl_tbin_views(b), tl_tbin_files(b), tl_tbin_count(b), path, out);
+    if (s != TL_OK) {
+        tl_tbin_close(b);
+        return s;
+    }
+    (*out)->bin = b;
+    return TL_OK;
+}
+
+/* Opens dir/model.safetensors or the shards of dir/model.safetensors.index.json, else
+ * dir/pytorch_model.bin or the shards of dir/pytorch_model.bin.index.json.
+ * TL_ERR_IO naming dir when none exists. Caller closes *out. */
 tl_status tl_st_open_dir(const char *dir, tl_safetensors **out) {
     if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_st_open_dir: out is NULL");
     *out = NULL;
@@ -453,8 +474,9 @@ tl_status tl_st_open_dir(const char *dir, tl_safetensors **out) {
     char *single = tl_path_join(dir, "model.safetensors");
     char *ipath = tl_path_join(dir, "model.safetensors.index.json");
     char *bin = tl_path_join(dir, "pytorch_model.bin");
+    char *bindex = tl_path_join(dir, "pytorch_model.bin.index.json");
     tl_status s;
-    if (!single || !ipath || !bin) {
+    if (!single || !ipath || !bin || !bindex) {
         s = tl_set_error(TL_ERR_OOM, "%s: out of memory", dir);
     } else if (tl_file_exists(single)) {
         s = tl_st_open_file(single, out);
@@ -464,16 +486,17 @@ tl_status tl_st_open_dir(const char *dir, tl_safetensors **out) {
         if (s == TL_OK) s = open_index(dir, ipath, index, out);
         cJSON_Delete(index);
     } else if (tl_file_exists(bin)) {
-        s = tl_set_error(TL_ERR_IO,
-                         "%s: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is there, but "
-                         ".bin checkpoints are not supported yet)",
-                         dir);
+        s = open_bin(bin, NULL, out);
+    } else if (tl_file_exists(bindex)) {
+        s = open_bin(bindex, dir, out);
     } else {
-        s = tl_set_error(TL_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
+        s = tl_set_error(TL_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json (nor "
+                         "pytorch_model.bin or pytorch_model.bin.index.json)", dir);
     }
     free(single);
     free(ipath);
     free(bin);
+    free(bindex);
     return s;
 }
 
@@ -486,8 +509,10 @@ tl_status tl_st_copy_f32(const tl_st_tensor *t, float *dst) {
                         t->name, tl_dtype_name(t->dtype));
 }
 
-tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *label,
-                           tl_safetensors **out) {
+/* tl_st_from_views, with tensor i reported as living in files[i] (files may be NULL:
+ * label for every tensor). */
+static tl_status st_from_views(const tl_tensor_view *views, const char *const *files, size_t n, const char *label,
+                               tl_safetensors **out) {
     if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_st_from_views: out is NULL");
     *out = NULL;
     if (n && !views) return tl_set_error(TL_ERR_INVALID_ARG, "%s: tensors is NULL", label);
@@ -501,7 +526,7 @@ tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *la
     for (size_t i = 0; i < n && s == TL_OK; i++, st->n++) {
         const tl_tensor_view *v = &views[i];
         tl_st_tensor *t = &st->tensors[i];
-        t->file = label;
+        t->file = files && files[i] ? files[i] : label;
         if (!v->name || !*v->name) {
             s = tl_set_error(TL_ERR_INVALID_ARG, "%s: tensor %zu has no name", label, i);
             break;
@@ -537,6 +562,11 @@ tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *la
     }
     *out = st;
     return TL_OK;
+}
+
+tl_status tl_st_from_views(const tl_tensor_view *views, size_t n, const char *label,
+                           tl_safetensors **out) {
+    return st_from_views(views, NULL, n, label, out);
 }
 
 tl_status tl_st_view_f32(const tl_st_tensor *t, const float **out, float **owned) {

@@ -29,8 +29,10 @@ typedef struct tl_safetensors tl_safetensors;
  * overflow, known dtypes. Errors name the file and the tensor. Caller closes *out. */
 tl_status tl_st_open_file(const char *path, tl_safetensors **out);
 
-/* Opens dir/model.safetensors, or every shard listed by dir/model.safetensors.index.json.
- * TL_ERR_IO naming dir when neither exists. Caller closes *out. */
+/* Opens dir/model.safetensors, or every shard listed by dir/model.safetensors.index.json;
+ * failing those, dir/pytorch_model.bin or the shards of dir/pytorch_model.bin.index.json,
+ * read safely by io/torch_bin.h into the same kind of set (data in a mapping of the file,
+ * strided views copied). TL_ERR_IO naming dir when none exists. Caller closes *out. */
 tl_status tl_st_open_dir(const char *dir, tl_safetensors **out);
 
 /* Builds a tensor set over caller memory (no mapping, no copy): validates names
