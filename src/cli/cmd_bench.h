@@ -8,7 +8,8 @@
 
 #include <stdint.h>
 
-#define BENCH_MAX_LIST 32 /* values in one --batch / --seq / --threads list */
+#define BENCH_MAX_LIST 32   /* values in one --batch / --seq / --threads list */
+#define BENCH_MAX_WORDS 256 /* distinct words the synthetic texts cycle through */
 
 /* A comma-separated list of positive integers, in the order given. */
 typedef struct bench_list { long v[BENCH_MAX_LIST]; size_t n; } bench_list;
@@ -23,7 +24,8 @@ typedef struct bench_target {
     tl_task_head *head;   /* BENCH_PIPELINE: encoder + head, for the forward-only timing */
     enum bench_kind kind;
     const char *task;     /* canonical task name (static) */
-    const char *word;     /* a word that is exactly one token, repeated to build inputs */
+    char *words[BENCH_MAX_WORDS]; /* distinct one-token words the inputs are built of */
+    size_t n_words;
     size_t specials;      /* tokens the tokenizer adds to every text ([CLS], [SEP]) */
     size_t max_seq;       /* the model's maximum tokens per sequence */
     int threads;          /* the thread count forwards run on, as resolved */

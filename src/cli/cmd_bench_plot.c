@@ -88,9 +88,9 @@ static void draw_axes(bench_canvas *c, const frame *f) {
     bench_text(c, f->x0 - 10, f->y0 - 30, S, "median latency (ms)", INK);
 }
 
-/* The legend label of series s ("batch 8", with the threads when they vary). */
+/* The legend label of series s ("batch 8", "batch 8, 2 threads" when the threads vary). */
 static void label(const series *s, int threads_vary, char *buf, size_t n) {
-    if (threads_vary) snprintf(buf, n, "batch %ld, %ld thr", s->batch, s->threads);
+    if (threads_vary) snprintf(buf, n, "batch %ld, %ld thread%s", s->batch, s->threads, s->threads > 1 ? "s" : "");
     else snprintf(buf, n, "batch %ld", s->batch);
 }
 

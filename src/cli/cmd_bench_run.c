@@ -1,5 +1,5 @@
 /* cmd_bench_run.c — `torchless bench`'s measurements: the model and task of a row, texts of
- * exactly L tokens built with the model's tokenizer, and the timed repetitions (tokenize,
+ * exactly L tokens built of one-token vocabulary words and checked with the model's tokenizer, and the timed repetitions (tokenize,
  * forward alone, the task's whole public call), reduced to medians and percentiles. */
 #include "cmd_bench.h"
 
@@ -66,25 +66,40 @@ static size_t count_tokens(const tl_tokenizer *tok, const char *text) {
     return n;
 }
 
-/* Finds a word that adds exactly one token each time it is repeated (after the specials of
- * the empty text) and sets t->word and t->specials; returns 0 when none does. */
-static int find_word(bench_target *t, const tl_tokenizer *tok) {
-    static const char *words[] = {"the", "a", "hello", "world", "is", "x", "1", "."};
+/* Returns 1 when word is one token alone and two tokens after a space (so that "w w ... w"
+ * has one token per word; byte-level BPE and Metaspace mark a word after a space). */
+static int one_token_word(const tl_tokenizer *tok, const char *word, size_t specials) {
+    char buf[64];
+    if (snprintf(buf, sizeof buf, "%s %s", word, word) >= (int)sizeof buf) return 0;
+    return count_tokens(tok, word) == specials + 1 && count_tokens(tok, buf) == specials + 2;
+}
+
+/* Adds a copy of w to t->words; returns 0 on OOM. */
+static int add_word(bench_target *t, const char *w) {
+    size_t n = strlen(w) + 1;
+    char *c = malloc(n);
+    if (!c) return 0;
+    memcpy(c, w, n);
+    t->words[t->n_words++] = c;
+    return 1;
+}
+
+/* Collects up to BENCH_MAX_WORDS distinct words of 2-10 lowercase ASCII letters from the
+ * vocabulary that are one token each (else one of a few common words), and sets
+ * t->specials; returns 0 when there is none. */
+static int find_words(bench_target *t, const tl_tokenizer *tok) {
+    static const char *fallback[] = {"the", "a", "hello", "world", "is", "x", "1", "."};
     t->specials = count_tokens(tok, "");
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        char buf[64];
-        size_t n[3];
-        for (int k = 0; k < 3; k++) {
-            snprintf(buf, sizeof buf, "%s%s%s%s%s", words[i], k ? " " : "", k ? words[i] : "", k > 1 ? " " : "",
-                     k > 1 ? words[i] : "");
-            n[k] = count_tokens(tok, buf);
-        }
-        if (n[0] == t->specials + 1 && n[1] == n[0] + 1 && n[2] == n[1] + 1) {
-            t->word = words[i];
-            return 1;
-        }
+    size_t V = tl_tokenizer_vocab_size(tok);
+    for (size_t id = 0; id < V && t->n_words < BENCH_MAX_WORDS; id++) {
+        const char *w = tl_tokenizer_id_to_token(tok, (int32_t)id);
+        size_t n = w ? strlen(w) : 0;
+        if (n < 2 || n > 10 || strspn(w, "abcdefghijklmnopqrstuvwxyz") != n) continue;
+        if (one_token_word(tok, w, t->specials) && !add_word(t, w)) return 0;
     }
-    return 0;
+    for (size_t i = 0; !t->n_words && i < sizeof fallback / sizeof fallback[0]; i++)
+        if (one_token_word(tok, fallback[i], t->specials) && !add_word(t, fallback[i])) return 0;
+    return t->n_words > 0;
 }
 
 int bench_target_open(bench_target *t, const char *path, long threads, const char *task) {
@@ -110,7 +125,7 @@ int bench_target_open(bench_target *t, const char *path, long threads, const cha
         if (tl_pipeline_create(t->m, t->task, NULL, &t->p) != TL_OK) return tl_cli_fail("cannot create the pipeline");
         if (tl_task_head_create(t->m, t->task, 0, &t->head) != TL_OK) return tl_cli_fail("cannot bind the task head");
     }
-    if (!find_word(t, tok)) {
+    if (!find_words(t, tok)) {
         fprintf(stderr, "torchless bench: cannot build inputs of exactly L tokens: none of the words bench tries "
                         "is one token in %s's tokenizer\n", path);
         return 1;
@@ -119,6 +134,7 @@ int bench_target_open(bench_target *t, const char *path, long threads, const cha
 }
 
 void bench_target_close(bench_target *t) {
+    for (size_t i = 0; i < t->n_words; i++) free(t->words[i]);
     tl_task_head_free(t->head);
     tl_pipeline_free(t->p);
     tl_model_free(t->m);
@@ -140,23 +156,26 @@ int bench_check_seq(const bench_target *t, long L) {
     return 1;
 }
 
-/* A text of exactly L tokens (t->word repeated), checked with the tokenizer; NULL after
+/* Text number i of a row: L - specials words of t->words, starting at word i (so that the
+ * texts of a batch differ), checked with the tokenizer to be exactly L tokens; NULL after
  * printing the error. Caller frees it. */
-static char *make_text(const bench_target *t, long L) {
-    size_t words = (size_t)L - t->specials, wl = strlen(t->word);
-    char *s = malloc(words * (wl + 1) + 1);
+static char *make_text(const bench_target *t, long L, size_t i) {
+    size_t words = (size_t)L - t->specials, cap = 1;
+    for (size_t k = 0; k < words; k++) cap += strlen(t->words[(i + k) % t->n_words]) + 1;
+    char *s = malloc(cap), *p = s;
     if (!s) { fprintf(stderr, "torchless: out of memory\n"); return NULL; }
-    char *p = s;
-    for (size_t i = 0; i < words; i++) {
-        if (i) *p++ = ' ';
-        memcpy(p, t->word, wl);
+    for (size_t k = 0; k < words; k++) {
+        const char *w = t->words[(i + k) % t->n_words];
+        size_t wl = strlen(w);
+        if (k) *p++ = ' ';
+        memcpy(p, w, wl);
         p += wl;
     }
     *p = '\0';
     size_t got = count_tokens(tl_model_tokenizer(t->m), s);
     if (got != (size_t)L) {
-        fprintf(stderr, "torchless bench: cannot build a text of exactly %ld tokens: '%s' repeated %zu times "
-                        "gives %zu\n", L, t->word, words, got);
+        fprintf(stderr, "torchless bench: cannot build a text of exactly %ld tokens: %zu one-token words give "
+                        "%zu tokens\n", L, words, got);
         free(s);
         return NULL;
     }
@@ -165,8 +184,9 @@ static char *make_text(const bench_target *t, long L) {
 
 /* The inputs and buffers of one row. */
 typedef struct row_data {
-    const char **texts;   /* B pointers to the one text */
-    char *text, *json;    /* the text; the pipeline's input: a JSON list of B copies */
+    char **texts;         /* B texts of L tokens (owned) */
+    size_t n_texts;
+    char *json;           /* the pipeline's input: a JSON list of the B texts */
     int32_t *ids;         /* B * L token ids, packed */
     size_t *lens;
     float *fwd, *emb;     /* forward output; embeddings */
@@ -176,58 +196,69 @@ typedef struct row_data {
 
 /* Frees d's buffers. */
 static void row_free(row_data *d) {
-    free(d->texts); free(d->text); free(d->json); free(d->ids); free(d->lens);
+    for (size_t i = 0; i < d->n_texts; i++) free(d->texts[i]);
+    free(d->texts); free(d->json); free(d->ids); free(d->lens);
     free(d->fwd); free(d->emb); free(d->tok); free(d->fw); free(d->tot); free(d->post);
+}
+
+/* Builds the B texts, their packed ids and the pipeline's JSON input; returns 0 after
+ * printing the error. */
+static int row_texts(const bench_target *t, size_t B, size_t L, row_data *d) {
+    size_t json_len = 3;
+    for (; d->n_texts < B; d->n_texts++) {
+        char *text = make_text(t, (long)L, d->n_texts);
+        if (!text) return 0;
+        d->texts[d->n_texts] = text;
+        json_len += strlen(text) + 3;
+        tl_encoding *enc = NULL;
+        if (tl_tokenizer_encode(tl_model_tokenizer(t->m), text, strlen(text), NULL, 0, NULL, &enc) != TL_OK) {
+            tl_cli_fail("tokenize");
+            return 0;
+        }
+        d->lens[d->n_texts] = L;
+        memcpy(d->ids + d->n_texts * L, tl_encoding_ids(enc), L * sizeof *d->ids);
+        tl_encoding_free(enc);
+    }
+    if (t->kind != BENCH_PIPELINE) return 1;
+    char *j = d->json = malloc(json_len);
+    if (!j) { fprintf(stderr, "torchless: out of memory\n"); return 0; }
+    *j++ = '[';
+    for (size_t i = 0; i < B; i++) /* lowercase ASCII words: no escaping */
+        j += sprintf(j, "%s\"%s\"", i ? "," : "", d->texts[i]);
+    strcpy(j, "]");
+    return 1;
 }
 
 /* Builds the inputs and buffers of a B x L row; returns 0 after printing the error. */
 static int row_init(const bench_target *t, size_t B, size_t L, size_t reps, row_data *d) {
     memset(d, 0, sizeof *d);
-    if (!(d->text = make_text(t, (long)L))) return 0;
-    size_t tl = strlen(d->text), H = tl_model_hidden_size(t->m);
+    size_t H = tl_model_hidden_size(t->m);
     d->fwd_len = B * L * H;
     if (t->head) d->fwd_len = (tl_task_head_per_token(t->head) ? B * L : B) * tl_task_head_width(t->head);
     d->emb_len = B * tl_model_embedding_dim(t->m);
-    d->texts = malloc(B * sizeof *d->texts);
+    d->texts = calloc(B, sizeof *d->texts);
     d->ids = malloc(B * L * sizeof *d->ids);
     d->lens = malloc(B * sizeof *d->lens);
     d->fwd = malloc(d->fwd_len * sizeof *d->fwd);
     d->emb = t->kind == BENCH_EMBED ? malloc(d->emb_len * sizeof *d->emb) : NULL;
-    d->json = t->kind == BENCH_PIPELINE ? malloc(B * (tl + 3) + 2) : NULL;
     d->tok = malloc(reps * sizeof(double));
     d->fw = malloc(reps * sizeof(double));
     d->tot = malloc(reps * sizeof(double));
     d->post = malloc(reps * sizeof(double));
-    tl_encoding *enc = NULL;
-    if (!d->texts || !d->ids || !d->lens || !d->fwd || (t->kind == BENCH_EMBED && !d->emb) ||
-        (t->kind == BENCH_PIPELINE && !d->json) || !d->tok || !d->fw || !d->tot || !d->post) {
+    if (!d->texts || !d->ids || !d->lens || !d->fwd || (t->kind == BENCH_EMBED && !d->emb) || !d->tok ||
+        !d->fw || !d->tot || !d->post) {
         fprintf(stderr, "torchless: out of memory for a batch of %zu x %zu tokens\n", B, L);
         return 0;
     }
-    if (tl_tokenizer_encode(tl_model_tokenizer(t->m), d->text, tl, NULL, 0, NULL, &enc) != TL_OK) {
-        tl_cli_fail("tokenize");
-        return 0;
-    }
-    char *j = d->json;
-    if (j) *j++ = '[';
-    for (size_t i = 0; i < B; i++) {
-        d->texts[i] = d->text;
-        d->lens[i] = L;
-        memcpy(d->ids + i * L, tl_encoding_ids(enc), L * sizeof *d->ids);
-        if (j) j += sprintf(j, "%s\"%s\"", i ? "," : "", d->text); /* the word needs no escaping */
-    }
-    if (j) strcpy(j, "]");
-    tl_encoding_free(enc);
-    return 1;
+    return row_texts(t, B, L, d);
 }
 
 /* Tokenizes the B texts as the task's call does (one encode per text), then frees them. */
 static tl_status tokenize_all(const bench_target *t, const row_data *d, size_t B) {
     const tl_tokenizer *tok = tl_model_tokenizer(t->m);
-    size_t len = strlen(d->text);
     for (size_t i = 0; i < B; i++) {
         tl_encoding *enc = NULL;
-        tl_status s = tl_tokenizer_encode(tok, d->texts[i], len, NULL, 0, NULL, &enc);
+        tl_status s = tl_tokenizer_encode(tok, d->texts[i], strlen(d->texts[i]), NULL, 0, NULL, &enc);
         tl_encoding_free(enc);
         if (s != TL_OK) return s;
     }
@@ -247,11 +278,11 @@ static tl_status whole_call(const bench_target *t, row_data *d, size_t B, size_t
     if (t->kind == BENCH_EMBED) {
         tl_embed_params ep = tl_embed_default_params();
         ep.max_length = L; /* L tokens even past sentence_bert_config's max_seq_length */
-        return tl_embed(t->m, d->texts, B, &ep, d->emb, d->emb_len);
+        return tl_embed(t->m, (const char *const *)d->texts, B, &ep, d->emb, d->emb_len);
     }
     if (t->kind == BENCH_FEATURES) {
         tl_features *f = NULL;
-        s = tl_extract_features(t->m, d->texts, B, 0, &f);
+        s = tl_extract_features(t->m, (const char *const *)d->texts, B, 0, &f);
         tl_features_free(f);
         return s;
     }
