@@ -16,10 +16,12 @@ static void bench_usage(FILE *f) {
     fprintf(f,
             "usage: torchless bench [--model DIR_OR_ID] [--task TASK] [--batch B,...] [--seq L,...] [options]\n\n"
             "Measures latency and throughput on this machine, one row per combination of --threads,\n"
-            "--batch and --seq: each input is B synthetic texts of exactly L tokens (a one-token word\n"
-            "repeated, special tokens included, checked with the model's tokenizer). Each row times\n"
+            "--batch and --seq: each input is B synthetic texts of exactly L tokens (special tokens\n"
+            "included; one-token words of the model's vocabulary, the count checked with its\n"
+            "tokenizer). Each row times\n"
             "the task's whole call (tokenize + forward + post-processing), and separately the\n"
-            "tokenization and the forward alone, so that the tokenizer's share shows.\n\n"
+            "tokenization and the forward alone, so that the tokenizer's share shows (its word\n"
+            "cache is warm after the warm-up, as in a long-running service).\n\n"
             "  -m, --model DIR_OR_ID  model directory or cached HF id (default: $TORCHLESS_MODEL)\n"
             "  -t, --task TASK        sentence-embedding (tl_embed; the default when the model has\n"
             "                         sentence-transformers files: modules.json), feature-extraction\n"
@@ -46,9 +48,9 @@ static void bench_usage(FILE *f) {
             "fields (json keys, csv columns): model, model_type, task, precision, threads, batch,\n"
             "seq, repetitions, warmup; latency_ms_median, latency_ms_p10, latency_ms_p90,\n"
             "latency_ms_min, latency_ms_max (the whole call); tokenize_ms_median, forward_ms_median,\n"
-            "post_ms_median (whole call - tokenize - forward, per repetition); tokenize_share\n"
-            "(tokenize_ms_median / latency_ms_median); tokens_per_s (batch * seq / median latency);\n"
-            "seqs_per_s (batch / median latency). The table shows the same, times in ms.\n"
+            "post_ms_median (whole call - tokenize - forward per repetition, at least 0);\n"
+            "tokenize_share (tokenize_ms_median / latency_ms_median); tokens_per_s (batch * seq /\n"
+            "median latency); seqs_per_s (batch / median latency). The table shows the same in ms.\n"
             "exit status: 0 done; 1 the model did not load, a run failed or the --plot file cannot be\n"
             "written; 2 a usage error (a bad option or value, a --seq the model cannot take)\n");
 }
