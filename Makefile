@@ -69,7 +69,7 @@ $(BUILD)/libtorchless.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
 $(BUILD)/torchless: $(CLI_OBJ) $(BUILD)/libtorchless.a
-	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtorchless.a $(LDLIBS)
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtorchless.a $(LDLIBS) -lz
 
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libtorchless.a
 	@mkdir -p $(dir $@)

@@ -17,9 +17,15 @@ static void usage(FILE *f) {
             "            question-answering, fill-mask, zero-shot-classification, text-pair-scoring,\n"
             "            text-ranking (rerank), sentence-similarity, or auto (from config.json)\n"
             "  inspect   print a model's architecture, parameters, dtypes and forward kernels\n"
-            "  tokenize  print token ids, tokens and offsets for texts (or decode ids)\n\n"
-            "A model is a directory with config.json + model.safetensors or pytorch_model.bin\n"
-            "(+ tokenizer.json), or a Hugging Face model id found in the local cache (HF_HUB_CACHE, HF_HOME/hub,\n"
+            "  tokenize  print token ids, tokens and offsets for texts (or decode ids)
+"
+            "  bench     measure latency and throughput on this machine (table, json or csv; --plot)
+
+"
+            "A model is a directory with config.json + model.safetensors or pytorch_model.bin
+"
+            "(+ tokenizer.json), or a Hugging Face model id found in the local cache (HF_HUB_CACHE, HF_HOME/hub,
+"
             "XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub); nothing is downloaded.\n\n"
             "environment:\n"
             "  TORCHLESS_MODEL        default model (directory or cached id) for every command; without\n"
@@ -30,7 +36,7 @@ static void usage(FILE *f) {
             "  TORCHLESS_PACK         0 keeps weights unpacked (no oneDNN blocked layout)\n"
             "  TORCHLESS_PROFILE      1 prints per-op timings of each forward to stderr\n"
             "  TORCHLESS_LIB, TORCHLESS_CLI  (Python package) paths of libtorchless.so and of this program\n"
-            "  GOMP_SPINCOUNT         `run` sets 10000 (short OpenMP spin-waits) unless it or\n"
+            "  GOMP_SPINCOUNT         `run` and `bench` set 10000 (short OpenMP spin-waits) unless it or\n"
             "                         OMP_WAIT_POLICY is set\n\n"
             "`torchless <command> --help` for a command's options.\n",
             tl_version());
@@ -52,9 +58,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) { printf("torchless %s\n", tl_version()); return 0; }
     if (!tl_cli_check_env()) return 2;
-    if (!strcmp(cmd, "run")) {
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "bench")) {
         short_openmp_spins(argv);
-        return tl_cmd_run(argc - 1, argv + 1);
+        return (cmd[0] == 'r' ? tl_cmd_run : tl_cmd_bench)(argc - 1, argv + 1);
     }
     if (!strcmp(cmd, "inspect")) return tl_cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return tl_cmd_tokenize(argc - 1, argv + 1);
