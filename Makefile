@@ -13,8 +13,9 @@ override CFLAGS += $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi
 BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 LDLIBS  := $(SAN) -lcjson -lutf8proc -lpcre2-8 -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lm -lpthread -fopenmp
 
-LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+LIB_SRC  := $(shell find src -name '*.c' -not -path 'src/cli/*' -not -path 'src/server/*' | sort)
+# the program: the CLI and the HTTP server (src/server is not part of libtorchless)
+CLI_SRC  := $(sort $(wildcard src/cli/*.c) $(wildcard src/server/*.c))
 TEST_SRC := $(sort $(wildcard tests/c/test_*.c))
 HDRS     := $(shell find include src -name '*.h')
 
@@ -54,7 +55,7 @@ $(BUILD)/libtorchless.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
 $(BUILD)/torchless: $(CLI_OBJ) $(BUILD)/libtorchless.a
-	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtorchless.a $(LDLIBS)
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtorchless.a $(LDLIBS) -lmicrohttpd
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/tl_test.h $(BUILD)/libtorchless.a
 	@mkdir -p $(dir $@)

@@ -14,7 +14,8 @@ static void usage(FILE *f) {
             "commands:\n"
             "  run       run a task (feature-extraction, sentence-embedding) on texts, print JSON\n"
             "  inspect   print a model's architecture, parameters, dtypes and forward kernels\n"
-            "  tokenize  print token ids, tokens and offsets for texts\n\n"
+            "  tokenize  print token ids, tokens and offsets for texts\n"
+            "  serve     serve models over HTTP (TEI, OpenAI, TorchServe, KServe v2 protocols)\n\n"
             "A model is a directory with config.json + model.safetensors (+ tokenizer.json), or a\n"
             "Hugging Face model id found in the local cache (HF_HUB_CACHE, HF_HOME/hub,\n"
             "~/.cache/huggingface/hub); nothing is downloaded. TORCHLESS_MODEL sets a default.\n"
@@ -45,6 +46,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "inspect")) return tl_cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return tl_cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) {
+        short_openmp_spins(argv);
+        return tl_cmd_serve(argc - 1, argv + 1);
+    }
     fprintf(stderr, "torchless: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
