@@ -24,9 +24,10 @@ class Server:
     """A running `torchless serve`: .url, .port, .proc, .log(); stop() in a finally."""
 
     def __init__(self, models, *args, threads=2, ready_timeout=120.0):
+        """models: [(name, path[:task])]; args: more flags; threads 0: the server's default."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [str(EXE), "serve", "--port", str(self.port), "--threads", str(threads)]
+        cmd = [str(EXE), "serve", "--port", str(self.port)] + (["--threads", str(threads)] if threads else [])
         for name, path in models:
             cmd += ["--model", f"{name}={path}"]
         cmd += [str(a) for a in args]
