@@ -144,7 +144,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->t0 = now_us();
         *con_cls = st;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.payload_limit) st->too_large = 1;
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.payload_limit) {
+            st->too_large = 1; /* answer 413 now: the body is never read (MHD closes after) */
+            return serve(s, c, method, url, st);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
