@@ -69,7 +69,7 @@ $(BUILD)/libtorchless.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDLIBS)
 
 $(BUILD)/torchless: $(CLI_OBJ) $(BUILD)/libtorchless.a
-	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtorchless.a $(LDLIBS) -lz
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libtorchless.a $(LDLIBS) -lmicrohttpd -lz
 
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libtorchless.a
 	@mkdir -p $(dir $@)
@@ -95,9 +95,11 @@ test-asan:
 # context: libgomp is not instrumented, so TSan cannot see its team's synchronization.
 test-tsan:
 	$(MAKE) BUILD=build-tsan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=thread" \
-	        build-tsan/tests/test_contexts
+	        build-tsan/tests/test_contexts build-tsan/tests/test_engine
 	TL_TEST_CTX_THREADS=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/c/tsan.supp" \
 	        build-tsan/tests/test_contexts
+	TL_TEST_CTX_THREADS=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/c/tsan.supp" \
+	        build-tsan/tests/test_engine
 
 # The kernel tests and the BERT parity tests on each vector-ISA path below the machine's
 # best, forced at run time with TORCHLESS_ISA (src/kernels/vec.h); the best path is what

@@ -357,6 +357,113 @@ TL_API char *tl_model_describe(const tl_model *model);
 /* Frees memory returned by torchless (strings from tl_model_describe). */
 TL_API void tl_free(void *p);
 
+/* ------------------------------------------------------------------ engine (batching) */
+
+/* A batching engine on one model: requests submitted from any thread are tokenized on the
+ * submitting thread, queued, and packed by W worker threads (each with its own tl_context)
+ * into padding-free batches of at most max_batch_tokens tokens and max_batch_requests
+ * sequences, a worker waiting at most max_batch_delay_ms for more work. Each request is
+ * answered with its own status and message. No sockets: src/server is built on it. */
+typedef struct tl_engine tl_engine;
+typedef struct tl_request tl_request;
+
+typedef struct tl_engine_params {
+    int num_workers;           /* worker threads, each with its own context; 0 (default): 1 */
+    int threads_per_worker;    /* threads of each worker's forwards; 0 (default): the model's */
+    size_t max_batch_tokens;   /* tokens in one packed batch; 0 (default): 16384 */
+    size_t max_batch_requests; /* sequences in one packed batch; 0 (default): 256 */
+    int max_batch_delay_ms;    /* longest wait for more requests before a batch that is not
+                                  full runs; 0 (default): run what is queued at once */
+} tl_engine_params;
+
+/* Returns the defaults described above. */
+tl_engine_params tl_engine_default_params(void);
+
+/* Starts an engine on model (borrowed: it must outlive the engine). params may be NULL.
+ * Errors: NULL arguments, negative values (TL_ERR_INVALID_ARG), threads that cannot start.
+ * Caller frees *out with tl_engine_free. */
+tl_status tl_engine_new(tl_model *model, const tl_engine_params *params, tl_engine **out);
+
+/* Stops the engine: requests already submitted still run to completion, then the workers
+ * exit and are joined. Requests stay valid (free each with tl_request_free). NULL: no-op. */
+void tl_engine_free(tl_engine *e);
+
+/* Requests currently queued (submitted, not yet taken by a worker). */
+size_t tl_engine_queue_size(const tl_engine *e);
+
+/* What a request computes. */
+typedef enum tl_request_kind {
+    TL_REQUEST_EMBED = 0,    /* sentence embeddings, as tl_embed (n x tl_model_embedding_dim) */
+    TL_REQUEST_FEATURES = 1, /* last hidden state of every token, as tl_extract_features */
+    TL_REQUEST_PIPELINE = 2  /* tl_pipeline_run(pipeline, inputs_json, params_json) */
+} tl_request_kind;
+
+typedef struct tl_request_params {
+    int kind;              /* tl_request_kind (default TL_REQUEST_EMBED) */
+    int normalize;         /* EMBED: -1 (default) as the model says; 0 or 1 forces it */
+    int truncate;          /* 1: cut inputs longer than the limit; 0 (default): such an input
+                              is a TL_ERR_INVALID_ARG naming it and its length */
+    int truncate_left;     /* 1: cut on the left (keep the end); 0 (default): right */
+    size_t max_length;     /* the limit in tokens; 0 (default): EMBED as tl_embed's
+                              (sentence_bert_config max_seq_length), FEATURES the model's */
+    tl_pipeline *pipeline; /* PIPELINE: the pipeline (borrowed; its model is the engine's) */
+    const char *inputs_json, *params_json; /* PIPELINE: copied at submission */
+} tl_request_params;
+
+/* Returns the defaults described above. */
+tl_request_params tl_request_default_params(void);
+
+/* Submits n texts (lens[i] bytes each; lens NULL = strlen) as one request (one result,
+ * kept together in one batch). EMBED / FEATURES texts are tokenized here, on the calling
+ * thread: invalid UTF-8, too-long inputs and bad parameters fail here, with the message
+ * in tl_last_error() and *out NULL. On success *out is a new request the caller waits on
+ * and frees with tl_request_free. PIPELINE requests take no texts (n = 0). Thread-safe. */
+tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t *lens, size_t n,
+                           const tl_request_params *params, tl_request **out);
+
+/* Waits until r is done (timeout_ms < 0: forever) and returns its status; TL_ERR_IO with
+ * the message "timed out" when the wait timed out (r is still pending). The request's
+ * message, not tl_last_error(), says what failed. */
+tl_status tl_request_wait(tl_request *r, int timeout_ms);
+
+/* Cancels r: if no worker has taken it, it is dropped before it runs and completes with
+ * TL_ERR_INVALID_ARG, "cancelled"; a running request finishes normally. Thread-safe. */
+void tl_request_cancel(tl_request *r);
+
+/* 1 when r is done (its result or error is set). */
+int tl_request_done(const tl_request *r);
+/* 1 when r was dropped by tl_request_cancel before it ran. */
+int tl_request_cancelled(const tl_request *r);
+
+/* A done request's status and message ("" when OK); owned by r. */
+tl_status tl_request_status(const tl_request *r);
+const char *tl_request_error(const tl_request *r);
+
+/* EMBED: n x dim floats, row i the embedding of text i (owned by r; NULL before done or on
+ * error); *n and *dim may be NULL. */
+const float *tl_request_embeddings(const tl_request *r, size_t *n, size_t *dim);
+/* FEATURES: text i's (n_tokens, hidden) matrix, owned by r; NULL when out of range. */
+const float *tl_request_features(const tl_request *r, size_t i, size_t *n_tokens, size_t *hidden);
+/* Token count of text i after truncation (EMBED / FEATURES; 0 when out of range). */
+size_t tl_request_tokens(const tl_request *r, size_t i);
+/* PIPELINE: the output JSON, owned by r; NULL before done or on error. */
+const char *tl_request_output_json(const tl_request *r);
+
+/* Where a done request's time went, and the batch it ran in. */
+typedef struct tl_request_timing {
+    double tokenize_us;  /* tokenization on the submitting thread */
+    double queue_us;     /* queued until a worker took it */
+    double inference_us; /* the worker's forward + pooling (or pipeline run) */
+    size_t batch_requests, batch_seqs, batch_tokens; /* the packed batch it ran in */
+} tl_request_timing;
+
+/* Fills *t (zeros until r is done). */
+void tl_request_get_timing(const tl_request *r, tl_request_timing *t);
+
+/* Frees r; a request still queued is cancelled first, a running one is freed by the
+ * worker when it finishes. NULL: no-op. */
+void tl_request_free(tl_request *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,13 +25,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # layer -> layers it may include (itself and the public header are always allowed).
-# Surfaces (cli, server) sit above tasks; engine between tasks and model/runtime; runtime
+# Surfaces (cli, server) sit above the engine; the engine above tasks; runtime
 # beside kernels, below model; tokenizer above io; core at the bottom.
 ALLOWED = {
     "cli":       {"server", "tasks", "engine", "model", "tokenizer", "io", "core", "runtime", "kernels"},
     "server":    {"tasks", "engine", "model", "tokenizer", "io", "core", "runtime", "kernels"},
-    "tasks":     {"engine", "model", "runtime", "kernels", "tokenizer", "io", "core"},
-    "engine":    {"model", "runtime", "kernels", "tokenizer", "io", "core"},
+    "engine":    {"tasks", "model", "runtime", "kernels", "tokenizer", "io", "core"},
+    "tasks":     {"model", "runtime", "kernels", "tokenizer", "io", "core"},
     "model":     {"kernels", "runtime", "io", "core"},  # the tokenizer only via torchless.h
     "kernels":   {"runtime", "core"},
     "runtime":   {"core"},

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS="build-essential pkg-config libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev"
+APT_PKGS="build-essential pkg-config libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev libmicrohttpd-dev haproxy"
 missing=""
 for p in $APT_PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

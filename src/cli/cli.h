@@ -10,6 +10,7 @@ int tl_cmd_run(int argc, char **argv);
 int tl_cmd_inspect(int argc, char **argv);
 int tl_cmd_tokenize(int argc, char **argv);
 int tl_cmd_bench(int argc, char **argv);
+int tl_cmd_serve(int argc, char **argv);
 
 /* A growable list of owned strings (input texts). */
 typedef struct tl_strlist { char **items; size_t n, cap; } tl_strlist;

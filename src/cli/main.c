@@ -17,15 +17,11 @@ static void usage(FILE *f) {
             "            question-answering, fill-mask, zero-shot-classification, text-pair-scoring,\n"
             "            text-ranking (rerank), sentence-similarity, or auto (from config.json)\n"
             "  inspect   print a model's architecture, parameters, dtypes and forward kernels\n"
-            "  tokenize  print token ids, tokens and offsets for texts (or decode ids)
-"
-            "  bench     measure latency and throughput on this machine (table, json or csv; --plot)
-
-"
-            "A model is a directory with config.json + model.safetensors or pytorch_model.bin
-"
-            "(+ tokenizer.json), or a Hugging Face model id found in the local cache (HF_HUB_CACHE, HF_HOME/hub,
-"
+            "  tokenize  print token ids, tokens and offsets for texts (or decode ids)\n"
+            "  bench     measure latency and throughput on this machine (table, json or csv; --plot)\n"
+            "  serve     serve models over HTTP (TEI, OpenAI, TorchServe, KServe v2 protocols)\n\n"
+            "A model is a directory with config.json + model.safetensors or pytorch_model.bin\n"
+            "(+ tokenizer.json), or a Hugging Face model id found in the local cache (HF_HUB_CACHE, HF_HOME/hub,\n"
             "XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub); nothing is downloaded.\n\n"
             "environment:\n"
             "  TORCHLESS_MODEL        default model (directory or cached id) for every command; without\n"
@@ -64,6 +60,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "inspect")) return tl_cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return tl_cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) {
+        short_openmp_spins(argv);
+        return tl_cmd_serve(argc - 1, argv + 1);
+    }
     fprintf(stderr, "torchless: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -1,6 +1,7 @@
 /* profile.c — per-kernel timing totals behind TORCHLESS_PROFILE=1. */
 #include "runtime/profile.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,15 @@ static const char *const tl_prof_names[TL_PROF_N] = {
     "ffn-in gemm", "ffn-out gemm"};
 
 int tl_prof_enabled(void) {
-    static int enabled = -1;
-    if (enabled < 0) {
+    /* read lazily by every forward, on any thread: atomic (racing first calls agree) */
+    static atomic_int enabled = -1;
+    int v = atomic_load_explicit(&enabled, memory_order_relaxed);
+    if (v < 0) {
         const char *e = getenv("TORCHLESS_PROFILE");
-        enabled = e && strcmp(e, "0") != 0 && *e;
+        v = e && strcmp(e, "0") != 0 && *e;
+        atomic_store_explicit(&enabled, v, memory_order_relaxed);
     }
-    return enabled;
+    return v;
 }
 
 double tl_prof_now(void) {

@@ -2,6 +2,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "model/model.h"
+#include "tasks/embed.h"
 #include "tasks/pooling.h"
 #include "tasks/text_batch.h"
 
@@ -16,20 +17,36 @@ size_t tl_model_embedding_dim(const tl_model *m) {
     return m ? m->arch.hidden * tl_st_pooling_count(&m->st_cfg) : 0;
 }
 
-/* The truncation length: the caller's, else sentence_bert_config's, else the model's. */
-static size_t embed_max_length(const tl_model *m, const tl_embed_params *p) {
+size_t tl_embed_max_length(const tl_model *m, size_t want) {
     size_t cap = m->arch.max_seq_len;
-    size_t want = p->max_length ? p->max_length : m->st_cfg.max_seq_length;
+    if (!want) want = m->st_cfg.max_seq_length;
     return want && want < cap ? want : cap;
+}
+
+tl_status tl_embed_check(const tl_model *m) {
+    tl_status s = tl_model_require_tokenizer(m);
+    if (s != TL_OK) return s;
+    if (m->st_cfg.do_lower_case)
+        return tl_set_error(TL_ERR_UNSUPPORTED, "%s: sentence_bert_config.json do_lower_case=true is not supported yet", m->dir);
+    return TL_OK;
+}
+
+void tl_embed_pool(const tl_model *m, const float *hidden, const int32_t *mask,
+                   const size_t *seq_lens, size_t n, int normalize, float *out) {
+    const size_t H = m->arch.hidden, D = tl_model_embedding_dim(m);
+    if (normalize < 0) normalize = m->st_cfg.normalize;
+    for (size_t i = 0, t = 0; i < n; i++) {
+        tl_pool(&m->st_cfg, hidden + t * H, mask ? mask + t : NULL, seq_lens[i], H, out + i * D);
+        if (normalize) tl_l2_normalize(out + i * D, D);
+        t += seq_lens[i];
+    }
 }
 
 tl_status tl_embed(tl_model *m, const char *const *texts, size_t n, const tl_embed_params *params,
                    float *out, size_t out_len) {
     if (!m || (n && (!texts || !out))) return tl_set_error(TL_ERR_INVALID_ARG, "tl_embed: NULL argument");
-    tl_status s = tl_model_require_tokenizer(m);
+    tl_status s = tl_embed_check(m);
     if (s != TL_OK) return s;
-    if (m->st_cfg.do_lower_case)
-        return tl_set_error(TL_ERR_UNSUPPORTED, "%s: sentence_bert_config.json do_lower_case=true is not supported yet", m->dir);
     tl_embed_params p = params ? *params : tl_embed_default_params();
     const size_t H = m->arch.hidden, D = tl_model_embedding_dim(m);
     size_t need;
@@ -38,7 +55,7 @@ tl_status tl_embed(tl_model *m, const char *const *texts, size_t n, const tl_emb
                             out_len, n, D);
     if (n == 0) return TL_OK;
     tl_text_batch tb;
-    s = tl_text_batch_build(m, texts, n, embed_max_length(m, &p), &tb);
+    s = tl_text_batch_build(m, texts, n, tl_embed_max_length(m, p.max_length), &tb);
     if (s != TL_OK) return s;
     size_t hbytes;
     float *hidden = NULL;
@@ -48,12 +65,7 @@ tl_status tl_embed(tl_model *m, const char *const *texts, size_t n, const tl_emb
     }
     s = tl_model_forward(m, &tb.batch, hidden, tb.total * H);
     if (s != TL_OK) goto done;
-    int normalize = p.normalize < 0 ? m->st_cfg.normalize : p.normalize;
-    for (size_t i = 0, t = 0; i < n; i++) {
-        tl_pool(&m->st_cfg, hidden + t * H, tb.mask + t, tb.seq_lens[i], H, out + i * D);
-        if (normalize) tl_l2_normalize(out + i * D, D);
-        t += tb.seq_lens[i];
-    }
+    tl_embed_pool(m, hidden, tb.mask, tb.seq_lens, n, p.normalize, out);
 done:
     free(hidden);
     tl_text_batch_free(&tb);

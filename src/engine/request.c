@@ -1,0 +1,257 @@
+/* request.c — engine requests: submission (tokenizing on the caller's thread), waiting,
+ * cancelling, results and freeing. */
+#include "engine/engine_int.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "model/model.h"
+#include "tasks/embed.h"
+#include "tasks/text_batch.h"
+#include "tasks/pipeline.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+tl_request_params tl_request_default_params(void) {
+    tl_request_params p = {.kind = TL_REQUEST_EMBED, .normalize = -1};
+    return p;
+}
+
+double tl_engine_now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+/* Frees what r owns and r itself. */
+static void request_destroy(tl_request *r) {
+    free(r->lens);
+    free(r->ids);
+    free(r->types);
+    free(r->mask);
+    free(r->inputs_json);
+    free(r->params_json);
+    free(r->message);
+    free(r->out);
+    free(r->json);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+/* Drops one reference of r (under no lock); frees r at zero. */
+static void request_unref(tl_request *r) {
+    pthread_mutex_lock(&r->mu);
+    int left = --r->refs;
+    pthread_mutex_unlock(&r->mu);
+    if (left == 0) request_destroy(r);
+}
+
+void tl_request_finish(tl_request *r, tl_status s, const char *msg) {
+    pthread_mutex_lock(&r->mu);
+    r->status = s;
+    free(r->message);
+    r->message = tl_strdup(msg ? msg : "");
+    r->t_done = tl_engine_now_us();
+    if (!r->t_start) r->t_start = r->t_done;
+    r->state = TL_RQ_DONE;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    request_unref(r);
+}
+
+/* Tokenizes texts into r's packed arrays with the request's truncation rules. */
+static tl_status tokenize(tl_request *r, const tl_model *m, const char *const *texts, const size_t *lens,
+                          const tl_request_params *p) {
+    size_t limit = p->kind == TL_REQUEST_EMBED ? tl_embed_max_length(m, p->max_length)
+                   : p->max_length && p->max_length < m->arch.max_seq_len ? p->max_length
+                                                                           : m->arch.max_seq_len;
+    tl_encoding **encs = calloc(r->n, sizeof *encs);
+    r->lens = calloc(r->n, sizeof *r->lens);
+    if (!encs || !r->lens) { free(encs); return tl_set_error(TL_ERR_OOM, "out of memory"); }
+    tl_encode_params ep = tl_encode_default_params();
+    if (p->truncate) {
+        ep.max_length = limit;
+        ep.truncation_left = p->truncate_left;
+    }
+    tl_status s = TL_OK;
+    size_t total = 0;
+    for (size_t i = 0; i < r->n && s == TL_OK; i++) {
+        if (!texts[i]) { s = tl_set_error(TL_ERR_INVALID_ARG, "input %zu is NULL", i); break; }
+        size_t len = lens ? lens[i] : strlen(texts[i]);
+        if (memchr(texts[i], 0, len)) { s = tl_set_error(TL_ERR_INVALID_ARG, "input %zu holds a NUL byte", i); break; }
+        s = tl_tokenizer_encode(m->tok, texts[i], len, NULL, 0, &ep, &encs[i]);
+        if (s != TL_OK) { tl_error_prefix(s, "input %zu", i); break; }
+        r->lens[i] = tl_encoding_length(encs[i]);
+        if (r->lens[i] > limit)
+            s = tl_set_error(TL_ERR_INVALID_ARG, "input %zu has %zu tokens, more than the %zu the model takes "
+                             "(ask for truncation)", i, r->lens[i], limit);
+        total += r->lens[i];
+    }
+    tl_text_batch tb = {0};
+    if (s == TL_OK) s = tl_text_batch_pack(m, encs, r->n, &tb); /* the one packer */
+    if (s == TL_OK) { /* r takes the packed arrays */
+        r->total = tb.total;
+        r->ids = tb.ids;
+        r->types = tb.type_ids;
+        r->mask = tb.mask;
+        tb.ids = tb.type_ids = tb.mask = NULL;
+    }
+    tl_text_batch_free(&tb);
+    for (size_t i = 0; i < r->n; i++) tl_encoding_free(encs[i]);
+    free(encs);
+    return s;
+}
+
+/* Appends r to e's queue and wakes a worker; fails when the engine is stopping. */
+static tl_status enqueue(tl_engine *e, tl_request *r) {
+    pthread_mutex_lock(&e->mu);
+    if (e->stopping) {
+        pthread_mutex_unlock(&e->mu);
+        return tl_set_error(TL_ERR_INVALID_ARG, "the engine is stopping");
+    }
+    r->t_queued = tl_engine_now_us();
+    if (e->tail) e->tail->next = r; else e->head = r;
+    e->tail = r;
+    e->q_len++;
+    e->q_seqs += r->n;
+    e->q_tokens += r->total;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    return TL_OK;
+}
+
+tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t *lens, size_t n,
+                           const tl_request_params *params, tl_request **out) {
+    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: out is NULL");
+    *out = NULL;
+    if (!e || (n && !texts)) return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: NULL argument");
+    tl_request_params p = params ? *params : tl_request_default_params();
+    if (p.kind < TL_REQUEST_EMBED || p.kind > TL_REQUEST_PIPELINE)
+        return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: unknown request kind %d", p.kind);
+    if (p.kind == TL_REQUEST_PIPELINE && (!p.pipeline || !p.inputs_json || n))
+        return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: a pipeline request needs a pipeline and "
+                            "inputs_json, and no texts");
+    if (p.kind == TL_REQUEST_PIPELINE && p.pipeline->m != e->m)
+        return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: the pipeline is on another model");
+    if (p.kind != TL_REQUEST_PIPELINE && n == 0)
+        return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: no texts");
+    if (p.kind == TL_REQUEST_EMBED) {
+        tl_status s = tl_embed_check(e->m);
+        if (s != TL_OK) return s;
+    } else if (p.kind == TL_REQUEST_FEATURES) {
+        tl_status s = tl_model_require_tokenizer(e->m);
+        if (s != TL_OK) return s;
+    }
+    tl_request *r = calloc(1, sizeof *r);
+    if (!r) return tl_set_error(TL_ERR_OOM, "out of memory");
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->e = e;
+    r->kind = p.kind;
+    r->normalize = p.normalize;
+    r->n = n;
+    r->refs = 2;
+    r->t_submit = tl_engine_now_us();
+    tl_status s = TL_OK;
+    if (p.kind == TL_REQUEST_PIPELINE) {
+        r->pipeline = p.pipeline;
+        if (!(r->inputs_json = tl_strdup(p.inputs_json)) ||
+            (p.params_json && !(r->params_json = tl_strdup(p.params_json))))
+            s = tl_set_error(TL_ERR_OOM, "out of memory");
+    } else {
+        s = tokenize(r, e->m, texts, lens, &p);
+    }
+    if (s == TL_OK) s = enqueue(e, r);
+    if (s != TL_OK) {
+        request_destroy(r);
+        return s;
+    }
+    *out = r;
+    return TL_OK;
+}
+
+tl_status tl_request_wait(tl_request *r, int timeout_ms) {
+    if (!r) return tl_set_error(TL_ERR_INVALID_ARG, "tl_request_wait: NULL request");
+    pthread_mutex_lock(&r->mu);
+    if (timeout_ms < 0) {
+        while (r->state != TL_RQ_DONE) pthread_cond_wait(&r->cv, &r->mu);
+    } else {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) { dl.tv_sec++; dl.tv_nsec -= 1000000000L; }
+        while (r->state != TL_RQ_DONE)
+            if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT) break;
+    }
+    int done = r->state == TL_RQ_DONE;
+    tl_status s = r->status;
+    pthread_mutex_unlock(&r->mu);
+    return done ? s : tl_set_error(TL_ERR_IO, "timed out");
+}
+
+void tl_request_cancel(tl_request *r) {
+    if (r) atomic_store(&r->cancel, 1);
+}
+
+int tl_request_done(const tl_request *r) {
+    if (!r) return 0;
+    pthread_mutex_lock((pthread_mutex_t *)&r->mu);
+    int d = r->state == TL_RQ_DONE;
+    pthread_mutex_unlock((pthread_mutex_t *)&r->mu);
+    return d;
+}
+
+int tl_request_cancelled(const tl_request *r) { return r && tl_request_done(r) && atomic_load(&r->dropped); }
+
+tl_status tl_request_status(const tl_request *r) {
+    return !r ? TL_ERR_INVALID_ARG : tl_request_done(r) ? r->status : TL_ERR_INVALID_ARG;
+}
+
+const char *tl_request_error(const tl_request *r) {
+    return r && tl_request_done(r) && r->message ? r->message : r ? (tl_request_done(r) ? "" : "pending") : "NULL request";
+}
+
+const float *tl_request_embeddings(const tl_request *r, size_t *n, size_t *dim) {
+    int ok = r && r->kind == TL_REQUEST_EMBED && tl_request_done(r) && r->status == TL_OK;
+    if (n) *n = ok ? r->n : 0;
+    if (dim) *dim = ok ? r->dim : 0;
+    return ok ? r->out : NULL;
+}
+
+const float *tl_request_features(const tl_request *r, size_t i, size_t *n_tokens, size_t *hidden) {
+    int ok = r && r->kind == TL_REQUEST_FEATURES && i < r->n && tl_request_done(r) && r->status == TL_OK;
+    size_t t = 0;
+    for (size_t k = 0; ok && k < i; k++) t += r->lens[k];
+    if (n_tokens) *n_tokens = ok ? r->lens[i] : 0;
+    if (hidden) *hidden = ok ? r->dim : 0;
+    return ok ? r->out + t * r->dim : NULL;
+}
+
+size_t tl_request_tokens(const tl_request *r, size_t i) {
+    return r && r->kind != TL_REQUEST_PIPELINE && i < r->n ? r->lens[i] : 0;
+}
+
+const char *tl_request_output_json(const tl_request *r) {
+    return r && r->kind == TL_REQUEST_PIPELINE && tl_request_done(r) && r->status == TL_OK ? r->json : NULL;
+}
+
+void tl_request_get_timing(const tl_request *r, tl_request_timing *t) {
+    if (!t) return;
+    memset(t, 0, sizeof *t);
+    if (!r || !tl_request_done(r)) return;
+    t->tokenize_us = r->t_queued - r->t_submit;
+    t->queue_us = r->t_start - r->t_queued;
+    t->inference_us = r->t_done - r->t_start;
+    t->batch_requests = r->batch_requests;
+    t->batch_seqs = r->batch_seqs;
+    t->batch_tokens = r->batch_tokens;
+}
+
+void tl_request_free(tl_request *r) {
+    if (!r) return;
+    atomic_store(&r->cancel, 1);
+    request_unref(r);
+}
