@@ -377,19 +377,19 @@ typedef struct tl_engine_params {
 } tl_engine_params;
 
 /* Returns the defaults described above. */
-tl_engine_params tl_engine_default_params(void);
+TL_API tl_engine_params tl_engine_default_params(void);
 
 /* Starts an engine on model (borrowed: it must outlive the engine). params may be NULL.
  * Errors: NULL arguments, negative values (TL_ERR_INVALID_ARG), threads that cannot start.
  * Caller frees *out with tl_engine_free. */
-tl_status tl_engine_new(tl_model *model, const tl_engine_params *params, tl_engine **out);
+TL_API tl_status tl_engine_new(tl_model *model, const tl_engine_params *params, tl_engine **out);
 
 /* Stops the engine: requests already submitted still run to completion, then the workers
  * exit and are joined. Requests stay valid (free each with tl_request_free). NULL: no-op. */
-void tl_engine_free(tl_engine *e);
+TL_API void tl_engine_free(tl_engine *e);
 
 /* Requests currently queued (submitted, not yet taken by a worker). */
-size_t tl_engine_queue_size(const tl_engine *e);
+TL_API size_t tl_engine_queue_size(const tl_engine *e);
 
 /* What a request computes. */
 typedef enum tl_request_kind {
@@ -411,43 +411,43 @@ typedef struct tl_request_params {
 } tl_request_params;
 
 /* Returns the defaults described above. */
-tl_request_params tl_request_default_params(void);
+TL_API tl_request_params tl_request_default_params(void);
 
 /* Submits n texts (lens[i] bytes each; lens NULL = strlen) as one request (one result,
  * kept together in one batch). EMBED / FEATURES texts are tokenized here, on the calling
  * thread: invalid UTF-8, too-long inputs and bad parameters fail here, with the message
  * in tl_last_error() and *out NULL. On success *out is a new request the caller waits on
  * and frees with tl_request_free. PIPELINE requests take no texts (n = 0). Thread-safe. */
-tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t *lens, size_t n,
+TL_API tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t *lens, size_t n,
                            const tl_request_params *params, tl_request **out);
 
 /* Waits until r is done (timeout_ms < 0: forever) and returns its status; TL_ERR_IO with
  * the message "timed out" when the wait timed out (r is still pending). The request's
  * message, not tl_last_error(), says what failed. */
-tl_status tl_request_wait(tl_request *r, int timeout_ms);
+TL_API tl_status tl_request_wait(tl_request *r, int timeout_ms);
 
 /* Cancels r: if no worker has taken it, it is dropped before it runs and completes with
  * TL_ERR_INVALID_ARG, "cancelled"; a running request finishes normally. Thread-safe. */
-void tl_request_cancel(tl_request *r);
+TL_API void tl_request_cancel(tl_request *r);
 
 /* 1 when r is done (its result or error is set). */
-int tl_request_done(const tl_request *r);
+TL_API int tl_request_done(const tl_request *r);
 /* 1 when r was dropped by tl_request_cancel before it ran. */
-int tl_request_cancelled(const tl_request *r);
+TL_API int tl_request_cancelled(const tl_request *r);
 
 /* A done request's status and message ("" when OK); owned by r. */
-tl_status tl_request_status(const tl_request *r);
-const char *tl_request_error(const tl_request *r);
+TL_API tl_status tl_request_status(const tl_request *r);
+TL_API const char *tl_request_error(const tl_request *r);
 
 /* EMBED: n x dim floats, row i the embedding of text i (owned by r; NULL before done or on
  * error); *n and *dim may be NULL. */
-const float *tl_request_embeddings(const tl_request *r, size_t *n, size_t *dim);
+TL_API const float *tl_request_embeddings(const tl_request *r, size_t *n, size_t *dim);
 /* FEATURES: text i's (n_tokens, hidden) matrix, owned by r; NULL when out of range. */
-const float *tl_request_features(const tl_request *r, size_t i, size_t *n_tokens, size_t *hidden);
+TL_API const float *tl_request_features(const tl_request *r, size_t i, size_t *n_tokens, size_t *hidden);
 /* Token count of text i after truncation (EMBED / FEATURES; 0 when out of range). */
-size_t tl_request_tokens(const tl_request *r, size_t i);
+TL_API size_t tl_request_tokens(const tl_request *r, size_t i);
 /* PIPELINE: the output JSON, owned by r; NULL before done or on error. */
-const char *tl_request_output_json(const tl_request *r);
+TL_API const char *tl_request_output_json(const tl_request *r);
 
 /* Where a done request's time went, and the batch it ran in. */
 typedef struct tl_request_timing {
@@ -458,11 +458,11 @@ typedef struct tl_request_timing {
 } tl_request_timing;
 
 /* Fills *t (zeros until r is done). */
-void tl_request_get_timing(const tl_request *r, tl_request_timing *t);
+TL_API void tl_request_get_timing(const tl_request *r, tl_request_timing *t);
 
 /* Frees r; a request still queued is cancelled first, a running one is freed by the
  * worker when it finishes. NULL: no-op. */
-void tl_request_free(tl_request *r);
+TL_API void tl_request_free(tl_request *r);
 
 #ifdef __cplusplus
 }

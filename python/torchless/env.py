@@ -16,6 +16,7 @@ VARIABLES = {
     "TORCHLESS_GEMM": "force a GEMM backend: dnnl, blas or ref (tests, A/B runs)",
     "TORCHLESS_PACK": "0 keeps weights unpacked (no oneDNN blocked layout; A/B runs)",
     "TORCHLESS_PROFILE": "1 prints per-op timings of each forward to stderr",
+    "TORCHLESS_API_KEY": "`torchless serve`: the key clients must send as Authorization: Bearer (as --api-key)",
 }
 
 

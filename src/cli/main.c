@@ -31,6 +31,7 @@ static void usage(FILE *f) {
             "  TORCHLESS_GEMM         force a GEMM backend: dnnl, blas or ref\n"
             "  TORCHLESS_PACK         0 keeps weights unpacked (no oneDNN blocked layout)\n"
             "  TORCHLESS_PROFILE      1 prints per-op timings of each forward to stderr\n"
+            "  TORCHLESS_API_KEY      `serve`: the key clients must send as Authorization: Bearer\n"
             "  TORCHLESS_LIB, TORCHLESS_CLI  (Python package) paths of libtorchless.so and of this program\n"
             "  GOMP_SPINCOUNT         `run` and `bench` set 10000 (short OpenMP spin-waits) unless it or\n"
             "                         OMP_WAIT_POLICY is set\n\n"
