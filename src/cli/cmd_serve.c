@@ -110,6 +110,7 @@ static int make_pipeline(tl_srv_model *m, const char *task, tl_pipeline **out) {
 static int load_model(tl_srv_model *m, const tl_engine_params *ep, int threads) {
     tl_model_params mp = tl_model_default_params();
     mp.num_threads = threads;
+    m->engine_params = *ep;
     if (tl_model_load(m->path, &mp, &m->model) != TL_OK) {
         fprintf(stderr, "torchless serve: model %s: %s\n", m->name, tl_last_error());
         return 0;

@@ -34,6 +34,7 @@ typedef struct tl_srv_model {
     cJSON *config;           /* config.json (id2label for /info) */
     char pooling[32];        /* embeddings: the pooling mode /info reports */
     size_t max_input_length; /* tokens */
+    tl_engine_params engine_params; /* the batching limits its engine runs with */
 } tl_srv_model;
 
 /* Settings from the command line (cmd_serve.c). */

@@ -352,7 +352,7 @@ static void info(tl_srv *s, tl_srv_model *m, tl_srv_reply *rp) {
     }
     cJSON_AddNumberToObject(o, "max_concurrent_requests", s->cfg.max_concurrent_requests);
     cJSON_AddNumberToObject(o, "max_input_length", (double)m->max_input_length);
-    tl_engine_params ep = tl_engine_default_params();
+    const tl_engine_params ep = m->engine_params; /* as the flags set them */
     cJSON_AddNumberToObject(o, "max_batch_tokens", (double)ep.max_batch_tokens);
     cJSON_AddNumberToObject(o, "max_batch_requests", (double)ep.max_batch_requests);
     cJSON_AddNumberToObject(o, "max_client_batch_size", (double)s->cfg.max_client_batch_size);

@@ -113,7 +113,7 @@ static cJSON *describe(const tl_srv_model *m) {
     cJSON_AddStringToObject(o, "task", tl_srv_task_name(m->task));
     cJSON_AddNumberToObject(o, "minWorkers", 1);
     cJSON_AddNumberToObject(o, "maxWorkers", 1);
-    tl_engine_params ep = tl_engine_default_params();
+    const tl_engine_params ep = m->engine_params; /* as the flags set them */
     cJSON_AddNumberToObject(o, "batchSize", (double)ep.max_batch_requests);
     cJSON_AddNumberToObject(o, "maxBatchDelay", ep.max_batch_delay_ms);
     cJSON_AddTrueToObject(o, "loadedAtStartup");

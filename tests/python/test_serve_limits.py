@@ -149,3 +149,20 @@ def test_sigterm_finishes_in_flight_requests(minilm_dir):
     assert code == 0
     assert results == [200] * 6
     assert "SIGTERM: finishing in-flight requests" in s.log_path.read_text()
+
+
+def test_info_reports_the_batching_flags(minilm_dir):
+    s = Server([("minilm", minilm_dir)], "--max-batch-tokens", 1234, "--max-batch-requests", 7,
+               "--max-batch-delay-ms", 3)
+    try:
+        status, _, body = call(s, "GET", "/info")
+        assert status == 200
+        info = json.loads(body)
+        assert info["max_batch_tokens"] == 1234 and info["max_batch_requests"] == 7
+        status, _, body = call(s, "GET", "/models/minilm")
+        assert status == 200
+        desc = json.loads(body)
+        d = desc[0] if isinstance(desc, list) else desc
+        assert d["batchSize"] == 7 and d["maxBatchDelay"] == 3
+    finally:
+        assert s.stop() == 0
