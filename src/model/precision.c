@@ -173,7 +173,8 @@ tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, in
         }
         /* kept: the fp32 originals go (owned copies freed, mapped pages dropped) */
         for (size_t i = 0; i < n; i++)
-            tl_weights_forget(&m->w, saved[i].w, saved[i].in * saved[i].out * sizeof(float), drop);
+            if (ls[i]->wtype != TL_DTYPE_F32)
+                tl_weights_forget(&m->w, saved[i].w, saved[i].in * saved[i].out * sizeof(float), drop);
         m->accuracy = r;
         break;
     }
