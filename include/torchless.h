@@ -52,8 +52,8 @@ TL_API const char *tl_last_error(void);
 TL_API const char *tl_status_name(tl_status s);
 
 /* Returns sizeof the public struct named name ("tl_encode_params", "tl_model_params",
- * "tl_batch", "tl_embed_params", "tl_tensor_view"), or 0 for another name; bindings check
- * their mirrors of these structs against it. */
+ * "tl_batch", "tl_embed_params", "tl_tensor_view", "tl_accuracy_report"), or 0 for
+ * another name; bindings check their mirrors of these structs against it. */
 TL_API size_t tl_struct_size(const char *name);
 
 /* ------------------------------------------------------------------ tokenizer */
@@ -171,7 +171,47 @@ typedef struct tl_model_params {
                         0 (default): $TORCHLESS_NUM_THREADS, else the CPUs this process may use */
     int load_tokenizer; /* 1 (default): load the tokenizer found beside the weights; a
                            missing tokenizer is then an error for text entry points only */
+    int precision;      /* tl_precision of the encoder's linear layers (default FP32) */
+    int check_accuracy; /* 1: run the accuracy guard at load (always on for AUTO) */
+    float min_cosine;   /* guard: least cosine of a token's last hidden state to fp32's;
+                           0 (default): TL_DEFAULT_MIN_COSINE_BF16 / _INT8 */
+    float max_rel_error; /* guard: largest relative L2 error of a token's last hidden
+                            state; 0 (default): TL_DEFAULT_MAX_REL_ERROR_BF16 / _INT8 */
 } tl_model_params;
+
+/* Precisions of the encoder's linear layers (QKV, attention output, FFN, embedding
+ * projection); embeddings, norms, softmax, residuals and task heads stay fp32. */
+typedef enum tl_precision {
+    TL_PRECISION_FP32 = 0, /* fp32 everywhere (default; bit-identical to earlier releases) */
+    TL_PRECISION_BF16 = 1, /* bf16 weights and inputs, fp32 accumulation and output; needs
+                              AVX512-BF16 (else TL_ERR_UNSUPPORTED) */
+    TL_PRECISION_INT8 = 2, /* s8 weights (per-output-channel scales), s8 inputs quantized
+                              per token at run time, dequantized to fp32; needs AVX512-VNNI */
+    TL_PRECISION_AUTO = 3  /* the fastest native precision whose accuracy guard passes */
+} tl_precision;
+
+/* The guard's default thresholds (docs/precision.md gives the measured values). */
+#define TL_DEFAULT_MIN_COSINE_BF16 0.999f
+#define TL_DEFAULT_MAX_REL_ERROR_BF16 0.05f
+#define TL_DEFAULT_MIN_COSINE_INT8 0.98f
+#define TL_DEFAULT_MAX_REL_ERROR_INT8 0.25f
+
+/* What the accuracy guard measured at load (tl_model_accuracy). */
+typedef struct tl_accuracy_report {
+    int checked;         /* 1 when the guard ran */
+    int precision;       /* the tl_precision the model runs (AUTO resolved) */
+    float max_rel_error; /* largest ||y - y_fp32|| / ||y_fp32|| over the calibration tokens */
+    float min_cosine;    /* least cosine(y, y_fp32) over them */
+    size_t n_tokens;     /* calibration tokens compared */
+} tl_accuracy_report;
+
+/* Static name of a precision: "fp32", "bf16", "int8", "auto" ("?" when invalid). */
+TL_API const char *tl_precision_name(int precision);
+/* Parses such a name into *precision; returns 0 when it names none. */
+TL_API int tl_precision_parse(const char *name, int *precision);
+/* Fills *out with the model's precision and what its guard measured; TL_ERR_INVALID_ARG on
+ * NULL. */
+TL_API tl_status tl_model_accuracy(const tl_model *model, tl_accuracy_report *out);
 
 /* Returns the defaults described above. */
 TL_API tl_model_params tl_model_default_params(void);

@@ -84,7 +84,13 @@ class TlEncodeParams(ctypes.Structure):
 
 
 class TlModelParams(ctypes.Structure):
-    _fields_ = [("num_threads", c_int), ("load_tokenizer", c_int)]
+    _fields_ = [("num_threads", c_int), ("load_tokenizer", c_int), ("precision", c_int),
+                ("check_accuracy", c_int), ("min_cosine", ctypes.c_float), ("max_rel_error", ctypes.c_float)]
+
+
+class TlAccuracyReport(ctypes.Structure):
+    _fields_ = [("checked", c_int), ("precision", c_int), ("max_rel_error", ctypes.c_float),
+                ("min_cosine", ctypes.c_float), ("n_tokens", c_size_t)]
 
 
 class TlBatch(ctypes.Structure):
@@ -114,7 +120,7 @@ def _check_struct_sizes() -> None:
     size.restype, size.argtypes = c_size_t, [c_char_p]
     for name, mirror in (("tl_encode_params", TlEncodeParams), ("tl_model_params", TlModelParams),
                          ("tl_batch", TlBatch), ("tl_embed_params", TlEmbedParams),
-                         ("tl_tensor_view", TlTensorView)):
+                         ("tl_tensor_view", TlTensorView), ("tl_accuracy_report", TlAccuracyReport)):
         want = size(name.encode())
         if want != ctypes.sizeof(mirror):
             raise OSError(f"{lib._name}: struct {name} is {want} bytes in the library but "
@@ -132,6 +138,9 @@ def _sig(name, restype, *argtypes):
 
 
 _sig("tl_version", c_char_p)
+_sig("tl_precision_name", c_char_p, c_int)
+_sig("tl_precision_parse", c_int, c_char_p, POINTER(c_int))
+_sig("tl_model_accuracy", c_int, c_void_p, POINTER(TlAccuracyReport))
 _sig("tl_last_error", c_char_p)
 _sig("tl_status_name", c_char_p, c_int)
 _sig("tl_free", None, c_void_p)

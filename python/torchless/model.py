@@ -3,7 +3,7 @@ extraction and sentence embeddings of the C library."""
 from __future__ import annotations
 
 import ctypes
-from ctypes import POINTER, byref, c_char_p, c_float, c_int32, c_size_t, c_void_p
+from ctypes import POINTER, byref, c_char_p, c_float, c_int, c_int32, c_size_t, c_void_p
 import json
 import sys
 from typing import Any, Optional, Sequence, Union
@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from . import hub
-from ._lib import TlBatch, check, invalid_input, lib
+from ._lib import TlAccuracyReport, TlBatch, check, invalid_input, lib
 
 
 def _as_i32(a) -> np.ndarray:
@@ -49,16 +49,31 @@ class Config:
         return f"Config({self.__dict__!r})"
 
 
+def _precision_value(precision) -> int:
+    """The tl_precision of "fp32", "bf16", "int8" or "auto"; ValueError otherwise."""
+    v = c_int(0)
+    if not isinstance(precision, str) or not lib.tl_precision_parse(precision.encode(), byref(v)):
+        raise ValueError(f"precision must be 'fp32', 'bf16', 'int8' or 'auto', not {precision!r}")
+    return v.value
+
+
 class Model:
     """An encoder loaded by libtorchless from a directory or a cached Hugging Face id."""
 
     def __init__(self, path_or_id: str, num_threads: int = 0, load_tokenizer: bool = True,
-                 revision: Optional[str] = None):
+                 revision: Optional[str] = None, precision: str = "fp32",
+                 check_accuracy: bool = False, min_cosine: float = 0.0, max_rel_error: float = 0.0):
         """path_or_id: a model directory or a Hugging Face id in the local cache; revision:
-        a branch, tag or commit of a cached id (default: refs/main)."""
+        a branch, tag or commit of a cached id (default: refs/main); precision: "fp32"
+        (default), "bf16", "int8" or "auto" for the encoder's linear layers
+        (docs/precision.md); check_accuracy: compare with fp32 on a calibration batch at load
+        and refuse the precision beyond min_cosine / max_rel_error (0: the defaults)."""
         params = lib.tl_model_default_params()
         params.num_threads = num_threads
         params.load_tokenizer = 1 if load_tokenizer else 0
+        params.precision = _precision_value(precision)
+        params.check_accuracy = 1 if check_accuracy else 0
+        params.min_cosine, params.max_rel_error = float(min_cosine), float(max_rel_error)
         handle = c_void_p()
         where = hub.resolve(path_or_id, revision)
         check(lib.tl_model_load(where.encode(), byref(params), byref(handle)))
@@ -82,6 +97,20 @@ class Model:
         self.max_positions = lib.tl_model_max_positions(handle)
         self.model_type = lib.tl_model_type(handle).decode()
         self.embedding_dim = lib.tl_model_embedding_dim(handle)
+
+    @property
+    def precision(self) -> str:
+        """The precision the encoder's linear layers run ("auto" resolved)."""
+        return self.accuracy["precision"]
+
+    @property
+    def accuracy(self) -> dict:
+        """What the accuracy guard measured at load: precision, checked, max_rel_error,
+        min_cosine, n_tokens (the errors are 0 / 1 when it did not run)."""
+        r = TlAccuracyReport()
+        check(lib.tl_model_accuracy(self._h, byref(r)))
+        return {"precision": lib.tl_precision_name(r.precision).decode(), "checked": bool(r.checked),
+                "max_rel_error": r.max_rel_error, "min_cosine": r.min_cosine, "n_tokens": r.n_tokens}
 
     @classmethod
     def from_pretrained(cls, path_or_id: str, **kwargs) -> "Model":

@@ -158,7 +158,7 @@ def _warn_without_entailment(model: Model) -> None:
                       "ensure correct outputs.", UserWarning, stacklevel=3)
 
 
-def _model_of(model: Any, revision: Optional[str], num_threads: int) -> tuple:
+def _model_of(model: Any, revision: Optional[str], num_threads: int, **load: Any) -> tuple:
     """(torchless.Model, owned) for pipeline()'s model argument: a path or id (loaded here),
     a torchless.Model, or a torchless.optimize() result made from a directory or id (its
     directory is loaded again, with its tokenizer). A live transformers model is refused
@@ -169,10 +169,10 @@ def _model_of(model: Any, revision: Optional[str], num_threads: int) -> tuple:
         return model, False
     if isinstance(model, OptimizedModel):
         if model._source:
-            return Model(model._source, num_threads=num_threads, revision=model._revision), True
+            return Model(model._source, num_threads=num_threads, revision=model._revision, **load), True
         model = model.config  # made from a live model: say what to pass, below
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        return Model(os.fsdecode(model), num_threads=num_threads, revision=revision), True
+        return Model(os.fsdecode(model), num_threads=num_threads, revision=revision, **load), True
     if hasattr(model, "state_dict") or hasattr(model, "to_json_string"):
         name = getattr(getattr(model, "config", model), "_name_or_path", "") or getattr(model, "name_or_path", "")
         hint = f" (here model={name!r})" if name else ""
@@ -212,12 +212,14 @@ def pipeline(task: Optional[str] = None, model: Union[str, Model, None] = None,
     cache. Without ``task`` the task is inferred from config.json ``architectures``.
     ``tokenizer`` may only be the model's own tokenizer (the one beside the weights). Other
     keyword arguments are the task's parameters (``top_k``, ``aggregation_strategy``, ...)
-    applied to every call; ``num_threads`` sets the worker threads; device / dtype /
-    batch_size are accepted and do not change results."""
+    applied to every call; ``num_threads`` sets the worker threads; ``precision`` ("fp32",
+    "bf16", "int8", "auto") and ``check_accuracy`` are the Model's (for a model it loads);
+    device / dtype / batch_size are accepted and do not change results."""
     if task is None and model is None:
         raise ValueError("give a task, a model, or both")
     num_threads = int(kwargs.pop("num_threads", 0) or 0)
     revision = kwargs.pop("revision", None)
+    load = {k: kwargs.pop(k) for k in ("precision", "check_accuracy") if k in kwargs}
     for k in _IGNORED:
         kwargs.pop(k, None)
     if model is None:
@@ -225,7 +227,7 @@ def pipeline(task: Optional[str] = None, model: Union[str, Model, None] = None,
         if t not in DEFAULT_MODELS:
             raise KeyError(f"unknown task '{task}'; torchless supports {sorted(TASKS)}")
         model = DEFAULT_MODELS[t]
-    model, owns = _model_of(model, revision, num_threads)
+    model, owns = _model_of(model, revision, num_threads, **load)
     try:
         _check_tokenizer(tokenizer, model)
         return Pipeline(task, model, kwargs, owns)

@@ -88,6 +88,9 @@ long tl_cli_positive(const char *arg, long max, const char *cmd, const char *opt
 
 /* Prints "torchless: <what>: <tl_last_error()>" to stderr and returns exit code 1. */
 int tl_cli_fail(const char *what);
+/* Parses a --precision value (fp32, bf16, int8, auto) into *out; prints why not and
+ * returns 0 when it names none. */
+int tl_cli_precision(const char *arg, const char *cmd, int *out);
 
 /* The model argument: the --model value, else $TORCHLESS_MODEL; prints usage help and
  * returns NULL when neither is given. */

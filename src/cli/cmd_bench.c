@@ -36,7 +36,7 @@ static void bench_usage(FILE *f) {
             "                         sentence_bert_config.json's max_seq_length\n"
             "      --threads N,...    worker threads, a list (default: $TORCHLESS_NUM_THREADS or the\n"
             "                         CPUs it may use); the model is loaded once per value\n"
-            "  -p, --precision P      compute precision (default fp32; only fp32 exists today)\n"
+            "  -p, --precision P      compute precision: fp32, bf16, int8 or auto (default fp32; docs/precision.md)\n"
             "  -r, --repetitions N    timed repetitions per row (default 5), after --warmup N\n"
             "                         untimed ones (default 1)\n"
             "  -f, --format F         table (default): a Markdown table; json: one JSON object per\n"
@@ -147,16 +147,9 @@ static int check_options(const bench_opts *o, enum bench_format *fmt) {
         fprintf(stderr, "torchless bench: --format must be table, json or csv, not '%s'\n", o->format);
         return 0;
     }
-    if (strcmp(o->precision, "fp32")) {
-        static const char *planned[] = {"bf16", "int8", "fp16", "f16", "bfloat16", "float16"};
-        int known = 0;
-        for (size_t i = 0; i < sizeof planned / sizeof planned[0]; i++) known |= !strcmp(o->precision, planned[i]);
-        if (known)
-            fprintf(stderr, "torchless bench: --precision %s is not available yet: torchless computes in fp32 "
-                            "only today (bf16 and int8 compute are planned); use --precision fp32\n", o->precision);
-        else
-            fprintf(stderr, "torchless bench: --precision must be fp32 (the only compute precision today), "
-                            "not '%s'\n", o->precision);
+    int prec;
+    if (!tl_precision_parse(o->precision, &prec)) {
+        fprintf(stderr, "torchless bench: --precision must be fp32, bf16, int8 or auto, not '%s'\n", o->precision);
         return 0;
     }
     if (o->task && !bench_task_name(o->task)) {
@@ -217,11 +210,13 @@ static int fit_seqs(bench_opts *o, const bench_target *t) {
  * it is done; rows[*k..] receive them. Returns the exit code. */
 static int run_rows(bench_opts *o, bench_target *t, enum bench_format fmt, int nw, bench_progress *pg,
                     bench_row *rows, size_t *k, const char *path) {
+    tl_accuracy_report acc = {0}; /* the precision the model runs (auto resolved) */
+    const char *prec = tl_model_accuracy(t->m, &acc) == TL_OK ? tl_precision_name(acc.precision) : o->precision;
     for (size_t b = 0; b < o->batch.n; b++)
         for (size_t s = 0; s < o->seq.n; s++) {
             bench_row *r = &rows[*k];
             *r = (bench_row){.model = path, .name = short_name(path), .model_type = tl_model_type(t->m),
-                             .task = t->task, .precision = o->precision, .threads = t->threads,
+                             .task = t->task, .precision = prec, .threads = t->threads,
                              .batch = o->batch.v[b], .seq = o->seq.v[s], .reps = o->reps, .warmup = o->warmup};
             int rc = bench_measure(t, r, pg);
             bench_progress_clear(pg);
@@ -275,7 +270,7 @@ int tl_cmd_bench(int argc, char **argv) {
     int nw = 0;
     for (size_t i = 0; !rc && i < o.threads.n; i++) {
         bench_target t;
-        if ((rc = bench_target_open(&t, path, o.threads.v[i], task))) {
+        if ((rc = bench_target_open(&t, path, o.threads.v[i], task, o.precision))) {
             bench_target_close(&t);
             break;
         }

@@ -50,7 +50,8 @@ const char *bench_task_name(const char *task);
  * when the model has sentence-transformers files, else the task config.json implies when
  * bench measures it, else feature-extraction), creates its pipeline and head, and finds
  * the input word. Prints the error and returns the exit code (0 = ready). */
-int bench_target_open(bench_target *t, const char *path, long threads, const char *task);
+int bench_target_open(bench_target *t, const char *path, long threads, const char *task,
+                      const char *precision);
 /* Frees what bench_target_open made; t may be zeroed. */
 void bench_target_close(bench_target *t);
 /* Checks that sequences of L tokens can be built and run; prints why not and returns 0. */

@@ -102,10 +102,12 @@ static int find_words(bench_target *t, const tl_tokenizer *tok) {
     return t->n_words > 0;
 }
 
-int bench_target_open(bench_target *t, const char *path, long threads, const char *task) {
+int bench_target_open(bench_target *t, const char *path, long threads, const char *task,
+                      const char *precision) {
     memset(t, 0, sizeof *t);
     tl_model_params mp = tl_model_default_params();
     mp.num_threads = (int)threads;
+    if (!tl_precision_parse(precision, &mp.precision)) return tl_cli_fail("bad precision");
     if (tl_model_load(path, &mp, &t->m) != TL_OK) return tl_cli_fail("cannot load model");
     const tl_tokenizer *tok = tl_model_tokenizer(t->m);
     if (!tok) {

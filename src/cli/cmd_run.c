@@ -51,6 +51,10 @@ static void run_usage(FILE *f) {
             "                         it and go on\n"
             "  -q, --quiet            no progress bar (shown on a terminal for --input)\n"
             "      --threads N        worker threads (default: $TORCHLESS_NUM_THREADS or the CPUs it may use)\n"
+            "      --precision P      fp32 (default), bf16, int8 or auto: the encoder's linear layers\n"
+            "                         (docs/precision.md); bf16 / int8 need AVX512-BF16 / AVX512-VNNI\n"
+            "      --check-accuracy   compare with fp32 on a calibration batch at load; refuse the\n"
+            "                         precision when it is off by more than the guard allows\n"
             "  -h, --help             this help\n\n"
             "output (json): {\"index\": i, \"embedding\": [...]} or\n"
             "               {\"index\": i, \"tokens\": n, \"last_hidden_state\": [[...], ...]};\n"
@@ -75,7 +79,7 @@ static int is_pipeline_task(const char *task) {
 typedef struct run_opts {
     const char *model, *task, *format, *options, *input;
     long max_len, threads, batch;
-    int normalize, sim, skip, quiet;
+    int normalize, sim, skip, quiet, precision, check_accuracy;
 } run_opts;
 
 /* Parses argv into o; returns -1 to go on, else the exit code (help: 0, usage error: 2). */
@@ -87,7 +91,8 @@ static int parse(int argc, char **argv, run_opts *o) {
         {"similarity", no_argument, 0, 's'},  {"format", required_argument, 0, 'f'},
         {"threads", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
         {"options", required_argument, 0, 'o'}, {"batch-size", required_argument, 0, 'B'},
-        {"on-error", required_argument, 0, 'E'}, {"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0}};
+        {"on-error", required_argument, 0, 'E'}, {"quiet", no_argument, 0, 'q'},
+        {"precision", required_argument, 0, 'P'}, {"check-accuracy", no_argument, 0, 'A'}, {0, 0, 0, 0}};
     *o = (run_opts){.task = "sentence-embedding", .format = "json", .normalize = -1, .batch = 32};
     int c;
     optind = 1;
@@ -112,6 +117,8 @@ static int parse(int argc, char **argv, run_opts *o) {
             o->skip = !strcmp(optarg, "skip");
             break;
         case 'q': o->quiet = 1; break;
+        case 'P': if (!tl_cli_precision(optarg, "run", &o->precision)) return 2; break;
+        case 'A': o->check_accuracy = 1; break;
         case 'h': run_usage(stdout); return 0;
         default: run_usage(stderr); return 2;
         }
@@ -165,6 +172,8 @@ static int load_model(const run_opts *o, tl_model **m) {
     if (tl_cli_model_is_file(path, "run")) return 2;
     tl_model_params mp = tl_model_default_params();
     mp.num_threads = (int)o->threads;
+    mp.precision = o->precision;
+    mp.check_accuracy = o->check_accuracy;
     if (tl_model_load(path, &mp, m) == TL_OK) return 0;
     if (o->model || (env && *env)) return tl_cli_fail("cannot load model");
     fprintf(stderr, "torchless run: no model given, and %s's default model %s cannot be loaded: %s\n"

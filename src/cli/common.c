@@ -98,3 +98,9 @@ int tl_cli_check_env(void) {
                     "unset it for the default (the CPUs this process may use)\n", v);
     return 0;
 }
+
+int tl_cli_precision(const char *arg, const char *cmd, int *out) {
+    if (tl_precision_parse(arg, out)) return 1;
+    fprintf(stderr, "torchless %s: --precision must be fp32, bf16, int8 or auto, not '%s'\n", cmd, arg);
+    return 0;
+}

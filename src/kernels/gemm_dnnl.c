@@ -35,6 +35,7 @@
  * another runtime (TBB, threadpool) could not be sized that way, so it is not used. */
 #include "kernels/gemm_dnnl_int.h"
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "runtime/threads.h"
 
 #include <dnnl.h>
@@ -57,6 +58,7 @@ enum { NOT_DONE = 0, DONE, DONE_NO_ACT };
 typedef struct {
     size_t T, C, OC;
     int has_bias, nt, packed, act; /* act: -1 none, else a tl_activation */
+    int wdt;                       /* tl_dtype of the weights (the source's too: F32, BF16, I8) */
     dnnl_memory_desc_t wmd;        /* the weights layout when packed */
     unsigned long long used;       /* LRU tick of the last call */
     dnnl_primitive_t prim;         /* NULL: creation failed, this shape runs the fallback */
@@ -71,6 +73,8 @@ typedef struct {
     dnnl_entry e[TL_DNNL_CACHE_MAX];
     size_t n;
     unsigned long long tick;
+    void *scratch; /* bf16 / int8: the converted source (and its token scales) */
+    size_t scratch_cap;
 } dnnl_state;
 
 /* The process's one engine (never destroyed: states and packed weights may outlive any
@@ -114,6 +118,7 @@ static void dnnl_state_free(tl_gemm_state *gs) {
     dnnl_state *st = (dnnl_state *)gs;
     for (size_t i = 0; i < st->n; i++) entry_free(&st->e[i]);
     if (st->strm) dnnl_stream_destroy(st->strm);
+    free(st->scratch);
     free(st);
 }
 
@@ -134,13 +139,15 @@ static int eltwise_of(int act, dnnl_alg_kind_t *alg, float *alpha) {
 static int matmul_pd(dnnl_primitive_desc_t *pd, size_t T, size_t C, size_t OC, int has_bias,
                      const dnnl_memory_desc_t *wd, int act) {
     dnnl_memory_desc_t xd, bd, od;
+    /* the source has the weights' type: f32 x f32, bf16 x bf16, s8 x s8 (fp32 out) */
+    const dnnl_data_type_t xdt = wd->data_type;
     dnnl_dims_t xdims = {(dnnl_dim_t)T, (dnnl_dim_t)C};
     dnnl_dims_t bdims = {1, (dnnl_dim_t)OC};
     dnnl_dims_t odims = {(dnnl_dim_t)T, (dnnl_dim_t)OC};
     dnnl_matmul_desc_t md;
     dnnl_primitive_attr_t attr = NULL;
     *pd = NULL;
-    int ok = dnnl_memory_desc_init_by_tag(&xd, 2, xdims, dnnl_f32, dnnl_ab) == dnnl_success &&
+    int ok = dnnl_memory_desc_init_by_tag(&xd, 2, xdims, xdt, dnnl_ab) == dnnl_success &&
              dnnl_memory_desc_init_by_tag(&bd, 2, bdims, dnnl_f32, dnnl_ab) == dnnl_success &&
              dnnl_memory_desc_init_by_tag(&od, 2, odims, dnnl_f32, dnnl_ab) == dnnl_success &&
              dnnl_matmul_desc_init(&md, &xd, wd, has_bias ? &bd : NULL, &od) == dnnl_success;
@@ -161,10 +168,16 @@ static int matmul_pd(dnnl_primitive_desc_t *pd, size_t T, size_t C, size_t OC, i
     return ok;
 }
 
-/* Fills *wd with the plain (C, OC) descriptor of nn.Linear's (OC, C) row-major weights. */
-static int plain_wd(dnnl_memory_desc_t *wd, size_t C, size_t OC) {
+/* oneDNN's data type for a weight dtype: f32, bf16 or s8 (f32 for anything else). */
+static dnnl_data_type_t dnnl_dt(int dt) {
+    return dt == TL_DTYPE_BF16 ? dnnl_bf16 : dt == TL_DTYPE_I8 ? dnnl_s8 : dnnl_f32;
+}
+
+/* Fills *wd with the plain (C, OC) descriptor of nn.Linear's (OC, C) row-major weights of
+ * dtype dt. */
+static int plain_wd(dnnl_memory_desc_t *wd, size_t C, size_t OC, int dt) {
     dnnl_dims_t wdims = {(dnnl_dim_t)C, (dnnl_dim_t)OC};
-    return dnnl_memory_desc_init_by_tag(wd, 2, wdims, dnnl_f32, dnnl_ba) == dnnl_success;
+    return dnnl_memory_desc_init_by_tag(wd, 2, wdims, dnnl_dt(dt), dnnl_ba) == dnnl_success;
 }
 
 /* Builds en's primitive and memory objects for its shape (max threads already set to
@@ -172,7 +185,7 @@ static int plain_wd(dnnl_memory_desc_t *wd, size_t C, size_t OC) {
 static int entry_build(dnnl_entry *en) {
     dnnl_memory_desc_t wd;
     dnnl_primitive_desc_t pd = NULL;
-    int ok = en->packed ? (wd = en->wmd, 1) : plain_wd(&wd, en->C, en->OC);
+    int ok = en->packed ? (wd = en->wmd, 1) : plain_wd(&wd, en->C, en->OC, en->wdt);
     ok = ok && matmul_pd(&pd, en->T, en->C, en->OC, en->has_bias, &wd, en->act);
     /* oneDNN's reference kernel is a plain loop; the fallbacks run BLAS or the packed matmul */
     const char *impl = NULL;
@@ -209,7 +222,7 @@ static dnnl_entry *entry_get(dnnl_state *st, const dnnl_entry *key) {
         dnnl_entry *en = &st->e[i];
         if (en->T == key->T && en->C == key->C && en->OC == key->OC &&
             en->has_bias == key->has_bias && en->nt == key->nt && en->packed == key->packed &&
-            en->act == key->act && (!en->packed || dnnl_memory_desc_equal(&en->wmd, &key->wmd))) {
+            en->act == key->act && en->wdt == key->wdt && (!en->packed || dnnl_memory_desc_equal(&en->wmd, &key->wmd))) {
             en->used = st->tick;
             return en;
         }
@@ -234,7 +247,7 @@ static dnnl_entry *entry_get(dnnl_state *st, const dnnl_entry *key) {
 /* Points the entry's memory objects at the caller's buffers and runs it on stream s;
  * returns 1 on success, 0 when oneDNN reported an error (out is then rewritten by the
  * caller). */
-static int entry_run(dnnl_entry *en, dnnl_stream_t s, const float *x, const void *w, const float *b,
+static int entry_run(dnnl_entry *en, dnnl_stream_t s, const void *x, const void *w, const float *b,
                      float *out) {
     if (dnnl_memory_set_data_handle_v2(en->mx, (void *)x, s) != dnnl_success ||
         dnnl_memory_set_data_handle_v2(en->mw, (void *)w, s) != dnnl_success ||
@@ -249,7 +262,7 @@ static int entry_run(dnnl_entry *en, dnnl_stream_t s, const float *x, const void
 
 /* Runs the primitive for key on st's cache and stream, or with st NULL on a one-shot
  * primitive and a private stream; returns 1 on success. */
-static int run_key(dnnl_state *st, const dnnl_entry *key, const float *x, const void *w,
+static int run_key(dnnl_state *st, const dnnl_entry *key, const void *x, const void *w,
                    const float *b, float *out) {
     if (st) {
         dnnl_entry *en = entry_get(st, key);
@@ -271,21 +284,34 @@ static int run_key(dnnl_state *st, const dnnl_entry *key, const float *x, const 
  * none) fused when oneDNN has an optimized kernel for it, on gs's stream and cache (a
  * one-shot primitive when gs is NULL or busy); returns DONE, DONE_NO_ACT or NOT_DONE
  * (oneDNN unavailable or refused: out undefined then). */
-static int dnnl_linear(dnnl_state *gs, const float *x, const float *w, const tl_packed *pk,
-                       const float *b, float *out, size_t T, size_t C, size_t OC, int act) {
-    if (C == 0 || T > INT32_MAX || C > INT32_MAX || OC > INT32_MAX || !engine_ready())
-        return NOT_DONE;
-    if (gs && !gs->strm) return NOT_DONE;
-    /* inside someone else's parallel region oneDNN runs on the calling thread alone */
-    int nt = omp_in_parallel() ? 1 : tl_threads_get();
-    int prev = omp_get_max_threads();
-    if (prev != nt) omp_set_num_threads(nt);
-    dnnl_state *st = gs && !atomic_flag_test_and_set_explicit(&gs->busy, memory_order_acquire) ? gs : NULL;
+/* Returns 1 when oneDNN can run a (T, C) x (C, OC) linear on gs (NULL: a one-shot one). */
+static int dnnl_usable(const dnnl_state *gs, size_t T, size_t C, size_t OC) {
+    if (C == 0 || T > INT32_MAX || C > INT32_MAX || OC > INT32_MAX || !engine_ready()) return 0;
+    return !gs || gs->strm;
+}
+
+/* The threads a call runs oneDNN on: inside someone else's parallel region, the calling
+ * thread alone. */
+static int dnnl_threads(void) { return omp_in_parallel() ? 1 : tl_threads_get(); }
+
+/* Claims gs for this call: gs when it was idle, else NULL (the call runs one-shot). */
+static dnnl_state *state_claim(dnnl_state *gs) {
+    return gs && !atomic_flag_test_and_set_explicit(&gs->busy, memory_order_acquire) ? gs : NULL;
+}
+static void state_release(dnnl_state *st) {
+    if (st) atomic_flag_clear_explicit(&st->busy, memory_order_release);
+}
+
+/* dnnl_linear's body on a claimed state st (or NULL: one-shot), threads already set to
+ * nt; x and w of dtype wdt (pk's data instead of w when pk is set). */
+static int dnnl_linear_on(dnnl_state *st, int nt, const void *x, const void *w, int wdt,
+                          const tl_packed *pk, const float *b, float *out, size_t T, size_t C,
+                          size_t OC, int act) {
     int done = NOT_DONE;
     dnnl_entry key = {.T = T, .C = C, .OC = OC, .has_bias = b != NULL, .nt = nt,
-                      .packed = pk != NULL, .act = act};
+                      .packed = pk != NULL, .act = act, .wdt = wdt};
     if (pk) key.wmd = *(const dnnl_memory_desc_t *)pk->desc;
-    const void *wd = pk ? pk->data : (const void *)w;
+    const void *wd = pk ? pk->data : w;
     if (run_key(st, &key, x, wd, b, out)) done = DONE;
     if (!done && act >= 0) {
         /* no optimized kernel with the activation fused: the plain matmul (for packed
@@ -293,9 +319,80 @@ static int dnnl_linear(dnnl_state *gs, const float *x, const float *w, const tl_
         key.act = -1;
         if (run_key(st, &key, x, wd, b, out)) done = DONE_NO_ACT;
     }
-    if (st) atomic_flag_clear_explicit(&st->busy, memory_order_release);
+    return done;
+}
+
+static int dnnl_linear(dnnl_state *gs, const float *x, const float *w, const tl_packed *pk,
+                       const float *b, float *out, size_t T, size_t C, size_t OC, int act) {
+    if (!dnnl_usable(gs, T, C, OC)) return NOT_DONE;
+    int nt = dnnl_threads();
+    int prev = omp_get_max_threads();
+    if (prev != nt) omp_set_num_threads(nt);
+    dnnl_state *st = state_claim(gs);
+    int done = dnnl_linear_on(st, nt, x, w, TL_DTYPE_F32, pk, b, out, T, C, OC, act);
+    state_release(st);
     if (prev != nt) omp_set_num_threads(prev);
     return done;
+}
+
+/* Returns the plain (OC, C) weights of a bf16 / int8 record for the reference fallback:
+ * L->w, or a malloc'd copy unpacked from L->pk (*owned set; NULL on OOM). */
+static const void *lowp_plain(const tl_linear *L, void **owned);
+
+/* bf16 and int8 records: x converted (bf16) or quantized per token (int8) into st's
+ * scratch (or a call-local buffer when st is NULL), oneDNN's matmul (bias and act fused
+ * for bf16; int8 dequantized with the bias in tl_dequant_rows), else the scalar
+ * reference. Returns 1 when act was applied. */
+static int dnnl_lowp_linear(dnnl_state *gs, const tl_linear *L, const float *x, float *y, size_t T,
+                            int act) {
+    const size_t C = L->in, OC = L->out;
+    const int wdt = L->wtype, i8 = wdt == TL_DTYPE_I8;
+    const tl_packed *pk = L->pk && L->pk->be == &tl_gemm_dnnl ? L->pk : NULL;
+    dnnl_alg_kind_t alg;
+    float alpha;
+    int done = NOT_DONE;
+    if (i8 || (act >= 0 && !eltwise_of(act, &alg, &alpha))) act = -1, done = DONE_NO_ACT;
+    /* bytes: the converted source, then (int8) T token scales at a 64-byte boundary */
+    const size_t xbytes = (T * C * (i8 ? 1 : 2) + 63) / 64 * 64, need = xbytes + (i8 ? T * sizeof(float) : 0);
+    int ran = 0;
+    if (dnnl_usable(gs, T, C, OC) && (pk || L->w)) {
+        int nt = dnnl_threads(), prev = omp_get_max_threads();
+        if (prev != nt) omp_set_num_threads(nt);
+        dnnl_state *st = state_claim(gs);
+        void *buf = NULL, *mine = NULL;
+        if (st && st->scratch_cap >= need) buf = st->scratch;
+        else if (st) {
+            free(st->scratch);
+            st->scratch = aligned_alloc(64, (need + 63) / 64 * 64);
+            st->scratch_cap = st->scratch ? need : 0;
+            buf = st->scratch;
+        } else buf = mine = aligned_alloc(64, (need + 63) / 64 * 64);
+        if (buf) {
+            float *xs = i8 ? (float *)((char *)buf + xbytes) : NULL;
+            if (i8) tl_quantize_rows_s8(x, buf, xs, T, C);
+            else tl_bf16_from_f32(x, buf, T * C);
+            int r = dnnl_linear_on(st, nt, buf, L->w, wdt, pk, i8 ? NULL : L->b, y, T, C, OC, act);
+            if (r != NOT_DONE) {
+                ran = 1;
+                if (r == DONE_NO_ACT) done = DONE_NO_ACT;
+                else if (done == NOT_DONE) done = DONE;
+                if (i8) tl_dequant_rows(y, xs, L->scales, L->b, T, OC);
+            }
+        }
+        free(mine);
+        state_release(st);
+        if (prev != nt) omp_set_num_threads(prev);
+    }
+    if (!ran) {
+        void *owned = NULL;
+        const void *w = lowp_plain(L, &owned);
+        if (w && i8) tl_linear_s8_ref(x, w, L->scales, L->b, y, T, C, OC);
+        else if (w) tl_linear_bf16_ref(x, w, L->b, y, T, C, OC);
+        else for (size_t i = 0; i < T * OC; i++) y[i] = 0.0f; /* OOM with packed-only weights */
+        free(owned);
+        done = DONE_NO_ACT;
+    }
+    return done == DONE;
 }
 
 /* The backend's linear: packed weights when L has oneDNN's, else plain; act fused where
@@ -304,6 +401,7 @@ static int dnnl_linear(dnnl_state *gs, const float *x, const float *w, const tl_
 static int dnnl_backend_linear(tl_gemm_state *gs, const tl_linear *L, const float *x, float *y,
                                size_t T, int act) {
     dnnl_state *st = (dnnl_state *)gs;
+    if (L->wtype != TL_DTYPE_F32) return dnnl_lowp_linear(st, L, x, y, T, act);
     const float *w = L->w, *b = L->b;
     const tl_packed *pk = L->pk && L->pk->be == &tl_gemm_dnnl ? L->pk : NULL;
     const size_t C = L->in, OC = L->out;
@@ -331,7 +429,7 @@ static int layout_serves_every_m(const dnnl_memory_desc_t *wd, size_t C, size_t 
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         dnnl_primitive_desc_t pd;
         const char *impl = NULL;
-        if (!matmul_pd(&pd, ms[i], C, OC, 1, wd, -1)) return 0;
+        if (!matmul_pd(&pd, ms[i], C, OC, wd->data_type != dnnl_s8, wd, -1)) return 0;
         int ok = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
                  impl && strncmp(impl, "ref", 3) != 0;
         dnnl_primitive_desc_destroy(pd);
@@ -358,8 +456,8 @@ static int panel64_layout(const dnnl_memory_desc_t *md, size_t *panel) {
  * layout is the plain one (nothing to gain), does not serve every token count, oneDNN is
  * unavailable, or on any failure. Runs the reorder on a private stream. */
 static tl_packed *dnnl_pack(const void *wv, tl_dtype dt, size_t C, size_t OC) {
-    const float *w = wv;
-    if (!w || dt != TL_DTYPE_F32 || C == 0 || OC == 0 || C > INT32_MAX || OC > INT32_MAX ||
+    const void *w = wv;
+    if (!w || !(tl_gemm_dnnl.pack_dtypes & TL_DTYPE_BIT(dt)) || C == 0 || OC == 0 || C > INT32_MAX || OC > INT32_MAX ||
         !engine_ready())
         return NULL;
     int nt = tl_threads_get(), prev = omp_get_max_threads();
@@ -371,9 +469,9 @@ static tl_packed *dnnl_pack(const void *wv, tl_dtype dt, size_t C, size_t OC) {
     dnnl_primitive_t r = NULL;
     dnnl_memory_t src = NULL, dst = NULL;
     dnnl_stream_t s = NULL;
-    int ok = plain_wd(&plain, C, OC) &&
-             dnnl_memory_desc_init_by_tag(&any, 2, wdims, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
-             matmul_pd(&pd, TL_DNNL_PACK_M, C, OC, 1, &any, -1);
+    int ok = plain_wd(&plain, C, OC, dt) &&
+             dnnl_memory_desc_init_by_tag(&any, 2, wdims, dnnl_dt(dt), dnnl_format_tag_any) == dnnl_success &&
+             matmul_pd(&pd, TL_DNNL_PACK_M, C, OC, dt != TL_DTYPE_I8, &any, -1);
     const dnnl_memory_desc_t *pref = ok ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
     ok = ok && pref && pref->format_kind == dnnl_blocked && !dnnl_memory_desc_equal(pref, &plain) &&
          layout_serves_every_m(pref, C, OC);
@@ -382,10 +480,10 @@ static tl_packed *dnnl_pack(const void *wv, tl_dtype dt, size_t C, size_t OC) {
     if (ok) {
         *md = *pref;
         pk->be = &tl_gemm_dnnl;
-        pk->dtype = TL_DTYPE_F32;
+        pk->dtype = dt;
         pk->C = C;
         pk->OC = OC;
-        pk->layout = panel64_layout(md, &pk->panel) ? TL_PACK_PANEL64 : TL_PACK_OPAQUE;
+        pk->layout = dt == TL_DTYPE_F32 && panel64_layout(md, &pk->panel) ? TL_PACK_PANEL64 : TL_PACK_OPAQUE;
         size_t bytes = dnnl_memory_desc_get_size(md);
         pk->data = bytes ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;
         ok = pk->data != NULL;
@@ -470,10 +568,25 @@ static void dnnl_backend_matmul(tl_gemm_state *st, int flags, size_t M, size_t N
     tl_matmul_blas(flags, M, N, K, A, lda, B, ldb, C, ldc);
 }
 
+static const void *lowp_plain(const tl_linear *L, void **owned) {
+    *owned = NULL;
+    if (L->w) return L->w;
+    const tl_packed *pk = L->pk;
+    if (!pk || pk->be != &tl_gemm_dnnl) return NULL;
+    const size_t es = tl_dtype_size(pk->dtype), C = pk->C, OC = pk->OC;
+    char *plain = malloc(C * OC * es);
+    if (!plain) return NULL;
+    for (size_t o = 0; o < OC; o++)
+        for (size_t c = 0; c < C; c++)
+            memcpy(plain + (o * C + c) * es, (const char *)pk->data + packed_offset(pk, c, o) * es, es);
+    *owned = plain;
+    return plain;
+}
+
 const tl_gemm_backend tl_gemm_dnnl = {
     .name = "dnnl",
-    .dtypes = TL_DTYPE_BIT(TL_DTYPE_F32),
-    .pack_dtypes = TL_DTYPE_BIT(TL_DTYPE_F32),
+    .dtypes = TL_DTYPE_BIT(TL_DTYPE_F32) | TL_DTYPE_BIT(TL_DTYPE_BF16) | TL_DTYPE_BIT(TL_DTYPE_I8),
+    .pack_dtypes = TL_DTYPE_BIT(TL_DTYPE_F32) | TL_DTYPE_BIT(TL_DTYPE_BF16) | TL_DTYPE_BIT(TL_DTYPE_I8),
     .state_new = dnnl_state_new,
     .state_free = dnnl_state_free,
     .pack = dnnl_pack,

@@ -1,6 +1,7 @@
 /* gemm_ref.c — scalar reference linear layer and matmul: the fallback and the test oracle
  * (TORCHLESS_GEMM=ref runs every GEMM of a forward, attention's too, here). */
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 
 void tl_linear_ref(const float *x, const float *w, const float *b, float *out, size_t T,
                    size_t C, size_t OC) {
@@ -31,7 +32,9 @@ static int ref_backend_linear(tl_gemm_state *st, const tl_linear *L, const float
                               size_t T, int act) {
     (void)st;
     (void)act;
-    tl_linear_ref(x, L->w, L->b, y, T, L->in, L->out);
+    if (L->wtype == TL_DTYPE_BF16) tl_linear_bf16_ref(x, L->w, L->b, y, T, L->in, L->out);
+    else if (L->wtype == TL_DTYPE_I8) tl_linear_s8_ref(x, L->w, L->scales, L->b, y, T, L->in, L->out);
+    else tl_linear_ref(x, L->w, L->b, y, T, L->in, L->out);
     return 0;
 }
 
@@ -44,7 +47,7 @@ static void ref_backend_matmul(tl_gemm_state *st, int flags, size_t M, size_t N,
 
 const tl_gemm_backend tl_gemm_ref = {
     .name = "ref",
-    .dtypes = TL_DTYPE_BIT(TL_DTYPE_F32),
+    .dtypes = TL_DTYPE_BIT(TL_DTYPE_F32) | TL_DTYPE_BIT(TL_DTYPE_BF16) | TL_DTYPE_BIT(TL_DTYPE_I8),
     .linear = ref_backend_linear,
     .matmul = ref_backend_matmul,
 };

@@ -16,6 +16,7 @@ void tl_linear_forward(const tl_gemm *g, const tl_linear *L, const float *x, flo
         if (L->w) pk = NULL;
         else be = pk->be, st = NULL;
     }
+    if (!(be->dtypes & TL_DTYPE_BIT(L->wtype)) && L->w) be = &tl_gemm_ref, st = NULL, pk = NULL;
     const tl_vec_kernels *vk = tl_vec();
     int act_done;
     if (pk && pk->layout == TL_PACK_PANEL64 && pk->dtype == TL_DTYPE_F32 && T <= TL_SMALL_M_MAX &&

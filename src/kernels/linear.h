@@ -36,10 +36,10 @@ typedef struct tl_packed {
 /* One linear layer: y (T, out) = act(x (T, in) @ w^T + b). */
 typedef struct tl_linear {
     size_t in, out;          /* C and OC: x is (T, in), w is (out, in), y is (T, out) */
-    tl_dtype wtype;          /* dtype of w (only TL_DTYPE_F32 runs in this issue) */
+    tl_dtype wtype;          /* dtype of w: F32, BF16 (uint16_t), or I8 (int8_t, with scales) */
     const void *w;           /* plain weights (out, in) row-major, or NULL once packed and dropped */
     tl_packed *pk;           /* the backend's packed form, or NULL */
-    const float *scales;     /* per-output-channel weight scales (int8, later), else NULL */
+    const float *scales;     /* I8: per-output-channel weight scales (out), else NULL */
     const float *b;          /* bias (out), or NULL */
 } tl_linear;
 
@@ -101,6 +101,7 @@ void tl_gemm_state_free(tl_gemm_state *st);
  * linear_panel64 kernel when this CPU path has one (AVX-512). A record packed by another
  * backend runs its plain w on g, or that backend (stateless) when w was dropped. */
 void tl_linear_forward(const tl_gemm *g, const tl_linear *L, const float *x, float *y, size_t T, int act);
+/* (A record whose wtype g's backend does not run, with plain w, runs on tl_gemm_ref.) */
 
 /* Packs L for be when be runs L->wtype and packs it; returns 1 when L->pk was set (the
  * plain w stays; the caller may drop it). 0 when L already has a packed form. */

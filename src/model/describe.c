@@ -51,6 +51,12 @@ char *tl_model_describe(const tl_model *m) {
     sb_printf(&b, "dtypes:       checkpoint %s; compute fp32 (%zu tensors converted at load, "
               "Q/K/V of %zu layers fused into one matrix each)\n",
               m->w.dtypes, m->w.n_converted, a->n_layers);
+    const tl_accuracy_report *acc = &m->accuracy;
+    sb_printf(&b, "precision:    %s for the encoder's linear layers (embeddings, norms, softmax, heads: fp32)\n",
+              tl_precision_name(acc->precision));
+    if (acc->checked)
+        sb_printf(&b, "accuracy:     vs fp32 on %zu calibration tokens: max relative error %.6f, min cosine %.6f\n",
+                  acc->n_tokens, acc->max_rel_error, acc->min_cosine);
     sb_printf(&b, "gemm:         %s, %d threads; vector kernels: %s\n", m->gemm->name, m->n_threads,
               tl_vec()->isa);
     char cpu[256];

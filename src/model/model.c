@@ -5,6 +5,7 @@
 #include "core/util.h"
 #include "io/hub.h"
 #include "kernels/vec.h"
+#include "model/precision.h"
 #include "runtime/threads.h"
 
 #include <stdio.h>
@@ -73,7 +74,10 @@ static tl_status finish_load(tl_model *m, const tl_model_params *p, int pack) {
     if (s == TL_OK) {
         m->n_threads = tl_threads_resolve(p->num_threads);
         const char *pk = getenv("TORCHLESS_PACK"); /* "0": keep plain weights (A/B runs) */
-        if (pack && !(pk && strcmp(pk, "0") == 0)) {
+        const int do_pack = pack && !(pk && strcmp(pk, "0") == 0);
+        /* reduced precisions pack their own copies, also for tensors from memory */
+        s = tl_precision_apply(m, p, !(pk && strcmp(pk, "0") == 0), pack);
+        if (s == TL_OK && do_pack) {
             tl_threads_saved prev = tl_threads_enter(m->n_threads);
             tl_weights_pack(&m->w, &m->arch, m->gemm, 1);
             tl_threads_leave(prev);

@@ -23,6 +23,7 @@ struct tl_model {
     tl_st_config st_cfg;         /* sentence-transformers modules */
     const tl_gemm_backend *gemm;
     int n_threads;               /* default thread count of its contexts (resolved, >= 1) */
+    tl_accuracy_report accuracy; /* the precision it runs and what its guard measured */
     _Atomic(tl_context *) spare; /* an idle context for tl_model_forward & co, or NULL */
 };
 

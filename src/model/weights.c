@@ -186,6 +186,10 @@ static void drop_mapped(const void *p, size_t bytes) {
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+void tl_weights_forget(tl_weights *w, const void *p, size_t bytes, int drop) {
+    if (p && !release(w, p) && drop) drop_mapped(p, bytes);
+}
+
 /* Packs L with g; frees the plain copy when w owns it, else (a weight in the checkpoint's
  * mapping) drops its pages when drop is set. */
 static void pack_one(tl_weights *w, const tl_gemm_backend *g, tl_linear *L, int drop) {

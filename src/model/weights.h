@@ -58,6 +58,9 @@ tl_status tl_weights_fuse_qkv(tl_weights *w, const tl_safetensors *st, int layer
                              tl_layer_weights *L);
 /* Gives w ownership of p (freed by tl_weights_free); frees p and returns 0 on OOM. */
 int tl_weights_keep(tl_weights *w, void *p);
+/* Frees p when w owns it; else, when drop is set, p (bytes long) lies in a read-only file
+ * mapping whose resident pages are dropped. NULL is ignored. */
+void tl_weights_forget(tl_weights *w, const void *p, size_t bytes, int drop);
 
 /* Binds linear layer L (out, in), F32 compute, from the tensors playing roles rw and rb
  * (the bias only when want_b and the family names it; else L->b = NULL). */
