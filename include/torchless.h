@@ -52,8 +52,8 @@ TL_API const char *tl_last_error(void);
 TL_API const char *tl_status_name(tl_status s);
 
 /* Returns sizeof the public struct named name ("tl_encode_params", "tl_model_params",
- * "tl_batch", "tl_embed_params", "tl_tensor_view"), or 0 for another name; bindings check
- * their mirrors of these structs against it. */
+ * "tl_batch", "tl_embed_params", "tl_tensor_view", "tl_context_params", "tl_generate_params"),
+ * or 0 for another name; bindings check their mirrors of these structs against it. */
 TL_API size_t tl_struct_size(const char *name);
 
 /* ------------------------------------------------------------------ tokenizer */
