@@ -34,9 +34,23 @@ def built(tmp_path_factory):
         if name not in cache:
             cls, cfg = CASES[name]
             path = build_tiny_encoder(tmp_path_factory.mktemp(name), cls, cfg, seed=len(name))
+            perturb_norms(path, cls, seed=len(name))
             cache[name] = path
         return cache[name]
     return get
+
+
+def perturb_norms(path, cls, seed):
+    """Randomizes the norm weights too (ln_1, input_layernorm, ...: build_tiny_encoder
+    leaves those at 1) and saves the model again."""
+    import transformers
+    torch.manual_seed(seed + 1000)
+    m = getattr(transformers, cls).from_pretrained(path).eval()
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if "norm" in n or ".ln_" in n or n.startswith("ln_"):
+                p.add_(torch.randn_like(p) * 0.2)
+    m.save_pretrained(path, safe_serialization=True)
 
 
 def hf_model(path, name):
