@@ -1,7 +1,7 @@
 /* kv_cache.h — a context's KV cache: a pool of fixed-size pages allocated once, bounded by
  * the context's kv_cache_tokens, handed to sequences as they grow. A page holds
  * TL_KV_PAGE_TOKENS tokens of every layer's K and V (layer l: K block then V block, each
- * page_tokens x kv_dim floats). A sequence owns its pages until freed; reserving more
+ * page_tokens x kv_dim floats; model/block.h's tl_kv_step_layout gives the offsets). A sequence owns its pages until freed; reserving more
  * than the free pages fails with an error and changes nothing, so no sequence ever
  * overwrites another's. One caller at a time (the context's). */
 #ifndef TL_RUNTIME_KV_CACHE_H
@@ -48,11 +48,6 @@ tl_kv_seq *tl_kv_seq_get(tl_kv_cache *kv, int32_t id);
  * kv_cache_tokens when the pool is short; lengths are not changed (the caller adds them
  * once the tokens' K / V are written). */
 tl_status tl_kv_reserve(tl_kv_cache *kv, const int32_t *ids, const size_t *add, size_t n);
-
-/* The layout of layer l's K and V within a page (kernels/kernels.h). */
-static inline size_t tl_kv_k_off(const tl_kv_cache *kv, size_t l) {
-    return l * 2 * TL_KV_PAGE_TOKENS * kv->kv_dim;
-}
 
 /* Tokens the pool holds in all. */
 static inline size_t tl_kv_capacity(const tl_kv_cache *kv) { return kv->n_pages * TL_KV_PAGE_TOKENS; }

@@ -66,6 +66,7 @@ static tl_status run(tl_context *ctx, const tl_batch *b, const tl_generate_param
     size_t *cu = calloc(n + 1, sizeof *cu), *one = malloc(n * sizeof *one);
     int32_t *act = malloc(n * sizeof *act), *act_ids = malloc(n * sizeof *act_ids), *tok = malloc(n * sizeof *tok);
     int32_t *seen = NULL;
+    unsigned char *mark = NULL;
     tl_rng *rng = malloc(n * sizeof *rng);
     tl_status s = TL_OK;
     if (!cu || !one || !act || !act_ids || !tok || !rng) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
@@ -78,7 +79,9 @@ static tl_status run(tl_context *ctx, const tl_batch *b, const tl_generate_param
     if (p->repetition_penalty != 1.0f) {
         size_t longest = 0;
         for (size_t i = 0; i < n; i++) longest = b->seq_lens[i] > longest ? b->seq_lens[i] : longest;
-        if (!(seen = malloc((longest + M) * sizeof *seen))) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
+        seen = malloc((longest + M) * sizeof *seen);
+        mark = calloc(V, 1);
+        if (!seen || !mark) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
     }
     /* prefill: every prompt in one packed step, the logits of its last token */
     s = tl_context_decode(ctx, ids, b, 0, logits, n * V);
@@ -93,7 +96,7 @@ static tl_status run(tl_context *ctx, const tl_batch *b, const tl_generate_param
                 size_t k = 0;
                 for (size_t t = cu[i]; t < cu[i + 1]; t++) seen[k++] = b->input_ids[t];
                 for (size_t t = 0; t < n_out[i]; t++) seen[k++] = out[i * M + t];
-                tl_repetition_penalty(row, V, seen, k, p->repetition_penalty);
+                tl_repetition_penalty(row, V, seen, k, p->repetition_penalty, mark);
             }
             int32_t next = tl_sample_next(row, V, p, &rng[i], work, prob);
             out[i * M + n_out[i]++] = next;
@@ -110,7 +113,7 @@ static tl_status run(tl_context *ctx, const tl_batch *b, const tl_generate_param
         s = tl_context_decode(ctx, act_ids, &step, 0, logits, n * V);
     }
 done:
-    free(cu); free(one); free(act); free(act_ids); free(tok); free(seen); free(rng);
+    free(cu); free(one); free(act); free(act_ids); free(tok); free(seen); free(mark); free(rng);
     return s;
 }
 

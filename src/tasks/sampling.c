@@ -35,18 +35,19 @@ tl_status tl_sampling_check(const tl_generate_params *p) {
     return TL_OK;
 }
 
-void tl_repetition_penalty(float *logits, size_t V, const int32_t *seen, size_t n, float penalty) {
+void tl_repetition_penalty(float *logits, size_t V, const int32_t *seen, size_t n, float penalty,
+                           unsigned char *mark) {
     if (penalty == 1.0f) return;
     /* transformers gathers the scores of the seen ids, then scatters the penalized ones:
      * an id seen twice is penalized once */
     for (size_t i = 0; i < n; i++) {
         int32_t id = seen[i];
-        if (id < 0 || (size_t)id >= V) continue;
-        int dup = 0;
-        for (size_t j = 0; j < i && !dup; j++) dup = seen[j] == id;
-        if (dup) continue;
+        if (id < 0 || (size_t)id >= V || mark[id]) continue;
+        mark[id] = 1;
         logits[id] = logits[id] < 0 ? logits[id] * penalty : logits[id] / penalty;
     }
+    for (size_t i = 0; i < n; i++)
+        if (seen[i] >= 0 && (size_t)seen[i] < V) mark[seen[i]] = 0;
 }
 
 int32_t tl_argmax(const float *logits, size_t V) {

@@ -19,9 +19,11 @@ double tl_rng_uniform(tl_rng *r);
 /* Checks p's settings; errors name the field and its allowed range. */
 tl_status tl_sampling_check(const tl_generate_params *p);
 
-/* Applies the repetition penalty of p to logits (V) for the n tokens seen (each distinct
- * id once: a positive logit divided by it, a negative one multiplied). */
-void tl_repetition_penalty(float *logits, size_t V, const int32_t *seen, size_t n, float penalty);
+/* Applies the repetition penalty to logits (V) for the n tokens seen (each distinct id
+ * once: a positive logit divided by it, a negative one multiplied). mark: V bytes, all 0
+ * on entry, left all 0. */
+void tl_repetition_penalty(float *logits, size_t V, const int32_t *seen, size_t n, float penalty,
+                           unsigned char *mark);
 
 /* The index of the largest of logits (V), the first on ties (torch.argmax). */
 int32_t tl_argmax(const float *logits, size_t V);
