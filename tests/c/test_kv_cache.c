@@ -48,8 +48,8 @@ TL_TEST(kv_cache_is_bounded_and_reservations_are_all_or_nothing) {
 
 /* tl_attention_cached over pages (filled from qkv, by chunks of `chunk` new tokens per
  * step) equals tl_attention causal (window w: |i - j| <= w there, p - j < w + 1 here). */
-static void check_cached(size_t chunk, size_t window, size_t nh, size_t nkv) {
-    const size_t lens[] = {1, 7, 40, 17}, n = 4, d = 16, H = nh * d, KD = nkv * d;
+static void check_cached(size_t chunk, size_t window, size_t nh, size_t nkv, size_t d, int nt) {
+    const size_t lens[] = {1, 7, 40, 17}, n = 4, H = nh * d, KD = nkv * d;
     size_t cu[5] = {0};
     for (size_t s = 0; s < n; s++) cu[s + 1] = cu[s] + lens[s];
     const size_t T = cu[n];
@@ -74,7 +74,7 @@ static void check_cached(size_t chunk, size_t window, size_t nh, size_t nkv) {
     int32_t ids[4];
     for (size_t s = 0; s < n; s++) CHECK_OK(tl_kv_seq_new(&kv, &ids[s]));
     const tl_kv_layout lay = {TL_KV_PAGE_TOKENS, 0, TL_KV_PAGE_TOKENS * KD, KD};
-    float *cs = malloc(tl_attention_cached_scratch(40) * 4);
+    float *cs = malloc(tl_attention_cached_scratch(40) * 4 * (size_t)nt);
     for (size_t done = 0; done < 40; done += chunk) {
         size_t qcu[5] = {0}, past[4], rows[4];
         float *const *pages[4];
@@ -96,7 +96,7 @@ static void check_cached(size_t chunk, size_t window, size_t nh, size_t nkv) {
         for (size_t s = 0; s < n; s++)
             memcpy(qs + qcu[s] * H, q + (cu[s] + past[s]) * H, rows[s] * H * 4);
         tl_attention_cached(qs, H, os, H, qcu, n, pages, past, &lay, nh, nkv, d,
-                            window ? window + 1 : 0, 0.0f, cs, 1);
+                            window ? window + 1 : 0, 0.0f, cs, nt);
         for (size_t s = 0; s < n; s++)
             memcpy(got + (cu[s] + past[s]) * H, os + qcu[s] * H, rows[s] * H * 4);
         free(qs); free(os);
@@ -112,8 +112,9 @@ TL_TEST(cached_attention_matches_causal_attention) {
     const size_t chunks[] = {40, 1, 5}, windows[] = {0, 3};
     for (size_t c = 0; c < 3; c++)
         for (size_t w = 0; w < 2; w++) {
-            check_cached(chunks[c], windows[w], 4, 4);
-            check_cached(chunks[c], windows[w], 4, 2); /* grouped-query */
-            check_cached(chunks[c], windows[w], 3, 1); /* multi-query */
+            check_cached(chunks[c], windows[w], 4, 4, 16, 1);
+            check_cached(chunks[c], windows[w], 4, 2, 16, 1); /* grouped-query */
+            check_cached(chunks[c], windows[w], 3, 1, 16, 1); /* multi-query */
+            check_cached(chunks[c], windows[w], 8, 2, 32, 2); /* enough work for 2 threads */
         }
 }
