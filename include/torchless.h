@@ -52,8 +52,9 @@ TL_API const char *tl_last_error(void);
 TL_API const char *tl_status_name(tl_status s);
 
 /* Returns sizeof the public struct named name ("tl_encode_params", "tl_model_params",
- * "tl_batch", "tl_embed_params", "tl_tensor_view", "tl_accuracy_report"), or 0 for
- * another name; bindings check their mirrors of these structs against it. */
+ * "tl_batch", "tl_embed_params", "tl_tensor_view", "tl_accuracy_report", "tl_context_params",
+ * "tl_generate_params"), or 0 for another name; bindings check their mirrors of these
+ * structs against it. */
 TL_API size_t tl_struct_size(const char *name);
 
 /* ------------------------------------------------------------------ tokenizer */
@@ -278,6 +279,9 @@ typedef struct tl_context tl_context;
 
 typedef struct tl_context_params {
     int num_threads; /* 0 (default): the model's (tl_model_params.num_threads as resolved) */
+    size_t kv_cache_tokens; /* decoders: tokens the KV cache holds across all its sequences,
+                             * allocated at the first decode step; 0 (default): the model's
+                             * max positions, at most 8192 */
 } tl_context_params;
 
 /* Returns the defaults described above. */
@@ -503,6 +507,76 @@ TL_API void tl_request_get_timing(const tl_request *r, tl_request_timing *t);
 /* Frees r; a request still queued is cancelled first, a running one is freed by the
  * worker when it finishes. NULL: no-op. */
 TL_API void tl_request_free(tl_request *r);
+
+/* ------------------------------------------------------------------ decoders, generation */
+
+/* Decoder models (model_type gpt2, llama, mistral, qwen2) run on a context's KV cache: a
+ * pool of pages of tl_context_params.kv_cache_tokens tokens, shared by the context's
+ * sequences. Each sequence is an id; a step appends new tokens to sequences and returns
+ * logits. A step that does not fit fails with TL_ERR_INVALID_ARG and changes nothing. */
+
+/* Vocabulary size (the width of a logits row); 0 for NULL. */
+TL_API size_t tl_model_vocab_size(const tl_model *model);
+/* 1 when the model is a decoder (generates), 0 for an encoder or NULL. */
+TL_API int tl_model_is_decoder(const tl_model *model);
+/* config.json's eos_token_id (the first when a list), -1 when none. */
+TL_API int32_t tl_model_eos_token_id(const tl_model *model);
+
+/* A new empty sequence of ctx's KV cache in *seq_id (the cache is made on first use).
+ * Errors: an encoder model, too many live sequences, out of memory. */
+TL_API tl_status tl_context_seq_new(tl_context *ctx, int32_t *seq_id);
+/* Returns the sequence's pages to the cache; error when seq_id is not live. */
+TL_API tl_status tl_context_seq_free(tl_context *ctx, int32_t seq_id);
+/* Tokens cached for seq_id (0 when not live). */
+TL_API size_t tl_context_seq_length(const tl_context *ctx, int32_t seq_id);
+/* Tokens the context's KV cache holds in all (kv_cache_tokens, or its default, rounded up
+ * to whole pages of 16 tokens); 0 for NULL. */
+TL_API size_t tl_context_kv_capacity(const tl_context *ctx);
+
+/* One step: batch->seq_lens[i] new tokens (>= 1) of batch sequence i are appended to the
+ * cached sequence seq_ids[i] (distinct, live), at positions following its cached tokens,
+ * and run: a prompt's prefill and a decode step (one token per sequence, each at its own
+ * length) are the same call. Writes logits (vocab_size floats per row) to logits
+ * (logits_len floats available): one row per batch sequence (its last token) when
+ * all_tokens is 0, else one per new token. batch->token_type_ids, position_ids and
+ * attention_mask must be NULL. Errors name the sequence: not live, too long for the
+ * model, ids out of range, the cache full (nothing is appended then). */
+TL_API tl_status tl_context_decode(tl_context *ctx, const int32_t *seq_ids, const tl_batch *batch,
+                                   int all_tokens, float *logits, size_t logits_len);
+
+/* The logits of every token of every sequence of batch, as transformers'
+ * model(input_ids).logits per sequence (total x vocab_size floats): the sequences run
+ * through temporary cache sequences, freed before returning. */
+TL_API tl_status tl_context_logits(tl_context *ctx, const tl_batch *batch, float *logits, size_t logits_len);
+
+/* Settings of tl_generate, as transformers' generate() names them. */
+typedef struct tl_generate_params {
+    size_t max_new_tokens;     /* tokens to generate per sequence at most (>= 1; default 20) */
+    const int32_t *eos_ids;    /* n_eos ids that end a sequence (kept in its output); NULL: none */
+    size_t n_eos;
+    int do_sample;             /* 0 (default): greedy (argmax, first on ties); 1: sample */
+    float temperature;         /* > 0 divides the logits when sampling (default 1); 0: greedy */
+    int top_k;                 /* > 0: sample among the k most likely (ties at the k-th kept); 0: off */
+    float top_p;               /* in (0, 1]: nucleus sampling (default 1: off) */
+    float repetition_penalty;  /* > 0; 1 (default): off; else as transformers' (prompt included) */
+    uint64_t seed;             /* sampling seed: equal seeds give equal outputs */
+} tl_generate_params;
+
+/* Returns the defaults described above. */
+TL_API tl_generate_params tl_generate_default_params(void);
+
+/* Generates continuations of the n_seqs prompts of prompts (a packed batch, each prompt
+ * >= 1 token, no type ids / positions / mask): prefill of all prompts in one step, then
+ * one decode step per token for the sequences not yet finished. Writes sequence i's
+ * generated tokens to out[i * max_new_tokens ...] (out_len >= n_seqs * max_new_tokens),
+ * the rest of its row -1, and their count to n_out[i] (n_seqs entries). A sequence ends
+ * at an eos id (included) or after max_new_tokens. Uses temporary sequences of ctx's KV
+ * cache (freed before returning), which must hold the prompts plus max_new_tokens - 1
+ * tokens each. Errors: invalid settings (top_p outside (0, 1], temperature < 0, top_k < 0,
+ * repetition_penalty <= 0, max_new_tokens 0 or past the model's positions), an empty
+ * prompt, a cache too small, an encoder model. */
+TL_API tl_status tl_generate(tl_context *ctx, const tl_batch *prompts, const tl_generate_params *params,
+                             int32_t *out, size_t out_len, size_t *n_out);
 
 #ifdef __cplusplus
 }

@@ -113,6 +113,16 @@ class TlTensorView(ctypes.Structure):
                 ("shape", POINTER(ctypes.c_int64)), ("data", c_void_p)]
 
 
+class TlContextParams(ctypes.Structure):
+    _fields_ = [("num_threads", c_int), ("kv_cache_tokens", c_size_t)]
+
+
+class TlGenerateParams(ctypes.Structure):
+    _fields_ = [("max_new_tokens", c_size_t), ("eos_ids", POINTER(c_int32)), ("n_eos", c_size_t),
+                ("do_sample", c_int), ("temperature", c_float), ("top_k", c_int), ("top_p", c_float),
+                ("repetition_penalty", c_float), ("seed", ctypes.c_uint64)]
+
+
 def _check_struct_sizes() -> None:
     """Raises OSError when a ctypes mirror's size differs from the library's struct (an
     outdated binding or library: calls would read or write the wrong bytes)."""
@@ -120,7 +130,8 @@ def _check_struct_sizes() -> None:
     size.restype, size.argtypes = c_size_t, [c_char_p]
     for name, mirror in (("tl_encode_params", TlEncodeParams), ("tl_model_params", TlModelParams),
                          ("tl_batch", TlBatch), ("tl_embed_params", TlEmbedParams),
-                         ("tl_tensor_view", TlTensorView), ("tl_accuracy_report", TlAccuracyReport)):
+                         ("tl_tensor_view", TlTensorView), ("tl_accuracy_report", TlAccuracyReport),
+                         ("tl_context_params", TlContextParams), ("tl_generate_params", TlGenerateParams)):
         want = size(name.encode())
         if want != ctypes.sizeof(mirror):
             raise OSError(f"{lib._name}: struct {name} is {want} bytes in the library but "
@@ -230,3 +241,15 @@ _sig("tl_task_head_free", None, c_void_p)
 _sig("tl_task_head_width", c_size_t, c_void_p)
 _sig("tl_task_head_per_token", c_int, c_void_p)
 _sig("tl_task_head_forward", c_int, c_void_p, POINTER(TlBatch), POINTER(c_float), c_size_t)
+
+# contexts and decoders (python/torchless/model.py: Model.logits, Model.generate)
+_sig("tl_context_default_params", TlContextParams)
+_sig("tl_context_new", c_int, c_void_p, POINTER(TlContextParams), POINTER(c_void_p))
+_sig("tl_context_free", None, c_void_p)
+_sig("tl_model_vocab_size", c_size_t, c_void_p)
+_sig("tl_model_is_decoder", c_int, c_void_p)
+_sig("tl_model_eos_token_id", c_int32, c_void_p)
+_sig("tl_context_logits", c_int, c_void_p, POINTER(TlBatch), POINTER(c_float), c_size_t)
+_sig("tl_generate_default_params", TlGenerateParams)
+_sig("tl_generate", c_int, c_void_p, POINTER(TlBatch), POINTER(TlGenerateParams), POINTER(c_int32),
+     c_size_t, POINTER(c_size_t))

@@ -162,6 +162,66 @@ class Model:
             start += int(n)
         return res
 
+    def _context(self, kv_cache_tokens: int):
+        """A new tl_context handle with a KV cache of kv_cache_tokens (freed by the caller)."""
+        params = lib.tl_context_default_params()
+        params.kv_cache_tokens = kv_cache_tokens
+        ctx = c_void_p()
+        check(lib.tl_context_new(self._h, byref(params), byref(ctx)))
+        return ctx
+
+    def logits(self, input_ids: Sequence[Sequence[int]]) -> list:
+        """A decoder's logits for sequences of different lengths (no padding): one
+        (len, vocab) float32 array per sequence, as transformers' model(ids).logits."""
+        batch, lens, _keep = self._pack(input_ids)
+        total, vocab = int(lens.sum()), lib.tl_model_vocab_size(self._h)
+        out = np.empty((max(total, 1), vocab), dtype=np.float32)
+        pages = sum(-(-int(n) // 16) * 16 for n in lens)
+        ctx = self._context(max(pages, 16))
+        try:
+            check(lib.tl_context_logits(ctx, byref(batch), out.ctypes.data_as(POINTER(c_float)), out.size))
+        finally:
+            lib.tl_context_free(ctx)
+        res, start = [], 0
+        for n in lens:
+            res.append(out[start:start + int(n)].copy())
+            start += int(n)
+        return res
+
+    def generate(self, input_ids, max_new_tokens: int = 20, do_sample: bool = False,
+                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                 repetition_penalty: float = 1.0, seed: int = 0, eos_token_id=None) -> list:
+        """Generates continuations of one prompt (a list of ids) or several (a list of
+        lists, of different lengths: no padding) and returns the new tokens of each (a list,
+        or a list of lists), eos included when reached. eos_token_id: an id or a list of
+        ids; None: config.json's eos_token_id (-1: none). Sampling (do_sample) draws from a
+        stream seeded by seed: reproducible, not torch's random numbers."""
+        single = len(input_ids) > 0 and np.isscalar(input_ids[0])
+        prompts = [input_ids] if single else list(input_ids)
+        batch, lens, _keep = self._pack(prompts)
+        if eos_token_id is None:
+            eos_token_id = lib.tl_model_eos_token_id(self._h)
+        eos = [eos_token_id] if np.isscalar(eos_token_id) else list(eos_token_id)
+        eos = _as_i32(np.array([e for e in eos if e >= 0]))
+        params = lib.tl_generate_default_params()
+        params.max_new_tokens, params.do_sample = max(int(max_new_tokens), 0), int(bool(do_sample))
+        params.temperature, params.top_k, params.top_p = temperature, int(top_k), top_p
+        params.repetition_penalty, params.seed = repetition_penalty, int(seed) & (2**64 - 1)
+        params.eos_ids, params.n_eos = eos.ctypes.data_as(POINTER(c_int32)), eos.size
+        n = len(prompts)
+        out = np.empty(max(n * params.max_new_tokens, 1), dtype=np.int32)
+        n_out = np.zeros(max(n, 1), dtype=np.uintp)
+        pages = sum(-(-(int(k) + params.max_new_tokens - 1) // 16) * 16 for k in lens)
+        ctx = self._context(max(pages, 16))
+        try:
+            check(lib.tl_generate(ctx, byref(batch), byref(params), out.ctypes.data_as(POINTER(c_int32)),
+                                  out.size, n_out.ctypes.data_as(POINTER(c_size_t))))
+        finally:
+            lib.tl_context_free(ctx)
+        M = params.max_new_tokens
+        res = [out[i * M:i * M + int(n_out[i])].tolist() for i in range(n)]
+        return res[0] if single else res
+
     @staticmethod
     def _pack(input_ids, token_type_ids=None, attention_mask=None, position_ids=None):
         """Packs sequences of different lengths into a TlBatch; returns (batch, lens,

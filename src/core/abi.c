@@ -10,6 +10,7 @@ size_t tl_struct_size(const char *name) {
         {"tl_encode_params", sizeof(tl_encode_params)}, {"tl_model_params", sizeof(tl_model_params)},
         {"tl_batch", sizeof(tl_batch)},                 {"tl_embed_params", sizeof(tl_embed_params)},
         {"tl_tensor_view", sizeof(tl_tensor_view)},     {"tl_accuracy_report", sizeof(tl_accuracy_report)},
+        {"tl_context_params", sizeof(tl_context_params)}, {"tl_generate_params", sizeof(tl_generate_params)},
     };
     for (size_t i = 0; name && i < sizeof structs / sizeof structs[0]; i++)
         if (!strcmp(structs[i].name, name)) return structs[i].size;

@@ -78,6 +78,7 @@ static void attend_head(const tl_gemm *g, const float *qkv, float *out, size_t r
                 lo = i > window ? i - window : 0;
                 hi = i + window + 1 < len ? i + window + 1 : len;
             }
+            if (ex && ex->causal && hi > i + 1) hi = i + 1;
             int row_any = any_key && !(ex && ex->mask_queries && key_mask && !key_mask[r0 + i]);
             tl_vec()->softmax_row(tile + r * len, bias, relrow, len, scale, row_any, lo, hi);
         }

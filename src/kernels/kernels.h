@@ -71,6 +71,8 @@ typedef struct tl_attn_extras {
     const tl_disentangled *dis; /* DeBERTa c2p / p2c terms, or NULL */
     float scale;              /* score multiplier; 0 means 1 / sqrt(head_dim) */
     int mask_queries;         /* a query whose own key_mask is 0 gets equal weights (DeBERTa) */
+    int causal;               /* query i sees only keys j <= i of its sequence (decoders); a
+                               * query whose keys j <= i are all masked gets no defined result */
 } tl_attn_extras;
 
 /* Multi-head self-attention over a packed batch, one sequence at a time, its products on
@@ -104,5 +106,47 @@ void tl_embeddings_ln(const float *word, const float *pos, const float *type,
  * vectorized LayerNorm row takes less time than waking a parked team costs (see
  * docs/BENCHMARKS.md, section "Figures behind code choices", "LayerNorm threading threshold"). */
 #define TL_LN_PARALLEL_MIN (1u << 18)
+
+/* ---- decoders (attn_cached.c, decoder_ops.c) */
+
+/* Where a decoder's keys and values live in the KV cache's pages: row j of a sequence
+ * whose page table is pages has K at pages[j / page_tokens] + k_off + (j % page_tokens) * ld
+ * and V at the same place from v_off (ld = n_kv_heads * head_dim). One layout per layer. */
+typedef struct tl_kv_layout {
+    size_t page_tokens, k_off, v_off, ld;
+} tl_kv_layout;
+
+/* The K row (ld floats) of cached token j of a sequence with page table pages. */
+static inline float *tl_kv_k_row(const tl_kv_layout *l, float *const *pages, size_t j) {
+    return pages[j / l->page_tokens] + l->k_off + (j % l->page_tokens) * l->ld;
+}
+/* The V row of cached token j. */
+static inline float *tl_kv_v_row(const tl_kv_layout *l, float *const *pages, size_t j) {
+    return pages[j / l->page_tokens] + l->v_off + (j % l->page_tokens) * l->ld;
+}
+
+/* Causal attention of new queries against cached keys and values, grouped-query:
+ * sequence s has cu[s + 1] - cu[s] query rows (rows cu[s].. of q, stride q_ld, head h at
+ * column h * d) at positions past[s] + r, whose K / V rows (past[s] + its new ones) are
+ * already in the cache pages[s] (layout lay). Query head h reads KV head
+ * h / (n_heads / n_kv_heads). A query at position p sees keys j <= p, and with window > 0
+ * only those with p - j < window (Mistral's sliding window). scale 0: 1 / sqrt(d).
+ * out rows (stride out_ld) get the per-head results. scratch holds
+ * tl_attention_cached_scratch(max keys) floats per thread, n_threads threads. */
+void tl_attention_cached(const float *q, size_t q_ld, float *out, size_t out_ld, const size_t *cu,
+                         size_t n_seqs, float *const *const *pages, const size_t *past,
+                         const tl_kv_layout *lay, size_t n_heads, size_t n_kv_heads, size_t d,
+                         size_t window, float scale, float *scratch, int n_threads);
+/* Scratch floats one thread of tl_attention_cached needs for up to max_keys keys. */
+size_t tl_attention_cached_scratch(size_t max_keys);
+
+/* y (T, H) = x / sqrt(mean(x^2) + eps) * g (RMSNorm as Llama computes it in float32);
+ * x and y may be the same buffer. */
+void tl_rmsnorm(const float *x, float *y, const float *g, size_t T, size_t H, float eps);
+
+/* Rotary embeddings (rotate-half) in place on n_heads heads of head_dim floats at the start
+ * of each of T rows of x (row stride ld), row t at position pos[t], base theta. */
+void tl_rope_rows(float *x, size_t ld, size_t T, const int32_t *pos, size_t n_heads,
+                  size_t head_dim, double theta);
 
 #endif

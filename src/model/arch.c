@@ -73,7 +73,7 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         (s = get_positive(cfg, path, k->hidden, 65536, &arch->hidden)) ||
         (s = get_positive(cfg, path, k->layers, 1024, &arch->n_layers)) ||
         (s = get_positive(cfg, path, k->heads, 1024, &arch->n_heads)) ||
-        (s = get_positive(cfg, path, k->intermediate, 1 << 20, &arch->intermediate)) ||
+        (k->intermediate && (s = get_positive(cfg, path, k->intermediate, 1 << 20, &arch->intermediate))) ||
         (s = get_positive(cfg, path, k->max_positions, big, &arch->max_positions)))
         goto done;
     if (arch->hidden % arch->n_heads) {

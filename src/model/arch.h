@@ -45,7 +45,9 @@ typedef enum tl_role {
     TL_ROLE_EMB_PROJ_W, TL_ROLE_EMB_PROJ_B, /* embedding_size -> hidden projection */
     TL_ROLE_REL_BIAS,                       /* MPNet: relative position bias (buckets, heads) */
     TL_ROLE_REL_EMB, TL_ROLE_REL_LN_W, TL_ROLE_REL_LN_B, /* DeBERTa: relative embeddings, norm */
-    TL_ROLE_FINAL_LN_W, TL_ROLE_FINAL_LN_B, /* a norm after the last layer (ModernBERT) */
+    TL_ROLE_FINAL_LN_W, TL_ROLE_FINAL_LN_B, /* a norm after the last layer (ModernBERT, decoders) */
+    TL_ROLE_LM_HEAD,                        /* decoders: the output projection, looked up without
+                                               the prefix; absent when tied to WORD_EMB */
     TL_ROLE_FIRST_LAYER,
     TL_ROLE_Q_W = TL_ROLE_FIRST_LAYER, TL_ROLE_Q_B, TL_ROLE_K_W, TL_ROLE_K_B, TL_ROLE_V_W, TL_ROLE_V_B,
     TL_ROLE_QKV_W, TL_ROLE_QKV_B,           /* Q, K and V in one checkpoint tensor (ModernBERT) */
@@ -54,6 +56,7 @@ typedef enum tl_role {
     TL_ROLE_ATTN_LN_W, TL_ROLE_ATTN_LN_B,   /* the norm of the attention sub-block (post or pre) */
     TL_ROLE_FFN_IN_W, TL_ROLE_FFN_IN_B, TL_ROLE_FFN_OUT_W, TL_ROLE_FFN_OUT_B,
     TL_ROLE_FFN_LN_W, TL_ROLE_FFN_LN_B,     /* the norm of the feed-forward sub-block */
+    TL_ROLE_GATE_W, TL_ROLE_UP_W,           /* Llama-style MLP: gate and up projections */
     TL_ROLE_COUNT
 } tl_role;
 
@@ -96,6 +99,14 @@ typedef struct tl_arch {
     size_t local_window;                /* a local layer attends to |i - j| <= local_window */
     double rope_theta_global, rope_theta_local;
     unsigned char layer_local[1024];    /* 1 for a sliding-window (local) layer */
+    /* Decoders only (gpt2_config.c, llama_config.c): */
+    size_t n_kv_heads;      /* key / value heads (grouped-query attention; n_heads for GPT-2) */
+    size_t q_dim, kv_dim;   /* n_heads * head_dim, n_kv_heads * head_dim */
+    double rope_theta;
+    size_t sliding_window;  /* > 0: a query sees the last sliding_window keys (Mistral) */
+    int tie_embeddings;     /* the output projection is WORD_EMB when LM_HEAD is absent */
+    int scale_by_layer;     /* GPT-2 scale_attn_by_inverse_layer_idx */
+    int eos_token_id;       /* config.json eos_token_id (its first when a list), -1 when none */
     double ln_eps;
     tl_activation act;
     char act_name[32];
@@ -120,6 +131,10 @@ void tl_family_list(char *buf, size_t cap);
 
 /* Fills the DeBERTa-only fields of arch (deberta_config.c). */
 tl_status tl_deberta_config(const struct cJSON *cfg, const char *path, tl_arch *arch);
+
+/* Fill the decoder-only fields of arch: GPT-2 (gpt2_config.c), Llama-style (llama_config.c). */
+tl_status tl_gpt2_config(const struct cJSON *cfg, const char *path, tl_arch *arch);
+tl_status tl_llama_config(const struct cJSON *cfg, const char *path, tl_arch *arch);
 
 /* Fills the ModernBERT-only fields of arch (modernbert_config.c). */
 tl_status tl_modernbert_config(const struct cJSON *cfg, const char *path, tl_arch *arch);

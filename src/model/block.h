@@ -9,8 +9,10 @@
 #include "kernels/kernels.h"
 #include "runtime/arena.h"
 #include "runtime/context.h"
+#include "runtime/kv_cache.h"
 
 struct cJSON;
+struct tl_kv_step;
 
 struct tl_block_ops {
     const char *name;       /* for inspect, e.g. "post-norm" */
@@ -26,7 +28,46 @@ struct tl_block_ops {
     /* Runs the stack on a validated batch into x (T, H), with arena laid out by p. */
     void (*forward)(tl_context *c, const tl_batch *b, size_t T, float *x, const tl_arena_plan *p,
                     void *arena);
+    /* Decoders (NULL for encoders; forward is NULL for decoders). Adds the arena parts of
+     * one decode step of batch b (T new tokens, at most max_keys keys per sequence). */
+    void (*plan_decode)(const tl_arch *a, const tl_batch *b, size_t T, size_t max_keys, int nt,
+                        tl_arena_plan *p);
+    /* Runs the stack on T new tokens whose sequences' K / V are cached as kv says (room
+     * reserved), appending theirs; writes the final-norm hidden states to x (T, H). */
+    void (*decode)(tl_context *c, const tl_batch *b, size_t T, const struct tl_kv_step *kv, float *x,
+                   const tl_arena_plan *p, void *arena);
 };
+
+/* What a decode step sees of the KV cache: per sequence of the batch, its page table and
+ * the tokens already cached; lay(l) gives layer l's layout (model/decoder.c). */
+typedef struct tl_kv_step {
+    float *const *const *pages; /* n_seqs page tables */
+    const size_t *past;         /* n_seqs cached lengths before this step */
+    const int32_t *pos;         /* T positions: past + index in the step */
+    size_t max_keys;            /* longest past + new */
+    size_t kv_dim;
+} tl_kv_step;
+
+/* Layer l's K / V layout in the cache pages of a decode step. */
+static inline tl_kv_layout tl_kv_step_layout(const tl_kv_step *kv, size_t l) {
+    const size_t P = TL_KV_PAGE_TOKENS, k = l * 2 * P * kv->kv_dim;
+    return (tl_kv_layout){.page_tokens = P, .k_off = k, .v_off = k + P * kv->kv_dim, .ld = kv->kv_dim};
+}
+
+/* Decoder helpers (model/decoder_attn.c): writes the K and V parts of qkv (T rows of
+ * q_dim + 2 kv_dim: Q | K | V) of layer l into the cache, then runs causal attention of
+ * the Q parts into ctx (T, q_dim). scale 0: 1 / sqrt(head_dim). */
+void tl_decoder_attend(const tl_arch *a, size_t l, const tl_batch *b, const size_t *cu,
+                       const tl_kv_step *kv, const float *qkv, float *ctx, float scale,
+                       float *scratch, int nt);
+/* Adds the attention scratch part tl_decoder_attend needs (nt threads, up to max_keys keys)
+ * to p and returns its index. */
+int tl_decoder_plan_scratch(size_t max_keys, int nt, tl_arena_plan *p);
+/* Binds w->lm_head: LM_HEAD when the checkpoint has it, else the tied WORD_EMB (bound
+ * first); error when neither (block_gpt2.c). */
+tl_status tl_decoder_bind_lm_head(tl_weights *w, const tl_arch *a, const tl_safetensors *st);
+/* Decoder kinds: GPT-2 (block_gpt2.c) and Llama-style (block_llama.c: llama, qwen2, mistral). */
+extern const tl_block_ops tl_block_gpt2, tl_block_llama;
 
 /* BERT-style post-norm layers (BERT, RoBERTa family, ELECTRA, DistilBERT, MPNet);
  * ALBERT's shared groups of them; DeBERTa-v2's disentangled attention; ModernBERT's

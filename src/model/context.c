@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 tl_context_params tl_context_default_params(void) {
-    tl_context_params p = {.num_threads = 0};
+    tl_context_params p = {.num_threads = 0, .kv_cache_tokens = 0};
     return p;
 }
 
@@ -23,6 +23,7 @@ tl_status tl_context_new(const tl_model *model, const tl_context_params *params,
     tl_context *c = malloc(sizeof *c);
     if (!c) return tl_set_error(TL_ERR_OOM, "out of memory for a context");
     tl_ctx_init(c, model, p.num_threads ? p.num_threads : model->n_threads);
+    c->kv_tokens = p.kv_cache_tokens;
     if (!(c->gemm_state = tl_gemm_state_new(model->gemm))) {
         free(c);
         return tl_set_error(TL_ERR_OOM, "out of memory for a context's %s GEMM state", model->gemm->name);

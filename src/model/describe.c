@@ -1,6 +1,7 @@
 /* describe.c — tl_model_describe: architecture, parameters, dtypes and the kernel
  * sequence of one forward pass, as text (the `torchless inspect` output). */
 #include "model/model.h"
+#include "model/block.h"
 #include "core/error.h"
 #include "kernels/vec.h"
 
@@ -27,6 +28,35 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(strbuf *b, const cha
         b->p = np;
         b->cap = cap;
     }
+}
+
+/* The decoder step of m (GPT-2 or Llama-style), one line per kernel. */
+static void describe_decoder(strbuf *b, const tl_model *m) {
+    const tl_arch *a = &m->arch;
+    const int gpt2 = a->family->block == &tl_block_gpt2;
+    const char *g = m->gemm->name, *norm = gpt2 ? "layernorm" : "rmsnorm";
+    const size_t H = a->hidden, I = a->intermediate, n = a->q_dim + 2 * a->kv_dim;
+    sb_printf(b, "block:        %s\n", a->family->block->name);
+    sb_printf(b, "attention:    %zu query heads, %zu key/value heads, causal", a->n_heads, a->n_kv_heads);
+    if (a->sliding_window) sb_printf(b, ", sliding window %zu", a->sliding_window);
+    if (!gpt2) sb_printf(b, ", rope_theta %g", a->rope_theta);
+    sb_printf(b, "\nlm_head:      %s\n", m->w.lm_head.w == m->w.word_emb ? "tied to the word embeddings" : "lm_head.weight");
+    sb_printf(b, "\ndecode step (x is (T, %zu) over the T new tokens of a packed batch):\n", H);
+    sb_printf(b, "  x = word[ids]%s                                     -> (T, %zu)\n", gpt2 ? " + pos[past + i]" : "", H);
+    sb_printf(b, "  repeat %zu layers:\n", a->n_layers);
+    sb_printf(b, "    h   = %s(x)\n", norm);
+    sb_printf(b, "    qkv = linear_%s(h, Wqkv (%zu, %zu))%s             -> (T, %zu)\n", g, n, H, a->attn_bias || gpt2 ? " + b" : "", n);
+    if (!gpt2) sb_printf(b, "    q, k = rope(q, k, positions past + i)\n");
+    sb_printf(b, "    append k, v to the KV cache pages; ctx = attention_cached(q)  -> (T, %zu)\n", a->q_dim);
+    sb_printf(b, "    x  += linear_%s(ctx, Wo (%zu, %zu))\n", g, H, a->q_dim);
+    sb_printf(b, "    h   = %s(x)\n", norm);
+    if (gpt2)
+        sb_printf(b, "    x  += linear_%s(%s(linear_%s(h, W1 (%zu, %zu))), W2 (%zu, %zu))\n", g,
+                  tl_activation_name(a->act), g, I, H, H, I);
+    else
+        sb_printf(b, "    x  += linear_%s(%s(gate) * up, Wdown (%zu, %zu)), gate | up = linear_%s(h, (%zu, %zu))\n",
+                  g, tl_activation_name(a->act), H, I, g, 2 * I, H);
+    sb_printf(b, "  x = %s(x); logits = linear_%s(x[last], lm_head (%zu, %zu))\n", norm, g, a->vocab_size, H);
 }
 
 char *tl_model_describe(const tl_model *m) {
@@ -65,6 +95,11 @@ char *tl_model_describe(const tl_model *m) {
     sb_printf(&b, "sentence-embedding: pooling %s%s%s\n", pool, m->st_cfg.normalize ? ", normalize" : "",
               m->st_cfg.present ? "" : " (no modules.json: defaults)");
     if (m->st_cfg.max_seq_length) sb_printf(&b, "max_seq_length: %zu\n", m->st_cfg.max_seq_length);
+    if (a->family->block->decode) {
+        describe_decoder(&b, m);
+        if (b.oom) { free(b.p); tl_set_error(TL_ERR_OOM, "out of memory"); return NULL; }
+        return b.p;
+    }
     const size_t H = a->hidden, I = a->intermediate;
     sb_printf(&b, "\nforward (x is (T, %zu) over T packed tokens, no padding):\n", H);
     sb_printf(&b, "  x = embeddings_sum(word[ids] + type[tt] + pos[p])        -> (T, %zu)\n", a->embedding_size);

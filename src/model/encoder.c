@@ -89,6 +89,9 @@ void tl_default_positions(const tl_arch *a, const tl_batch *b, const size_t *cu,
 tl_status tl_encoder_forward(tl_context *c, const tl_batch *b, size_t T, float *x) {
     const tl_arch *a = &c->model->arch;
     const tl_block_ops *ops = a->family->block;
+    if (!ops->forward)
+        return tl_set_error(TL_ERR_UNSUPPORTED, "model_type '%s' is a decoder: run it with "
+                            "tl_context_decode, tl_context_logits or tl_generate", a->model_type);
     if (T == 0) return TL_OK;
     tl_arena_plan p = {0};
     ops->plan(a, b, T, c->n_threads, &p);

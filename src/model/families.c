@@ -51,6 +51,31 @@
 
 #define TL_MPNET_LAYER(name) "encoder.layer.%d." name
 
+/* Llama-style decoders (llama, mistral, qwen2): one block kind, names under "model."; the
+ * Q / K / V / O biases are bound only where config.json's attention_bias (qwen2: always
+ * Q, K, V) says they exist. */
+#define TL_LLAMA_NAMES                                                                   \
+    [TL_ROLE_WORD_EMB] = "embed_tokens.weight", [TL_ROLE_FINAL_LN_W] = "norm.weight",   \
+    [TL_ROLE_LM_HEAD] = "lm_head.weight",                                                \
+    [TL_ROLE_ATTN_LN_W] = "layers.%d.input_layernorm.weight",                            \
+    [TL_ROLE_Q_W] = "layers.%d.self_attn.q_proj.weight", [TL_ROLE_Q_B] = "layers.%d.self_attn.q_proj.bias", \
+    [TL_ROLE_K_W] = "layers.%d.self_attn.k_proj.weight", [TL_ROLE_K_B] = "layers.%d.self_attn.k_proj.bias", \
+    [TL_ROLE_V_W] = "layers.%d.self_attn.v_proj.weight", [TL_ROLE_V_B] = "layers.%d.self_attn.v_proj.bias", \
+    [TL_ROLE_ATTN_OUT_W] = "layers.%d.self_attn.o_proj.weight",                          \
+    [TL_ROLE_FFN_LN_W] = "layers.%d.post_attention_layernorm.weight",                    \
+    [TL_ROLE_GATE_W] = "layers.%d.mlp.gate_proj.weight", [TL_ROLE_UP_W] = "layers.%d.mlp.up_proj.weight", \
+    [TL_ROLE_FFN_OUT_W] = "layers.%d.mlp.down_proj.weight"
+
+#define TL_LLAMA_LIKE(type, ...)                                                      \
+    {.model_type = type, .prefixes = {"model.", "", NULL}, .positions = TL_POS_ROTARY,  \
+     .block = &tl_block_llama,                                                           \
+     .keys = {.vocab = "vocab_size", .hidden = "hidden_size", .layers = "num_hidden_layers", \
+              .heads = "num_attention_heads", .intermediate = "intermediate_size",       \
+              .max_positions = "max_position_embeddings", .type_vocab = NULL,            \
+              .ln_eps = "rms_norm_eps", .act = "hidden_act", .embedding_size = NULL,      \
+              .default_act = "silu", .default_ln_eps = 1e-6},                            \
+     .names = {__VA_ARGS__}}
+
 static const tl_family tl_families[] = {
     {.model_type = "bert", .prefixes = {"bert.", "", NULL}, .positions = TL_POS_ABSOLUTE,
      .block = &tl_block_post_norm, .keys = TL_BERT_KEYS,
@@ -175,6 +200,25 @@ static const tl_family tl_families[] = {
      [TL_ROLE_FFN_OUT_W] = TL_ALBERT_LAYER("ffn_output.weight"), [TL_ROLE_FFN_OUT_B] = TL_ALBERT_LAYER("ffn_output.bias"),
      [TL_ROLE_FFN_LN_W] = TL_ALBERT_LAYER("full_layer_layer_norm.weight"),
      [TL_ROLE_FFN_LN_B] = TL_ALBERT_LAYER("full_layer_layer_norm.bias")}},
+    /* decoders */
+    {.model_type = "gpt2", .prefixes = {"transformer.", "", NULL}, .positions = TL_POS_ABSOLUTE,
+     .block = &tl_block_gpt2,
+     .keys = {.vocab = "vocab_size", .hidden = "n_embd", .layers = "n_layer", .heads = "n_head",
+              .intermediate = NULL, .max_positions = "n_positions", .type_vocab = NULL,
+              .ln_eps = "layer_norm_epsilon", .act = "activation_function", .embedding_size = NULL,
+              .default_act = "gelu_new", .default_ln_eps = 1e-5},
+     .names = {[TL_ROLE_WORD_EMB] = "wte.weight", [TL_ROLE_POS_EMB] = "wpe.weight",
+     [TL_ROLE_FINAL_LN_W] = "ln_f.weight", [TL_ROLE_FINAL_LN_B] = "ln_f.bias", [TL_ROLE_LM_HEAD] = "lm_head.weight",
+     [TL_ROLE_ATTN_LN_W] = "h.%d.ln_1.weight", [TL_ROLE_ATTN_LN_B] = "h.%d.ln_1.bias",
+     [TL_ROLE_QKV_W] = "h.%d.attn.c_attn.weight", [TL_ROLE_QKV_B] = "h.%d.attn.c_attn.bias",
+     [TL_ROLE_ATTN_OUT_W] = "h.%d.attn.c_proj.weight", [TL_ROLE_ATTN_OUT_B] = "h.%d.attn.c_proj.bias",
+     [TL_ROLE_FFN_LN_W] = "h.%d.ln_2.weight", [TL_ROLE_FFN_LN_B] = "h.%d.ln_2.bias",
+     [TL_ROLE_FFN_IN_W] = "h.%d.mlp.c_fc.weight", [TL_ROLE_FFN_IN_B] = "h.%d.mlp.c_fc.bias",
+     [TL_ROLE_FFN_OUT_W] = "h.%d.mlp.c_proj.weight", [TL_ROLE_FFN_OUT_B] = "h.%d.mlp.c_proj.bias"}},
+    TL_LLAMA_LIKE("llama", TL_LLAMA_NAMES, [TL_ROLE_ATTN_OUT_B] = "layers.%d.self_attn.o_proj.bias"),
+    TL_LLAMA_LIKE("mistral", TL_LLAMA_NAMES, [TL_ROLE_ATTN_OUT_B] = "layers.%d.self_attn.o_proj.bias"),
+    /* Qwen2: biases on Q, K and V only */
+    TL_LLAMA_LIKE("qwen2", TL_LLAMA_NAMES),
 };
 
 const tl_family *tl_family_find(const char *model_type) {

@@ -135,6 +135,16 @@ tl_status tl_weights_get_linear(tl_weights *w, const tl_safetensors *st, tl_role
     return s;
 }
 
+tl_status tl_weights_get_root_opt(tl_weights *w, const tl_safetensors *st, tl_role r, size_t d0,
+                                  size_t d1, const float **out) {
+    const char *name = tl_role_name(w->family, r);
+    const tl_st_tensor *t = name ? tl_st_find(st, name) : NULL;
+    *out = NULL;
+    if (!t) return TL_OK;
+    tl_status s = check_shape(t, d0, d1);
+    return s == TL_OK ? as_f32(w, t, out) : s;
+}
+
 /* Picks the first prefix under which the word embeddings exist. */
 static tl_status pick_prefix(tl_weights *w, const tl_family *f, const tl_safetensors *st) {
     char full[320];

@@ -27,6 +27,7 @@ typedef struct tl_weights {
     tl_linear emb_proj;                  /* (H, E) and (H) when arch->has_emb_proj */
     const float *rel_bias;               /* (rel_buckets, n_heads) when arch->rel_buckets */
     const float *final_ln_w, *final_ln_b; /* a norm after the last layer (ModernBERT), or NULL */
+    tl_linear lm_head;                   /* decoders: (vocab, H), LM_HEAD or the tied WORD_EMB */
     tl_layer_weights *layers;            /* n_layer_groups distinct sets */
     size_t n_layer_groups;
     const tl_layer_weights **layer_of;   /* n_layers: the set layer l uses */
@@ -61,6 +62,11 @@ int tl_weights_keep(tl_weights *w, void *p);
 /* Frees p when w owns it; else, when drop is set, p (bytes long) lies in a read-only file
  * mapping whose resident pages are dropped. NULL is ignored. */
 void tl_weights_forget(tl_weights *w, const void *p, size_t bytes, int drop);
+
+/* Sets *out to the tensor of role r looked up without the prefix (lm_head.weight beside
+ * transformer.* names), shape (d0, d1) checked; NULL and TL_OK when absent. */
+tl_status tl_weights_get_root_opt(tl_weights *w, const tl_safetensors *st, tl_role r, size_t d0,
+                                  size_t d1, const float **out);
 
 /* Binds linear layer L (out, in), F32 compute, from the tensors playing roles rw and rb
  * (the bias only when want_b and the family names it; else L->b = NULL). */

@@ -1,5 +1,6 @@
 /* context.c — a context's activation arena (kept between forwards) and its lifetime. */
 #include "runtime/context.h"
+#include "runtime/kv_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ void tl_ctx_arena_done(tl_context *c, void *p) {
 }
 
 void tl_ctx_release(tl_context *c) {
+    if (c->kv) tl_kv_release(c->kv);
+    free(c->kv);
+    c->kv = NULL;
     free(c->arena);
     c->arena = NULL;
     c->arena_bytes = 0;

@@ -8,6 +8,7 @@
 #include "torchless.h"
 
 struct tl_gemm_state; /* the GEMM backend's per-caller state (kernels/linear.h) */
+struct tl_kv_cache;   /* runtime/kv_cache.h */
 
 struct tl_context {
     const tl_model *model; /* borrowed; outlives the context */
@@ -15,6 +16,8 @@ struct tl_context {
     void *arena;           /* the last forward's activation arena, kept for reuse */
     size_t arena_bytes;
     struct tl_gemm_state *gemm_state; /* made and freed by the model layer (model/context.c) */
+    struct tl_kv_cache *kv; /* decoders: the KV cache, made at the first decode, or NULL */
+    size_t kv_tokens;       /* its size in tokens (tl_context_params.kv_cache_tokens, resolved) */
 };
 
 /* Largest activation arena a context keeps between forwards (BERT-base 8 x 512: 113 MB). */

@@ -42,7 +42,7 @@ TL_TEST(linear_blas_matches_ref_on_odd_sizes) {
 /* Naive double-precision attention of one packed batch (the oracle). */
 static void attention_oracle(const float *qkv, double *out, const size_t *cu, size_t n_seqs,
                              const int32_t *mask, const tl_rel_bias *rel, size_t window,
-                             size_t nh, size_t d) {
+                             int causal, size_t nh, size_t d) {
     size_t H = nh * d;
     for (size_t s = 0; s < n_seqs; s++)
         for (size_t h = 0; h < nh; h++)
@@ -53,7 +53,7 @@ static void attention_oracle(const float *qkv, double *out, const size_t *cu, si
                     for (size_t c = 0; c < d; c++) dot += (double)qkv[i * 3 * H + h * d + c] * qkv[j * 3 * H + H + h * d + c];
                     double rb = rel ? rel->table[h * (2 * rel->span - 1) + rel->span - 1 + (j - cu[s]) - (i - cu[s])] : 0.0;
                     long off = (long)j - (long)i;
-                    int hidden = window && (off > (long)window || -off > (long)window);
+                    int hidden = (window && (off > (long)window || -off > (long)window)) || (causal && off > 0);
                     sc[j - cu[s]] = dot / sqrt((double)d) + rb + ((mask && !mask[j]) || hidden ? -1e30 : 0.0);
                     if (sc[j - cu[s]] > mx) mx = sc[j - cu[s]];
                 }
@@ -79,6 +79,8 @@ static void check_attention(const tl_gemm_backend *be, size_t d) {
     fill(qkv, T * 3 * H, 7);
     for (size_t t = 0; t < T; t++) qkv[t] *= 3.0f; /* sharper softmax */
     for (size_t t = 0; t < T; t++) mask[t] = (t % 5) != 3;
+    /* every sequence's first key on: a causal query must see some key (kernels.h) */
+    for (size_t s = 0; s < n_seqs; s++) mask[cu[s]] = 1;
     int nt = tl_threads_get();
     float *scratch = malloc(tl_attention_scratch_floats(129, 0) * (size_t)nt * 4);
     const size_t span = 130;
@@ -86,13 +88,14 @@ static void check_attention(const tl_gemm_backend *be, size_t d) {
     fill(table, nh * (2 * span - 1), 9);
     tl_rel_bias rel = {table, span};
     tl_gemm g = {be, tl_gemm_state_new(be)};
-    for (int variant = 0; variant < 8; variant++) {
+    for (int variant = 0; variant < 16; variant++) {
         const int32_t *m = (variant & 1) ? mask : NULL;
         const tl_rel_bias *r = (variant & 2) ? &rel : NULL;
         size_t window = (variant & 4) ? 6 : 0;
-        tl_attn_extras ex = {.key_mask = m, .rel = r, .window = window};
+        int causal = (variant & 8) != 0;
+        tl_attn_extras ex = {.key_mask = m, .rel = r, .window = window, .causal = causal};
         tl_attention(&g, qkv, out, cu, n_seqs, &ex, nh, d, scratch, nt);
-        attention_oracle(qkv, want, cu, n_seqs, m, r, window, nh, d);
+        attention_oracle(qkv, want, cu, n_seqs, m, r, window, causal, nh, d);
         double worst = 0;
         for (size_t i = 0; i < T * H; i++) worst = fmax(worst, fabs(out[i] - want[i]));
         CHECK_NEAR(worst, 0.0, 1e-5);

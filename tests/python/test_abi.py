@@ -44,7 +44,8 @@ def test_struct_sizes_match_the_binding():
     _lib = sys.modules["torchless._lib"]
     for name, mirror in (("tl_encode_params", _lib.TlEncodeParams), ("tl_model_params", _lib.TlModelParams),
                          ("tl_batch", _lib.TlBatch), ("tl_embed_params", _lib.TlEmbedParams),
-                         ("tl_tensor_view", _lib.TlTensorView)):
+                         ("tl_tensor_view", _lib.TlTensorView), ("tl_context_params", _lib.TlContextParams),
+                         ("tl_generate_params", _lib.TlGenerateParams)):
         assert _lib.lib.tl_struct_size(name.encode()) == ctypes.sizeof(mirror), name
     assert _lib.lib.tl_struct_size(b"tl_no_such_struct") == 0
     assert _lib.lib.tl_struct_size(None) == 0

@@ -1,0 +1,36 @@
+/* sampling.h — choosing the next token from a logits row: greedy, and seeded sampling with
+ * temperature, top-k and top-p, after an optional repetition penalty (transformers'
+ * logits processors, in generate()'s order). */
+#ifndef TL_TASKS_SAMPLING_H
+#define TL_TASKS_SAMPLING_H
+#include <stddef.h>
+#include <stdint.h>
+#include "torchless.h"
+
+/* A per-sequence random stream (splitmix64). */
+typedef struct tl_rng { uint64_t s; } tl_rng;
+
+/* The stream for sequence i of a run seeded with seed. */
+tl_rng tl_rng_for(uint64_t seed, size_t i);
+
+/* A uniform double in [0, 1). */
+double tl_rng_uniform(tl_rng *r);
+
+/* Checks p's settings; errors name the field and its allowed range. */
+tl_status tl_sampling_check(const tl_generate_params *p);
+
+/* Applies the repetition penalty to logits (V) for the n tokens seen (each distinct id
+ * once: a positive logit divided by it, a negative one multiplied). mark: V bytes, all 0
+ * on entry, left all 0. */
+void tl_repetition_penalty(float *logits, size_t V, const int32_t *seen, size_t n, float penalty,
+                           unsigned char *mark);
+
+/* The index of the largest of logits (V), the first on ties (torch.argmax). */
+int32_t tl_argmax(const float *logits, size_t V);
+
+/* Picks the next token from logits (V; modified) by p (greedy when !do_sample or
+ * temperature 0), drawing from r. work holds V int32 and V floats of scratch. */
+int32_t tl_sample_next(float *logits, size_t V, const tl_generate_params *p, tl_rng *r,
+                       int32_t *work_idx, float *work_p);
+
+#endif
