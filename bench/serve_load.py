@@ -30,8 +30,10 @@ def texts(n, seed=0):
     return [" ".join(rng.choice(WORDS, size=int(rng.integers(3, 121)))) for _ in range(n)]
 
 
-def run_clients(port, corpus, clients, duration, max_requests):
-    """C threads post one text each, back to back, until duration or max_requests."""
+def run_clients(port, corpus, clients, duration, max_requests, path="/embed",
+                body=lambda text: json.dumps({"inputs": text})):
+    """C threads post one text each (body(text) to path), back to back, until duration or
+    max_requests; returns counts, throughput and p50 / p99 latency of the successful ones."""
     lat, errors, lock = [], [0], threading.Lock()
     stop_at = time.perf_counter() + duration
     count = [0]
@@ -44,10 +46,10 @@ def run_clients(port, corpus, clients, duration, max_requests):
                 if count[0] >= max_requests:
                     break
                 count[0] += 1
-            body = json.dumps({"inputs": corpus[i % len(corpus)]})
+            data = body(corpus[i % len(corpus)])
             t0 = time.perf_counter()
             try:
-                conn.request("POST", "/embed", body=body, headers={"Content-Type": "application/json"})
+                conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
                 r = conn.getresponse()
                 r.read()
                 ok = r.status == 200
