@@ -123,6 +123,23 @@ class TlGenerateParams(ctypes.Structure):
                 ("repetition_penalty", c_float), ("seed", ctypes.c_uint64)]
 
 
+class TlEngineParams(ctypes.Structure):
+    _fields_ = [("num_workers", c_int), ("threads_per_worker", c_int), ("max_batch_tokens", c_size_t),
+                ("max_batch_requests", c_size_t), ("max_batch_delay_ms", c_int)]
+
+
+class TlRequestParams(ctypes.Structure):
+    _fields_ = [("kind", c_int), ("normalize", c_int), ("truncate", c_int), ("truncate_left", c_int),
+                ("max_length", c_size_t), ("pipeline", c_void_p), ("inputs_json", c_char_p),
+                ("params_json", c_char_p)]
+
+
+class TlRequestTiming(ctypes.Structure):
+    _fields_ = [("tokenize_us", ctypes.c_double), ("queue_us", ctypes.c_double),
+                ("inference_us", ctypes.c_double), ("batch_requests", c_size_t),
+                ("batch_seqs", c_size_t), ("batch_tokens", c_size_t)]
+
+
 def _check_struct_sizes() -> None:
     """Raises OSError when a ctypes mirror's size differs from the library's struct (an
     outdated binding or library: calls would read or write the wrong bytes)."""
@@ -131,7 +148,9 @@ def _check_struct_sizes() -> None:
     for name, mirror in (("tl_encode_params", TlEncodeParams), ("tl_model_params", TlModelParams),
                          ("tl_batch", TlBatch), ("tl_embed_params", TlEmbedParams),
                          ("tl_tensor_view", TlTensorView), ("tl_accuracy_report", TlAccuracyReport),
-                         ("tl_context_params", TlContextParams), ("tl_generate_params", TlGenerateParams)):
+                         ("tl_context_params", TlContextParams), ("tl_generate_params", TlGenerateParams),
+                         ("tl_engine_params", TlEngineParams), ("tl_request_params", TlRequestParams),
+                         ("tl_request_timing", TlRequestTiming)):
         want = size(name.encode())
         if want != ctypes.sizeof(mirror):
             raise OSError(f"{lib._name}: struct {name} is {want} bytes in the library but "
@@ -253,3 +272,24 @@ _sig("tl_context_logits", c_int, c_void_p, POINTER(TlBatch), POINTER(c_float), c
 _sig("tl_generate_default_params", TlGenerateParams)
 _sig("tl_generate", c_int, c_void_p, POINTER(TlBatch), POINTER(TlGenerateParams), POINTER(c_int32),
      c_size_t, POINTER(c_size_t))
+
+# the batching engine (python/torchless/engine.py)
+_sig("tl_engine_default_params", TlEngineParams)
+_sig("tl_engine_new", c_int, c_void_p, POINTER(TlEngineParams), POINTER(c_void_p))
+_sig("tl_engine_free", None, c_void_p)
+_sig("tl_engine_queue_size", c_size_t, c_void_p)
+_sig("tl_request_default_params", TlRequestParams)
+_sig("tl_engine_submit", c_int, c_void_p, POINTER(c_char_p), POINTER(c_size_t), c_size_t,
+     POINTER(TlRequestParams), POINTER(c_void_p))
+_sig("tl_request_wait", c_int, c_void_p, c_int)
+_sig("tl_request_cancel", None, c_void_p)
+_sig("tl_request_done", c_int, c_void_p)
+_sig("tl_request_cancelled", c_int, c_void_p)
+_sig("tl_request_status", c_int, c_void_p)
+_sig("tl_request_error", c_char_p, c_void_p)
+_sig("tl_request_embeddings", POINTER(c_float), c_void_p, POINTER(c_size_t), POINTER(c_size_t))
+_sig("tl_request_features", POINTER(c_float), c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_size_t))
+_sig("tl_request_tokens", c_size_t, c_void_p, c_size_t)
+_sig("tl_request_output_json", ctypes.c_void_p, c_void_p)
+_sig("tl_request_get_timing", None, c_void_p, POINTER(TlRequestTiming))
+_sig("tl_request_free", None, c_void_p)

@@ -11,6 +11,8 @@ size_t tl_struct_size(const char *name) {
         {"tl_batch", sizeof(tl_batch)},                 {"tl_embed_params", sizeof(tl_embed_params)},
         {"tl_tensor_view", sizeof(tl_tensor_view)},     {"tl_accuracy_report", sizeof(tl_accuracy_report)},
         {"tl_context_params", sizeof(tl_context_params)}, {"tl_generate_params", sizeof(tl_generate_params)},
+        {"tl_engine_params", sizeof(tl_engine_params)}, {"tl_request_params", sizeof(tl_request_params)},
+        {"tl_request_timing", sizeof(tl_request_timing)},
     };
     for (size_t i = 0; name && i < sizeof structs / sizeof structs[0]; i++)
         if (!strcmp(structs[i].name, name)) return structs[i].size;
