@@ -82,7 +82,7 @@ static int wait_for_work(tl_engine *e) {
     if (e->p.max_batch_delay_ms <= 0) return 1;
     double deadline = e->head->t_queued + 1000.0 * e->p.max_batch_delay_ms;
     while (!e->stopping && e->q_tokens < e->p.max_batch_tokens && e->q_seqs < e->p.max_batch_requests &&
-           e->head->kind != TL_REQUEST_PIPELINE) {
+           (e->head->kind != TL_REQUEST_PIPELINE || e->head->merge_items)) {
         double left = deadline - tl_engine_now_us();
         if (left <= 0) break;
         struct timespec dl;
@@ -95,9 +95,18 @@ static int wait_for_work(tl_engine *e) {
     return e->head != NULL;
 }
 
-/* Takes the next batch off the queue (under e->mu): one pipeline request, or the longest
- * run of EMBED / FEATURES requests from the head within the budgets (at least one).
- * Cancelled requests met on the way are collected in *dropped. Returns the count. */
+/* 1 when pipeline request r may run in one call with q: the same pipeline and parameters,
+ * both of a form the task merges. */
+static int same_call(const tl_request *q, const tl_request *r) {
+    return r->kind == TL_REQUEST_PIPELINE && r->pipeline == q->pipeline && q->merge_items && r->merge_items &&
+           (r->params_json && q->params_json ? !strcmp(r->params_json, q->params_json)
+                                             : !r->params_json && !q->params_json);
+}
+
+/* Takes the next batch off the queue (under e->mu): the longest run from the head of
+ * pipeline requests that can share one call (at most max_batch_requests inputs), or of
+ * EMBED / FEATURES requests within the budgets (at least one request). Cancelled requests
+ * met on the way are collected in *dropped. Returns the count. */
 static size_t take_batch(tl_engine *e, tl_request **batch, size_t cap, tl_request **dropped) {
     size_t n = 0, seqs = 0, tokens = 0;
     while (e->head && n < cap) {
@@ -108,9 +117,13 @@ static size_t take_batch(tl_engine *e, tl_request **batch, size_t cap, tl_reques
             *dropped = r;
             continue;
         }
+        if (n > 0 && (batch[0]->kind == TL_REQUEST_PIPELINE) != (r->kind == TL_REQUEST_PIPELINE)) break;
         if (r->kind == TL_REQUEST_PIPELINE) {
-            if (n == 0) batch[n++] = pop_head(e);
-            break;
+            if (n > 0 && (!same_call(batch[0], r) || seqs + r->merge_items > e->p.max_batch_requests)) break;
+            batch[n++] = pop_head(e);
+            seqs += r->merge_items;
+            if (!r->merge_items) break;
+            continue;
         }
         if (n > 0 && (seqs + r->n > e->p.max_batch_requests || tokens + r->total > e->p.max_batch_tokens)) break;
         batch[n++] = pop_head(e);
@@ -125,7 +138,32 @@ static void run_pipeline(tl_request *r) {
     char *out = NULL;
     tl_status s = tl_pipeline_run(r->pipeline, r->inputs_json, r->params_json, &out);
     r->json = out;
+    r->batch_requests = 1;
+    r->batch_seqs = r->merge_items;
     tl_request_finish(r, s, s == TL_OK ? NULL : tl_last_error());
+}
+
+/* Runs n pipeline requests that share one call (take_batch) as one merged run; when it
+ * fails (one request's input is bad, say), runs them one by one so each gets its own
+ * answer and error. */
+static void run_pipelines(tl_request **rs, size_t n) {
+    if (n == 1) { run_pipeline(rs[0]); return; }
+    const char **ins = malloc(n * sizeof *ins);
+    char **outs = calloc(n, sizeof *outs);
+    size_t items = 0;
+    for (size_t i = 0; ins && i < n; i++) ins[i] = rs[i]->inputs_json, items += rs[i]->merge_items;
+    if (!ins || !outs || tl_pipeline_run_merged(rs[0]->pipeline, ins, n, rs[0]->params_json, outs) != TL_OK) {
+        for (size_t i = 0; i < n; i++) run_pipeline(rs[i]);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            rs[i]->json = outs[i];
+            rs[i]->batch_requests = n;
+            rs[i]->batch_seqs = items;
+            tl_request_finish(rs[i], TL_OK, NULL);
+        }
+    }
+    free(ins);
+    free(outs);
 }
 
 /* Packs the n EMBED / FEATURES requests into one batch, runs it on ctx and gives each
@@ -207,7 +245,7 @@ static void *worker_main(void *arg) {
             drop(dropped);
             dropped = next;
         }
-        if (n == 1 && batch[0]->kind == TL_REQUEST_PIPELINE) run_pipeline(batch[0]);
+        if (n && batch[0]->kind == TL_REQUEST_PIPELINE) run_pipelines(batch, n);
         else if (n) run_packed(e, ctx, &b, batch, n);
     }
     free(batch);

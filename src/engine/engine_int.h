@@ -19,6 +19,7 @@ struct tl_request {
     /* PIPELINE */
     tl_pipeline *pipeline;
     char *inputs_json, *params_json;
+    size_t merge_items; /* inputs when it may share a call with others (0: runs alone) */
     /* state, under mu; refs counts the caller and the engine */
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -160,6 +160,8 @@ tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t 
         if (!(r->inputs_json = tl_strdup(p.inputs_json)) ||
             (p.params_json && !(r->params_json = tl_strdup(p.params_json))))
             s = tl_set_error(TL_ERR_OOM, "out of memory");
+        else
+            r->merge_items = tl_pipeline_merge_items(p.pipeline, p.inputs_json); /* parsed here, off the worker */
     } else {
         s = tokenize(r, e->m, texts, lens, &p);
     }

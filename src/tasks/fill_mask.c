@@ -183,4 +183,4 @@ static tl_status fm_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
     return s;
 }
 
-const tl_task tl_task_fill_mask = {"fill-mask", TL_HEAD_MLM, fm_run, fm_check};
+const tl_task tl_task_fill_mask = {"fill-mask", TL_HEAD_MLM, fm_run, fm_check, TL_MERGE_STRINGS, 1, NULL};

@@ -161,7 +161,7 @@ static tl_status read_tokenizer_facts(tl_pipeline *p) {
 
 /* Returns 1 when a JSON string in js has the escape \u0000: cJSON would end the string there,
  * silently cutting the text, so such inputs are rejected instead. */
-static int json_has_nul(const char *js) {
+int tl_pl_json_has_nul(const char *js) {
     int in_str = 0;
     for (const char *c = js; *c; c++) {
         if (!in_str) { in_str = *c == '"'; continue; }
@@ -201,7 +201,7 @@ tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_
                              p->task->name, options_json);
             goto fail;
         }
-        if (json_has_nul(options_json)) {
+        if (tl_pl_json_has_nul(options_json)) {
             s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: an option contains a NUL character (\\u0000), "
                              "which is not supported", p->task->name);
             goto fail;
@@ -243,23 +243,10 @@ void tl_pipeline_free(tl_pipeline *p) {
 
 const char *tl_pipeline_task(const tl_pipeline *p) { return p && p->task ? p->task->name : NULL; }
 
-tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json, char **output_json) {
-    if (!output_json) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run: output_json is NULL");
-    *output_json = NULL;
-    if (!p || !inputs_json) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run: NULL pipeline or inputs");
-    cJSON *in = cJSON_Parse(inputs_json), *call = NULL, *merged = NULL, *res = NULL;
+tl_status tl_pipeline_run_json(tl_pipeline *p, const cJSON *in, const char *params_json, cJSON **res) {
+    *res = NULL;
+    cJSON *call = params_json && *params_json ? cJSON_Parse(params_json) : cJSON_CreateObject(), *merged = NULL;
     tl_status s = TL_OK;
-    if (!in) {
-        s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: inputs are not valid JSON: '%.80s'",
-                         p->task->name, inputs_json);
-        goto done;
-    }
-    if (json_has_nul(inputs_json) || (params_json && json_has_nul(params_json))) {
-        s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: a text contains a NUL character (\\u0000), which is "
-                         "not supported", p->task->name);
-        goto done;
-    }
-    call = params_json && *params_json ? cJSON_Parse(params_json) : cJSON_CreateObject();
     if (!cJSON_IsObject(call)) {
         s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: parameters must be a JSON object", p->task->name);
         goto done;
@@ -272,13 +259,35 @@ tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *p
         if (cJSON_HasObjectItem(merged, e->string)) cJSON_ReplaceItemInObjectCaseSensitive(merged, e->string, dup);
         else cJSON_AddItemToObject(merged, e->string, dup);
     }
-    s = p->task->run(p, in, merged, call, &res);
-    if (s != TL_OK) { tl_error_prefix(s, "%s pipeline", p->task->name); goto done; }
-    if (!(*output_json = cJSON_PrintUnformatted(res))) s = tl_set_error(TL_ERR_OOM, "out of memory");
+    s = p->task->run(p, in, merged, call, res);
+    if (s != TL_OK) tl_error_prefix(s, "%s pipeline", p->task->name);
 done:
-    cJSON_Delete(in);
     cJSON_Delete(call);
     cJSON_Delete(merged);
+    return s;
+}
+
+tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json, char **output_json) {
+    if (!output_json) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run: output_json is NULL");
+    *output_json = NULL;
+    if (!p || !inputs_json) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run: NULL pipeline or inputs");
+    cJSON *in = cJSON_Parse(inputs_json), *res = NULL;
+    tl_status s = TL_OK;
+    if (!in) {
+        s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: inputs are not valid JSON: '%.80s'",
+                         p->task->name, inputs_json);
+        goto done;
+    }
+    if (tl_pl_json_has_nul(inputs_json) || (params_json && tl_pl_json_has_nul(params_json))) {
+        s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: a text contains a NUL character (\\u0000), which is "
+                         "not supported", p->task->name);
+        goto done;
+    }
+    if ((s = tl_pipeline_run_json(p, in, params_json, &res)) == TL_OK &&
+        !(*output_json = cJSON_PrintUnformatted(res)))
+        s = tl_set_error(TL_ERR_OOM, "out of memory");
+done:
+    cJSON_Delete(in);
     cJSON_Delete(res);
     return s;
 }

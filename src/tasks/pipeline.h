@@ -20,7 +20,18 @@ typedef struct tl_task {
                      const cJSON *call_params, cJSON **out);
     /* Optional: validates parameters without running (called on the creation options). */
     tl_status (*check)(tl_pipeline *p, const cJSON *params);
+    /* Cross-request merging (pipeline_merge.c): which inputs may run in one call with other
+     * requests' (TL_MERGE_NONE: never), and how run shapes one request's output from its
+     * inputs' results when it is not a list of them. */
+    int merge;                      /* TL_MERGE_NONE / TL_MERGE_STRINGS / TL_MERGE_QA */
+    int list_of_one_unwraps;        /* a list of one input gives that input's result alone */
+    const char *single_wrap_unless; /* a single string's result is wrapped in a list unless
+                                       the call passes this parameter (NULL: never wrapped) */
 } tl_task;
+
+/* Input forms a task lets tl_pipeline_run_merged combine: none; a string or a list of
+ * strings; a {"question", "context"} object of strings or a list of them. */
+enum { TL_MERGE_NONE = 0, TL_MERGE_STRINGS = 1, TL_MERGE_QA = 2 };
 
 extern const tl_task tl_task_text_classification, tl_task_token_classification,
     tl_task_question_answering, tl_task_fill_mask, tl_task_zero_shot,
@@ -45,6 +56,27 @@ struct tl_pipeline {
     char mask_token[64];
     int word_aware;           /* the tokenizer model has a continuing_subword_prefix */
 };
+
+/* tl_pipeline_run on parsed inputs: params_json (may be NULL) overlays the creation
+ * options; sets *res to a new JSON value or returns an error prefixed with the task. */
+tl_status tl_pipeline_run_json(tl_pipeline *p, const cJSON *inputs, const char *params_json, cJSON **res);
+
+/* 1 when a JSON string in js holds the escape \u0000 (cJSON would cut the text there). */
+int tl_pl_json_has_nul(const char *js);
+
+/* ---------------------------------------------------------------- merging (pipeline_merge.c) */
+
+/* The number of inputs of inputs_json when the task may run it in one call with other
+ * requests' inputs (a form the task's merge field allows, at least one input); 0 when it
+ * must run alone (another form, invalid JSON, a NUL byte: its own run reports that). */
+size_t tl_pipeline_merge_items(const tl_pipeline *p, const char *inputs_json);
+
+/* Runs n requests' inputs (each mergeable, tl_pipeline_merge_items > 0) with the same
+ * params_json in one call, and sets outputs[i] (malloc'd) to what tl_pipeline_run would
+ * give for inputs_json[i] alone. On an error no output is set: run them one by one to give
+ * each request its own error. */
+tl_status tl_pipeline_run_merged(tl_pipeline *p, const char *const *inputs_json, size_t n,
+                                 const char *params_json, char **outputs);
 
 /* ---------------------------------------------------------------- helpers (pipeline_util.c) */
 

@@ -97,5 +97,5 @@ static tl_status se_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
     return s;
 }
 
-const tl_task tl_task_feature_extraction = {"feature-extraction", -1, fe_run, NULL};
-const tl_task tl_task_sentence_embedding = {"sentence-embedding", -1, se_run, NULL};
+const tl_task tl_task_feature_extraction = {"feature-extraction", -1, fe_run, NULL, TL_MERGE_STRINGS, 0, NULL};
+const tl_task tl_task_sentence_embedding = {"sentence-embedding", -1, se_run, NULL, TL_MERGE_STRINGS, 0, NULL};

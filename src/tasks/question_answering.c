@@ -285,4 +285,4 @@ static tl_status qa_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
     return s;
 }
 
-const tl_task tl_task_question_answering = {"question-answering", TL_HEAD_QA, qa_run, NULL};
+const tl_task tl_task_question_answering = {"question-answering", TL_HEAD_QA, qa_run, NULL, TL_MERGE_QA, 0, NULL};

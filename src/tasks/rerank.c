@@ -197,5 +197,5 @@ static tl_status rank_run(tl_pipeline *p, const cJSON *inputs, const cJSON *para
     return tl_pl_map(p, inputs, rank_one, params, out);
 }
 
-const tl_task tl_task_text_pair_scoring = {"text-pair-scoring", TL_HEAD_SEQ_CLS, pair_run, ce_check};
-const tl_task tl_task_text_ranking = {"text-ranking", TL_HEAD_SEQ_CLS, rank_run, ce_check};
+const tl_task tl_task_text_pair_scoring = {"text-pair-scoring", TL_HEAD_SEQ_CLS, pair_run, ce_check, TL_MERGE_NONE, 0, NULL};
+const tl_task tl_task_text_ranking = {"text-ranking", TL_HEAD_SEQ_CLS, rank_run, ce_check, TL_MERGE_NONE, 0, NULL};

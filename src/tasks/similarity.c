@@ -138,4 +138,4 @@ static tl_status sim_run(tl_pipeline *p, const cJSON *inputs, const cJSON *param
     return s != TL_OK ? s : tl_pl_map(p, inputs, sim_one, &c, out);
 }
 
-const tl_task tl_task_sentence_similarity = {"sentence-similarity", -1, sim_run, sim_check};
+const tl_task tl_task_sentence_similarity = {"sentence-similarity", -1, sim_run, sim_check, TL_MERGE_NONE, 0, NULL};

@@ -176,4 +176,5 @@ done:
     return s;
 }
 
-const tl_task tl_task_text_classification = {"text-classification", TL_HEAD_SEQ_CLS, tc_run, tc_check};
+const tl_task tl_task_text_classification = {"text-classification", TL_HEAD_SEQ_CLS, tc_run, tc_check,
+                                              TL_MERGE_STRINGS, 0, "top_k"};

@@ -272,4 +272,5 @@ static tl_status tk_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
     return s;
 }
 
-const tl_task tl_task_token_classification = {"token-classification", TL_HEAD_TOKEN_CLS, tk_run, tk_check};
+const tl_task tl_task_token_classification = {"token-classification", TL_HEAD_TOKEN_CLS, tk_run, tk_check,
+                                               TL_MERGE_STRINGS, 0, NULL};

@@ -159,4 +159,5 @@ static tl_status zs_run(tl_pipeline *p, const cJSON *inputs, const cJSON *params
     return s;
 }
 
-const tl_task tl_task_zero_shot = {"zero-shot-classification", TL_HEAD_SEQ_CLS, zs_run, NULL};
+const tl_task tl_task_zero_shot = {"zero-shot-classification", TL_HEAD_SEQ_CLS, zs_run, NULL,
+                                   TL_MERGE_STRINGS, 0, NULL};

@@ -2,13 +2,16 @@
  * tl_extract_features / tl_pipeline_run from 8 submitting threads at once, requests are
  * packed within the token and sequence budgets, a delay gathers requests into one batch,
  * cancelled requests are dropped before they run, errors travel with their request, and
- * stopping the engine finishes what was submitted. The model: a 2-layer BERT (hidden 32,
+ * stopping the engine finishes what was submitted, pipeline requests queued together run as
+ * one call and each gets its own output. The model: a 2-layer BERT (hidden 32,
  * vocab.txt of 32 tokens, 40 positions) with a 3-label classifier, written to a temp dir.
  * TL_TEST_CTX_THREADS sets the workers' thread count (make test-tsan runs with 1). */
 #include "tl_test.h"
 #include "tl_tmpdir.h"
 #include "torchless.h"
 
+#include <cjson/cJSON.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -241,6 +244,92 @@ TL_TEST(concurrent_requests_equal_in_process_calls) {
     }
     CHECK(batched > 0); /* requests from different threads shared batches */
     CHECK(tl_engine_queue_size(e) == 0);
+    tl_engine_free(e);
+    tl_pipeline_free(pl);
+    tl_model_free(m);
+}
+
+/* 1 when JSON values a and b are equal, numbers within tol. */
+static int json_close(const cJSON *a, const cJSON *b, double tol) {
+    if (!a || !b || (a->type & 0xff) != (b->type & 0xff)) return 0;
+    if (cJSON_IsNumber(a)) return fabs(a->valuedouble - b->valuedouble) <= tol;
+    if (cJSON_IsString(a)) return !strcmp(a->valuestring, b->valuestring);
+    if (cJSON_IsArray(a) || cJSON_IsObject(a)) {
+        if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b)) return 0;
+        const cJSON *x = a->child, *y = b->child;
+        for (; x && y; x = x->next, y = y->next)
+            if ((cJSON_IsObject(a) && strcmp(x->string, y->string)) || !json_close(x, y, tol)) return 0;
+        return 1;
+    }
+    return 1;
+}
+
+TL_TEST(pipeline_requests_queued_together_share_one_call) {
+    tl_model *m = load();
+    tl_pipeline *pl = NULL;
+    CHECK_OK(tl_pipeline_create(m, "text-classification", NULL, &pl));
+    tl_engine_params ep = tl_engine_default_params();
+    ep.max_batch_delay_ms = 300;
+    tl_engine *e = NULL;
+    CHECK_OK(tl_engine_new(m, &ep, &e));
+    /* a string (wrapped in a list by the legacy rule), lists of one and two, with and
+     * without top_k, and an input that fails on its own (a number) */
+    const char *ins[] = {"\"hello world\"", "[\"the fox\"]", "[\"a dog\", \"the sky is blue\"]", "\"red sea\"",
+                         "[42]", "\"big cat\""};
+    const char *params[] = {NULL, "{\"top_k\": 2}"};
+    for (int pi = 0; pi < 2; pi++) {
+        tl_request *r[6] = {0};
+        for (int i = 0; i < 6; i++) {
+            tl_request_params rp = tl_request_default_params();
+            rp.kind = TL_REQUEST_PIPELINE;
+            rp.pipeline = pl;
+            rp.inputs_json = ins[i];
+            rp.params_json = params[pi];
+            CHECK_OK(tl_engine_submit(e, NULL, NULL, 0, &rp, &r[i]));
+        }
+        int merged = 0;
+        for (int i = 0; i < 6; i++) {
+            if (!r[i]) continue;
+            tl_status st = tl_request_wait(r[i], -1);
+            char *want = NULL;
+            tl_status ws = tl_pipeline_run(pl, ins[i], params[pi], &want);
+            CHECK(st == ws);
+            if (st == TL_OK) {
+                cJSON *a = cJSON_Parse(tl_request_output_json(r[i])), *b = cJSON_Parse(want);
+                CHECK(json_close(a, b, 1e-5));
+                cJSON_Delete(a);
+                cJSON_Delete(b);
+            } else {
+                CHECK_CONTAINS(tl_request_error(r[i]), "input 0");
+            }
+            tl_request_timing tm;
+            tl_request_get_timing(r[i], &tm);
+            if (tm.batch_requests > 1) merged++;
+            tl_free(want);
+            tl_request_free(r[i]);
+        }
+        /* the four before [42] (which cannot be merged: not a string) ran as one call;
+         * [42] and the one after it ran alone */
+        CHECK(merged == 4);
+    }
+    /* queued together, the four good ones run as one call of five inputs */
+    const char *good[] = {"\"hello world\"", "[\"the fox\"]", "[\"a dog\", \"the sky is blue\"]", "\"red sea\""};
+    tl_request *r[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        tl_request_params rp = tl_request_default_params();
+        rp.kind = TL_REQUEST_PIPELINE;
+        rp.pipeline = pl;
+        rp.inputs_json = good[i];
+        CHECK_OK(tl_engine_submit(e, NULL, NULL, 0, &rp, &r[i]));
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK_OK(tl_request_wait(r[i], -1));
+        tl_request_timing tm;
+        tl_request_get_timing(r[i], &tm);
+        CHECK(tm.batch_requests == 4);
+        CHECK(tm.batch_seqs == 5);
+        tl_request_free(r[i]);
+    }
     tl_engine_free(e);
     tl_pipeline_free(pl);
     tl_model_free(m);

@@ -107,3 +107,64 @@ def test_cancel_drops_a_queued_request(model):
         assert a.wait(120).shape == (256, model.embedding_dim)
         with pytest.raises(ValueError, match="cancelled"):
             b.wait(60)
+
+
+def same_json(a, b, tol=1e-5):
+    """JSON values equal, numbers within tol."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert abs(a - b) <= tol, (a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), (a, b)
+        for k in a:
+            same_json(a[k], b[k], tol)
+    elif isinstance(a, list):
+        assert len(a) == len(b), (a, b)
+        for x, y in zip(a, b):
+            same_json(x, y, tol)
+    else:
+        assert a == b
+
+
+QA = {"question": "where is it?", "context": "it is in the house by the lake"}
+# (model kind, task, request inputs of every form the task merges, call parameter sets)
+MERGED = [
+    ("seq-cls", "text-classification", ["good day", ["a", "b c"], ["only one"]], [{}, {"top_k": None}, {"top_k": 1}]),
+    ("token-cls", "token-classification", ["hello world", ["a b", "c d e"], ["x y"]],
+     [{}, {"aggregation_strategy": "simple"}]),
+    ("mlm", "fill-mask", ["hello [MASK] .", ["a [MASK] b", "[MASK] c [MASK]"], ["only [MASK]"]], [{}, {"top_k": 2}]),
+    ("qa", "question-answering", [QA, [QA, {"question": "what?", "context": "a lake"}], [QA]], [{}, {"top_k": 2}]),
+    ("nli", "zero-shot-classification", ["the match was great", ["a", "b"], ["c"]],
+     [{"candidate_labels": ["sport", "food"]}]),
+    ("mlm", "feature-extraction", ["hello", ["a b", "c"], ["d"]], [{}]),
+]
+
+
+@pytest.mark.parametrize("kind, task, forms, param_sets", MERGED, ids=[m[1] for m in MERGED])
+def test_pipeline_requests_merge_across_callers(tmp_path, kind, task, forms, param_sets):
+    """Requests queued together run as one call and each gets what the pipeline gives it."""
+    from tiny_models import build_tiny_bert_task
+
+    pipe = torchless.pipeline(task, model=str(build_tiny_bert_task(tmp_path, kind, seed=3)))
+    with Engine(pipe.model, max_batch_delay_ms=200) as e:
+        for params in param_sets:
+            reqs = [e.submit_pipeline(pipe, x, **params) for x in forms * 3]
+            got = [r.wait(60) for r in reqs]
+            for x, g in zip(forms * 3, got):
+                same_json(g, pipe(x, **params))
+            sizes = [r.timing()["batch_requests"] for r in reqs]
+            assert max(sizes) > 1, f"{task} {params}: no requests merged: {sizes}"
+
+
+def test_a_bad_request_does_not_fail_the_ones_merged_with_it(tmp_path):
+    from tiny_models import build_tiny_bert_task
+
+    pipe = torchless.pipeline("fill-mask", model=str(build_tiny_bert_task(tmp_path, "mlm", seed=3)))
+    with Engine(pipe.model, max_batch_delay_ms=200) as e:
+        good = [e.submit_pipeline(pipe, f"word {i} [MASK] .") for i in range(4)]
+        bad = e.submit_pipeline(pipe, "no mask token here")
+        more = e.submit_pipeline(pipe, ["x [MASK]", "y [MASK]"])
+        for i, r in enumerate(good):
+            same_json(r.wait(60), pipe(f"word {i} [MASK] ."))
+        same_json(more.wait(60), pipe(["x [MASK]", "y [MASK]"]))
+        with pytest.raises(ValueError, match="mask"):
+            bad.wait(60)
