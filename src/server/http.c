@@ -94,6 +94,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, tl_srv_reply *rp, do
     snprintf(v, sizeof v, "%.3f", total_us / 1e3);
     MHD_add_response_header(r, "x-total-time", v);
     if (rp->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    if (rp->json_header_len) {
+        snprintf(v, sizeof v, "%zu", rp->json_header_len);
+        MHD_add_response_header(r, "Inference-Header-Content-Length", v);
+    }
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)rp->status, r);
     MHD_destroy_response(r);
     return ok;
@@ -106,6 +110,7 @@ static enum MHD_Result serve(tl_srv *s, struct MHD_Connection *c, const char *me
     tl_srv_req rq = {.method = method, .path = url, .body = st->body ? st->body : "", .body_len = st->len,
                      .conn = c};
     rq.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    rq.inference_header_length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
     rq.query = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "model");
     int counted = 0;
     if (st->too_large) {

@@ -30,6 +30,8 @@ static int has_nul_escape(const char *s, size_t n) {
     return 0;
 }
 
+int tl_srv_valid_text(const char *s, size_t n, size_t *bad) { return valid_utf8(s, n, bad); }
+
 int tl_srv_check_text(const char *s, size_t n, tl_srv_reply *rp) {
     size_t bad;
     if (n == 0) { tl_reply_error(rp, 400, "Empty", "the request body is empty"); return 0; }

@@ -68,6 +68,7 @@ typedef struct tl_srv_req {
     const char *body;
     size_t body_len;
     const char *content_type;
+    const char *inference_header_length; /* KServe binary data: the JSON part's bytes, or NULL */
     void *conn; /* struct MHD_Connection */
 } tl_srv_req;
 
@@ -82,6 +83,8 @@ typedef struct tl_srv_reply {
     double tokenize_us, queue_us, inference_us;
     size_t batch_tokens, batch_requests;
     int engine_runs;
+    size_t json_header_len; /* > 0: body is that much JSON then binary data (KServe's
+                               Inference-Header-Content-Length header) */
 } tl_srv_reply;
 
 /* ---------------------------------------------------------------- reply helpers (reply.c) */
@@ -116,6 +119,8 @@ void tl_reply_sbuf(tl_srv_reply *rp, int status, tl_sbuf *b);
 /* Parses the body as a JSON value (NULL + a 400 reply on error; NUL escapes and invalid
  * UTF-8 are errors). Caller frees the result with cJSON_Delete. */
 cJSON *tl_srv_parse_body(const tl_srv_req *rq, tl_srv_reply *rp);
+/* 1 when s (n bytes) is valid UTF-8 without NUL bytes; else 0 and *bad the first bad byte. */
+int tl_srv_valid_text(const char *s, size_t n, size_t *bad);
 /* Checks a raw text body: not empty, valid UTF-8, no NUL; else replies 400 and returns 0. */
 int tl_srv_check_text(const char *s, size_t n, tl_srv_reply *rp);
 /* Reads inputs as one string or a list of strings (borrowed into *texts, malloc'd array):

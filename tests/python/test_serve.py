@@ -246,6 +246,60 @@ def test_kserve_v2_tritonclient(server, models, minilm):
     assert call(server, "GET", "/v2/health/live")[0] == 200
 
 
+def test_kserve_v2_binary_data_is_tritonclients_default(server, models, minilm):
+    """tritonclient.http with its defaults: inputs and outputs as binary data."""
+    import tritonclient.http as triton
+
+    c = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+    inp = triton.InferInput("text", [3], "BYTES")
+    inp.set_data_from_numpy(np.array(TEXTS[:3], dtype=object))  # binary_data=True
+    r = c.infer("minilm", [inp], outputs=[triton.InferRequestedOutput("embedding")])
+    assert r.get_output("embedding")["parameters"]["binary_data_size"] == 3 * 384 * 4
+    close(r.as_numpy("embedding"), minilm.embed(TEXTS[:3]))
+    r = c.infer("minilm", [inp])  # no outputs named: binary_data_output
+    close(r.as_numpy("embedding"), minilm.embed(TEXTS[:3]))
+    r = c.infer("cls", [inp], request_id="r1")
+    assert r.get_response()["id"] == "r1"
+    want = pipe(models, "cls", "text-classification")(TEXTS[:3], top_k=None)
+    labels = ["NEGATIVE", "NEUTRAL", "POSITIVE"]
+    close(r.as_numpy("scores"), [[next(e["score"] for e in w if e["label"] == l) for l in labels] for w in want])
+    assert "binary_tensor_data" in json.loads(call(server, "GET", "/v2")[2])["extensions"]
+
+
+def _v2_binary(texts_bytes, shape=None, size=None, header=None):
+    """A raw KServe binary request body and headers for BYTES elements texts_bytes."""
+    data = b"".join(len(t).to_bytes(4, "little") + t for t in texts_bytes)
+    head = json.dumps({"inputs": [{"name": "text", "datatype": "BYTES", "shape": shape or [len(texts_bytes)],
+                                   "parameters": {"binary_data_size": len(data) if size is None else size}}]}).encode()
+    return head + data, {"Inference-Header-Content-Length": str(len(head)) if header is None else header,
+                         "Content-Type": "application/octet-stream"}
+
+
+@pytest.mark.parametrize("case, match", [
+    (lambda: _v2_binary([b"ok", b"\xff\xfe"]), "UTF-8"),
+    (lambda: _v2_binary([b"a\0b"]), "NUL"),
+    (lambda: _v2_binary([b"a", b"b"], shape=[3]), "BYTES elements"),
+    (lambda: _v2_binary([b"a"], size=99), "binary_data_size"),
+    (lambda: _v2_binary([b"a"], header="99999"), "Inference-Header-Content-Length"),
+    (lambda: _v2_binary([b"a"], header="12abc"), "Inference-Header-Content-Length"),
+    (lambda: (lambda b, h: (b[:-1] + b"\x00\x00\x00\x7f" , h))(*_v2_binary([b"a"])), "binary"),
+    (lambda: (lambda head: (head + b"xyz", {"Inference-Header-Content-Length": str(len(head))}))(
+        b'{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}]}'), "binary_data_size"),
+])
+def test_kserve_v2_bad_binary_data_is_a_400(server, case, match):
+    body, headers = case()
+    status, _, out = call(server, "POST", "/v2/models/minilm/infer", body, headers)
+    assert status == 400, out
+    assert match in json.loads(out)["error"]
+
+
+def test_kserve_v2_unknown_output_is_a_400(server):
+    body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}],
+            "outputs": [{"name": "logits"}]}
+    status, _, out = call(server, "POST", "/v2/models/minilm/infer", body)
+    assert status == 400 and "unknown output 'logits'" in json.loads(out)["error"]
+
+
 # ------------------------------------------------------------------ metrics, headers
 
 def test_metrics_parse_and_headers(server):
