@@ -465,6 +465,13 @@ TL_API tl_request_params tl_request_default_params(void);
 TL_API tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t *lens, size_t n,
                            const tl_request_params *params, tl_request **out);
 
+/* Submits n pre-tokenized sequences (ids[i]: lens[i] token ids, used as they are: no
+ * special tokens are added; type ids 0) as one EMBED or FEATURES request. Every id must be
+ * in the vocabulary and every sequence non-empty and within the limit (params->truncate
+ * cuts it, params->truncate_left from the left). Errors as tl_engine_submit's. */
+TL_API tl_status tl_engine_submit_ids(tl_engine *e, const int32_t *const *ids, const size_t *lens, size_t n,
+                               const tl_request_params *params, tl_request **out);
+
 /* Waits until r is done (timeout_ms < 0: forever) and returns its status; TL_ERR_IO with
  * the message "timed out" when the wait timed out (r is still pending). The request's
  * message, not tl_last_error(), says what failed. */

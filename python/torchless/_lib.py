@@ -281,6 +281,8 @@ _sig("tl_engine_queue_size", c_size_t, c_void_p)
 _sig("tl_request_default_params", TlRequestParams)
 _sig("tl_engine_submit", c_int, c_void_p, POINTER(c_char_p), POINTER(c_size_t), c_size_t,
      POINTER(TlRequestParams), POINTER(c_void_p))
+_sig("tl_engine_submit_ids", c_int, c_void_p, POINTER(POINTER(c_int32)), POINTER(c_size_t), c_size_t,
+     POINTER(TlRequestParams), POINTER(c_void_p))
 _sig("tl_request_wait", c_int, c_void_p, c_int)
 _sig("tl_request_cancel", None, c_void_p)
 _sig("tl_request_done", c_int, c_void_p)

@@ -140,6 +140,31 @@ class Engine:
         """Queues the last hidden states of texts (as Model.extract_features)."""
         return self._submit(texts, _FEATURES, None, truncate, truncation_direction, max_length)
 
+    def submit_ids(self, ids: Sequence[Sequence[int]], features: bool = False, normalize: Optional[bool] = None,
+                   truncate: bool = False, truncation_direction: str = "right") -> Request:
+        """Queues pre-tokenized sequences (used as they are: no special tokens added) for
+        sentence embeddings, or for per-token features when features is True."""
+        if self._h is None:
+            raise invalid_input("Engine: the engine is closed")
+        if truncation_direction not in ("right", "left"):
+            raise invalid_input(f"truncation_direction must be 'right' or 'left', got {truncation_direction!r}")
+        seqs = [np.ascontiguousarray(np.asarray(s, dtype=np.int64)) for s in ids]
+        for i, a in enumerate(seqs):
+            if a.ndim != 1 or (a.size and (a.min() < 0 or a.max() > 2**31 - 1)):
+                raise invalid_input(f"Engine.submit_ids: sequence {i} must be a list of token ids in 0..2^31-1")
+        seqs = [a.astype(np.int32) for a in seqs]
+        n = len(seqs)
+        ptrs = (POINTER(ctypes.c_int32) * max(n, 1))(*[a.ctypes.data_as(POINTER(ctypes.c_int32)) for a in seqs])
+        lens = (c_size_t * max(n, 1))(*[a.size for a in seqs])
+        rp = lib.tl_request_default_params()
+        rp.kind = _FEATURES if features else _EMBED
+        if normalize is not None:
+            rp.normalize = 1 if normalize else 0
+        rp.truncate, rp.truncate_left = int(bool(truncate)), int(truncation_direction == "left")
+        h = c_void_p()
+        check(lib.tl_engine_submit_ids(self._h, ptrs, lens, n, byref(rp), byref(h)))
+        return Request(self, h, rp.kind, n, False)
+
     def submit_pipeline(self, pipe, inputs, **params) -> Request:
         """Queues a pipeline run on a torchless Pipeline of this engine's model, with the
         inputs and parameters its __call__ takes in JSON form (a string, a list, a dict)."""

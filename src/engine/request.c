@@ -104,6 +104,41 @@ static tl_status tokenize(tl_request *r, const tl_model *m, const char *const *t
     return s;
 }
 
+/* Copies n pre-tokenized sequences into r's packed arrays (types 0, mask 1): every id must
+ * be in the vocabulary, every sequence non-empty and within the limit unless truncated. */
+static tl_status take_ids(tl_request *r, const tl_model *m, const int32_t *const *ids, const size_t *lens,
+                          const tl_request_params *p) {
+    size_t limit = p->kind == TL_REQUEST_EMBED ? tl_embed_max_length(m, p->max_length)
+                   : p->max_length && p->max_length < m->arch.max_seq_len ? p->max_length
+                                                                           : m->arch.max_seq_len;
+    if (!(r->lens = calloc(r->n, sizeof *r->lens))) return tl_set_error(TL_ERR_OOM, "out of memory");
+    size_t total = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!ids[i] || lens[i] == 0) return tl_set_error(TL_ERR_INVALID_ARG, "input %zu has no token ids", i);
+        if (lens[i] > limit && !p->truncate)
+            return tl_set_error(TL_ERR_INVALID_ARG, "input %zu has %zu tokens, more than the %zu the model takes "
+                                "(ask for truncation)", i, lens[i], limit);
+        r->lens[i] = lens[i] > limit ? limit : lens[i];
+        total += r->lens[i];
+    }
+    r->ids = malloc((total ? total : 1) * sizeof *r->ids);
+    r->types = calloc(total ? total : 1, sizeof *r->types);
+    r->mask = malloc((total ? total : 1) * sizeof *r->mask);
+    if (!r->ids || !r->types || !r->mask) return tl_set_error(TL_ERR_OOM, "out of memory");
+    for (size_t i = 0, t = 0; i < r->n; i++) {
+        const int32_t *src = ids[i] + (p->truncate_left && lens[i] > r->lens[i] ? lens[i] - r->lens[i] : 0);
+        for (size_t k = 0; k < r->lens[i]; k++, t++) {
+            if (src[k] < 0 || (size_t)src[k] >= m->arch.vocab_size)
+                return tl_set_error(TL_ERR_INVALID_ARG, "input %zu: token id %d at position %zu is outside the "
+                                    "vocabulary (0..%zu)", i, (int)src[k], k, m->arch.vocab_size - 1);
+            r->ids[t] = src[k];
+            r->mask[t] = 1;
+        }
+    }
+    r->total = total;
+    return TL_OK;
+}
+
 /* Appends r to e's queue and wakes a worker; fails when the engine is stopping. */
 static tl_status enqueue(tl_engine *e, tl_request *r) {
     pthread_mutex_lock(&e->mu);
@@ -122,11 +157,10 @@ static tl_status enqueue(tl_engine *e, tl_request *r) {
     return TL_OK;
 }
 
-tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t *lens, size_t n,
-                           const tl_request_params *params, tl_request **out) {
-    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: out is NULL");
-    *out = NULL;
-    if (!e || (n && !texts)) return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: NULL argument");
+/* tl_engine_submit and tl_engine_submit_ids: texts or ids (one of them, or neither for a
+ * pipeline request) become a new queued request. */
+static tl_status submit(tl_engine *e, const char *const *texts, const int32_t *const *ids, const size_t *lens,
+                        size_t n, const tl_request_params *params, tl_request **out) {
     tl_request_params p = params ? *params : tl_request_default_params();
     if (p.kind < TL_REQUEST_EMBED || p.kind > TL_REQUEST_PIPELINE)
         return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: unknown request kind %d", p.kind);
@@ -162,6 +196,8 @@ tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t 
             s = tl_set_error(TL_ERR_OOM, "out of memory");
         else
             r->merge_items = tl_pipeline_merge_items(p.pipeline, p.inputs_json); /* parsed here, off the worker */
+    } else if (ids) {
+        s = take_ids(r, e->m, ids, lens, &p);
     } else {
         s = tokenize(r, e->m, texts, lens, &p);
     }
@@ -172,6 +208,24 @@ tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t 
     }
     *out = r;
     return TL_OK;
+}
+
+tl_status tl_engine_submit(tl_engine *e, const char *const *texts, const size_t *lens, size_t n,
+                           const tl_request_params *params, tl_request **out) {
+    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: out is NULL");
+    *out = NULL;
+    if (!e || (n && !texts)) return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit: NULL argument");
+    return submit(e, texts, NULL, lens, n, params, out);
+}
+
+tl_status tl_engine_submit_ids(tl_engine *e, const int32_t *const *ids, const size_t *lens, size_t n,
+                               const tl_request_params *params, tl_request **out) {
+    if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit_ids: out is NULL");
+    *out = NULL;
+    if (!e || !ids || !lens || n == 0) return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit_ids: NULL argument or no inputs");
+    if (params && params->kind == TL_REQUEST_PIPELINE)
+        return tl_set_error(TL_ERR_INVALID_ARG, "tl_engine_submit_ids: pipeline requests take inputs_json, not ids");
+    return submit(e, NULL, ids, lens, n, params, out);
 }
 
 tl_status tl_request_wait(tl_request *r, int timeout_ms) {

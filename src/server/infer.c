@@ -113,15 +113,19 @@ int tl_srv_opt_bool(const cJSON *obj, const char *key, int def, int *out, tl_srv
     return 1;
 }
 
-tl_request *tl_srv_run_texts(tl_srv *s, tl_srv_model *m, int kind, const char *const *texts, size_t n,
-                             int truncate, int truncate_left, int normalize, tl_srv_reply *rp) {
+/* Submits texts, or token ids when ids is not NULL, to m's engine and waits (see
+ * tl_srv_run_texts). */
+static tl_request *run_engine(tl_srv *s, tl_srv_model *m, int kind, const char *const *texts,
+                              const int32_t *const *ids, const size_t *lens, size_t n, int truncate,
+                              int truncate_left, int normalize, tl_srv_reply *rp) {
     tl_request_params p = tl_request_default_params();
     p.kind = kind;
     p.truncate = truncate < 0 ? s->cfg.auto_truncate : truncate;
     p.truncate_left = truncate_left;
     p.normalize = normalize;
     tl_request *r = NULL;
-    tl_status st = tl_engine_submit(m->engine, texts, NULL, n, &p, &r);
+    tl_status st = ids ? tl_engine_submit_ids(m->engine, ids, lens, n, &p, &r)
+                       : tl_engine_submit(m->engine, texts, NULL, n, &p, &r);
     if (st != TL_OK) {
         tl_reply_error(rp, tl_reply_status_of(st), st == TL_ERR_INVALID_ARG ? "Validation" : "Backend", "%s",
                        tl_last_error());
@@ -136,6 +140,16 @@ tl_request *tl_srv_run_texts(tl_srv *s, tl_srv_model *m, int kind, const char *c
         return NULL;
     }
     return r;
+}
+
+tl_request *tl_srv_run_texts(tl_srv *s, tl_srv_model *m, int kind, const char *const *texts, size_t n,
+                             int truncate, int truncate_left, int normalize, tl_srv_reply *rp) {
+    return run_engine(s, m, kind, texts, NULL, NULL, n, truncate, truncate_left, normalize, rp);
+}
+
+tl_request *tl_srv_run_ids(tl_srv *s, tl_srv_model *m, const int32_t *const *ids, const size_t *lens, size_t n,
+                           tl_srv_reply *rp) {
+    return run_engine(s, m, TL_REQUEST_EMBED, NULL, ids, lens, n, -1, 0, -1, rp);
 }
 
 cJSON *tl_srv_run_pipeline(tl_srv *s, tl_srv_model *m, tl_pipeline *pl, const cJSON *inputs,

@@ -3,6 +3,7 @@
  * {"error": {"message", "type", "param", "code"}}. */
 #include "server/server.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,57 @@ static void to_openai_error(tl_srv_reply *rp) {
     tl_reply_json(rp, rp->status, o);
 }
 
-/* POST /v1/embeddings: {"input": string | [string], "model", "encoding_format",
+/* Token-id inputs: a list of ints (one sequence) or a list of lists of ints. Returns 1 and
+ * fills *ids / *lens (malloc'd; free with free_ids) when input has that form, 0 when it is
+ * not token ids (texts), -1 after a 422 reply on a malformed or oversized one. */
+static int token_inputs(const tl_srv *s, const cJSON *input, int32_t ***ids, size_t **lens, size_t *n,
+                        tl_srv_reply *rp) {
+    *ids = NULL, *lens = NULL, *n = 0;
+    const cJSON *first = cJSON_IsArray(input) ? cJSON_GetArrayItem(input, 0) : NULL;
+    int nested = cJSON_IsArray(first);
+    if (!first || (!cJSON_IsNumber(first) && !(nested && cJSON_IsNumber(cJSON_GetArrayItem(first, 0))))) return 0;
+    size_t count = nested ? (size_t)cJSON_GetArraySize(input) : 1;
+    if (count > s->cfg.max_client_batch_size) {
+        tl_reply_error(rp, 422, "Validation", "batch size %zu > maximum allowed batch size %zu", count,
+                       s->cfg.max_client_batch_size);
+        return -1;
+    }
+    *ids = calloc(count, sizeof **ids);
+    *lens = calloc(count, sizeof **lens);
+    if (!*ids || !*lens) { tl_reply_error(rp, 503, "Backend", "out of memory"); return -1; }
+    *n = count;
+    for (size_t i = 0; i < count; i++) {
+        const cJSON *seq = nested ? cJSON_GetArrayItem(input, (int)i) : input;
+        size_t len = cJSON_IsArray(seq) ? (size_t)cJSON_GetArraySize(seq) : 0;
+        if (!cJSON_IsArray(seq) || len == 0) {
+            tl_reply_error(rp, 422, "Validation", "`input[%zu]` must be a non-empty list of token ids", i);
+            return -1;
+        }
+        if (!((*ids)[i] = malloc(len * sizeof(int32_t)))) { tl_reply_error(rp, 503, "Backend", "out of memory"); return -1; }
+        (*lens)[i] = len;
+        size_t k = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, seq) {
+            double v = cJSON_IsNumber(t) ? t->valuedouble : -1;
+            if (v < 0 || v > INT32_MAX || v != (double)(int32_t)v) {
+                tl_reply_error(rp, 422, "Validation", "`input%s[%zu]` must be a token id (an integer >= 0)",
+                               nested ? "[i]" : "", k);
+                return -1;
+            }
+            (*ids)[i][k++] = (int32_t)v;
+        }
+    }
+    return 1;
+}
+
+/* Frees what token_inputs allocated. */
+static void free_ids(int32_t **ids, size_t *lens, size_t n) {
+    for (size_t i = 0; ids && i < n; i++) free(ids[i]);
+    free(ids);
+    free(lens);
+}
+
+/* POST /v1/embeddings: {"input": string | [string] | [token id] | [[token id]], "model", "encoding_format",
  * "dimensions"} -> {"object": "list", "data": [{"object": "embedding", "index",
  * "embedding"}], "model", "usage": {"prompt_tokens", "total_tokens"}}. */
 static void embeddings(tl_srv *s, const tl_srv_req *rq, tl_srv_reply *rp) {
@@ -62,18 +113,16 @@ static void embeddings(tl_srv *s, const tl_srv_req *rq, tl_srv_reply *rp) {
         m = NULL;
     }
     const char **texts = NULL;
-    size_t n = 0;
-    int single;
-    if (m && cJSON_IsArray(input) && cJSON_IsNumber(cJSON_GetArrayItem(input, 0))) {
-        tl_reply_error(rp, 422, "Validation", "token-id inputs are not supported: send text");
-        m = NULL;
-    }
+    int32_t **ids = NULL;
+    size_t n = 0, *lens = NULL;
+    int single, tok = m ? token_inputs(s, input, &ids, &lens, &n, rp) : 0;
     tl_request *r = NULL;
-    if (m && tl_srv_texts(s, input, &texts, &n, &single, rp)) {
-        b64 = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "base64");
+    b64 = cJSON_IsString(fmt) && !strcmp(fmt->valuestring, "base64");
+    if (m && tok == 1) r = tl_srv_run_ids(s, m, (const int32_t *const *)ids, lens, n, rp);
+    else if (m && tok == 0 && tl_srv_texts(s, input, &texts, &n, &single, rp))
         r = tl_srv_run_texts(s, m, TL_REQUEST_EMBED, texts, n, -1, 0, -1, rp);
-    }
     free(texts);
+    free_ids(ids, lens, n);
     if (r) {
         size_t rows, dim, tokens = 0;
         const float *e = tl_request_embeddings(r, &rows, &dim);

@@ -135,6 +135,10 @@ int tl_srv_opt_bool(const cJSON *obj, const char *key, int def, int *out, tl_srv
  * server default. */
 tl_request *tl_srv_run_texts(tl_srv *s, tl_srv_model *m, int kind, const char *const *texts, size_t n,
                              int truncate, int truncate_left, int normalize, tl_srv_reply *rp);
+/* Sentence embeddings of pre-tokenized sequences through m's engine (tl_engine_submit_ids,
+ * truncation as the server's default); as tl_srv_run_texts otherwise. */
+tl_request *tl_srv_run_ids(tl_srv *s, tl_srv_model *m, const int32_t *const *ids, const size_t *lens, size_t n,
+                           tl_srv_reply *rp);
 /* Runs the model's pipeline on inputs (a JSON value) with params (NULL or an object)
  * through its engine; returns the parsed output or NULL after filling rp. */
 cJSON *tl_srv_run_pipeline(tl_srv *s, tl_srv_model *m, tl_pipeline *pl, const cJSON *inputs,

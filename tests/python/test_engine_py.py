@@ -168,3 +168,19 @@ def test_a_bad_request_does_not_fail_the_ones_merged_with_it(tmp_path):
         same_json(more.wait(60), pipe(["x [MASK]", "y [MASK]"]))
         with pytest.raises(ValueError, match="mask"):
             bad.wait(60)
+
+
+def test_token_ids_equal_texts(model):
+    from torchless import Tokenizer
+
+    tok = Tokenizer(str(model.directory))  # MiniLM's tokenizer.json pads to 128: keep the real tokens
+    ids = [[i for i, m in zip(e.ids, e.attention_mask) if m] for e in map(tok.encode, TEXTS)]
+    with Engine(model) as e:
+        np.testing.assert_allclose(e.submit_ids(ids).wait(60), model.embed(TEXTS), rtol=0, atol=1e-5)
+        with pytest.raises(ValueError, match="outside the vocabulary"):
+            e.submit_ids([[101, 10**6, 102]])
+        with pytest.raises(ValueError, match="no token ids"):
+            e.submit_ids([[]])
+        with pytest.raises(ValueError, match="more than"):
+            e.submit_ids([[101] * 600])
+        assert e.submit_ids([[101] * 600], truncate=True).wait(60).shape == (1, model.embedding_dim)

@@ -174,6 +174,24 @@ def test_openai_client(server, minilm):
 
 # ------------------------------------------------------------------ Hugging Face InferenceClient
 
+def test_openai_token_id_inputs(server, minilm):
+    import openai
+    from torchless import Tokenizer
+
+    tok = Tokenizer(str(minilm.directory))  # pads to 128: keep the real tokens
+    ids = [[i for i, m in zip(e.ids, e.attention_mask) if m] for e in map(tok.encode, TEXTS[:2])]
+    c = openai.OpenAI(base_url=f"http://127.0.0.1:{server.port}/v1", api_key="unused")
+    got = c.embeddings.create(model="minilm", input=ids)
+    close([d.embedding for d in got.data], minilm.embed(TEXTS[:2]))
+    assert got.usage.prompt_tokens == sum(map(len, ids))
+    one = c.embeddings.create(model="minilm", input=ids[0])
+    close([one.data[0].embedding], minilm.embed(TEXTS[:1]))
+    for bad, match in (([[101, 10**7]], "outside the vocabulary"), ([[101, 1.5]], "token id"),
+                       ([[101], []], "non-empty"), ([[-3]], "token id"), ([[101] * 600], "more than")):
+        status, _, body = call(server, "POST", "/v1/embeddings", {"model": "minilm", "input": bad})
+        assert status == 422 and match in json.loads(body)["error"]["message"], (bad, body)
+
+
 def test_huggingface_inference_client(server, models, minilm, monkeypatch):
     from huggingface_hub import InferenceClient, constants
 
