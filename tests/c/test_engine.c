@@ -335,6 +335,53 @@ TL_TEST(pipeline_requests_queued_together_share_one_call) {
     tl_model_free(m);
 }
 
+TL_TEST(token_id_requests_equal_text_requests) {
+    tl_model *m = load();
+    tl_engine *e = NULL;
+    CHECK_OK(tl_engine_new(m, NULL, &e));
+    const char *texts[] = {"hello world", "the quick brown fox"};
+    int32_t *ids[2];
+    size_t lens[2];
+    tl_encoding *enc[2];
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(tl_tokenizer_encode(tl_model_tokenizer(m), texts[i], strlen(texts[i]), NULL, 0, NULL, &enc[i]));
+        ids[i] = (int32_t *)tl_encoding_ids(enc[i]);
+        lens[i] = tl_encoding_length(enc[i]);
+    }
+    tl_request *a = NULL, *b = NULL;
+    CHECK_OK(tl_engine_submit(e, texts, NULL, 2, NULL, &a));
+    CHECK_OK(tl_engine_submit_ids(e, (const int32_t *const *)ids, lens, 2, NULL, &b));
+    CHECK_OK(tl_request_wait(a, -1));
+    CHECK_OK(tl_request_wait(b, -1));
+    size_t na, nb, da, db;
+    const float *ea = tl_request_embeddings(a, &na, &da), *eb = tl_request_embeddings(b, &nb, &db);
+    CHECK(ea && eb && na == 2 && nb == 2 && da == db);
+    if (ea && eb) CHECK(max_diff(ea, eb, na * da) <= 1e-6f);
+    CHECK(tl_request_tokens(b, 1) == lens[1]);
+    tl_request_free(a);
+    tl_request_free(b);
+    /* bad ids: out of the vocabulary, empty, too long without truncation */
+    int32_t bad[] = {1, V + 5}, many[P + 10] = {0};
+    const int32_t *pb = bad, *pm = many;
+    size_t lb = 2, l0 = 0, lm = P + 10;
+    tl_request *r = NULL;
+    CHECK(tl_engine_submit_ids(e, &pb, &lb, 1, NULL, &r) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "outside the vocabulary");
+    CHECK(tl_engine_submit_ids(e, &pb, &l0, 1, NULL, &r) == TL_ERR_INVALID_ARG);
+    CHECK(tl_engine_submit_ids(e, &pm, &lm, 1, NULL, &r) == TL_ERR_INVALID_ARG);
+    CHECK_CONTAINS(tl_last_error(), "truncation");
+    tl_request_params rp = tl_request_default_params();
+    rp.truncate = 1;
+    CHECK_OK(tl_engine_submit_ids(e, &pm, &lm, 1, &rp, &r));
+    CHECK_OK(tl_request_wait(r, -1));
+    CHECK(tl_request_tokens(r, 0) < lm);
+    tl_request_free(r);
+    CHECK(tl_engine_submit_ids(e, NULL, &lb, 1, NULL, &r) == TL_ERR_INVALID_ARG);
+    for (int i = 0; i < 2; i++) tl_encoding_free(enc[i]);
+    tl_engine_free(e);
+    tl_model_free(m);
+}
+
 TL_TEST(budgets_and_delay_shape_the_batches) {
     tl_model *m = load();
     tl_engine_params ep = tl_engine_default_params();
