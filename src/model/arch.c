@@ -176,12 +176,9 @@ tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
 tl_status tl_arch_from_json(const char *json, const char *label, tl_arch *arch) {
     memset(arch, 0, sizeof *arch);
     if (!json) return tl_set_error(TL_ERR_INVALID_ARG, "%s: config text is NULL", label);
-    const char *end = NULL;
-    cJSON *cfg = cJSON_ParseWithOpts(json, &end, 0);
-    if (!cfg)
-        return tl_set_error(TL_ERR_FORMAT, "%s: invalid JSON near byte %zu", label,
-                            end ? (size_t)(end - json) : 0);
-    tl_status s = parse_config(cfg, label, arch);
+    cJSON *cfg = NULL;
+    tl_status s = tl_json_parse(json, strlen(json), label, &cfg);
+    if (s == TL_OK) s = parse_config(cfg, label, arch);
     cJSON_Delete(cfg);
     return s;
 }

@@ -196,7 +196,7 @@ tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_
     }
     if (options_json && *options_json) {
         p->options = cJSON_Parse(options_json);
-        if (!cJSON_IsObject(p->options)) {
+        if (!cJSON_IsObject(p->options) || tl_json_dedupe(p->options) != 0) {
             s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: options must be a JSON object, got '%.80s'",
                              p->task->name, options_json);
             goto fail;
@@ -260,7 +260,7 @@ tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *p
         goto done;
     }
     call = params_json && *params_json ? cJSON_Parse(params_json) : cJSON_CreateObject();
-    if (!cJSON_IsObject(call)) {
+    if (!cJSON_IsObject(call) || tl_json_dedupe(call) != 0 || tl_json_dedupe(in) != 0) {
         s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: parameters must be a JSON object", p->task->name);
         goto done;
     }
