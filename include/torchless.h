@@ -99,10 +99,16 @@ typedef struct tl_encode_params {
     size_t max_overflow_tokens; /* most tokens in one encoding's overflowing windows (nested
                                  * ones included), else TL_ERR_INVALID_ARG; 0 (default) =
                                  * TL_DEFAULT_MAX_OVERFLOW_TOKENS, SIZE_MAX = no limit */
+    size_t max_padded_length; /* longest length padding may produce (pad_length and
+                               * pad_to_multiple_of included), else TL_ERR_INVALID_ARG before
+                               * allocating; 0 (default) = TL_DEFAULT_MAX_PADDED_LENGTH,
+                               * SIZE_MAX = no limit */
 } tl_encode_params;
 
 /* The default of tl_encode_params.max_overflow_tokens (tokenizers has no such limit). */
 #define TL_DEFAULT_MAX_OVERFLOW_TOKENS ((size_t)1000000)
+/* The default of tl_encode_params.max_padded_length (tokenizers has no such limit). */
+#define TL_DEFAULT_MAX_PADDED_LENGTH ((size_t)1000000)
 
 /* Returns the defaults: add_special_tokens = 1, every other field 0 / NULL. */
 TL_API tl_encode_params tl_encode_default_params(void);
@@ -251,7 +257,8 @@ TL_API const tl_tokenizer *tl_model_tokenizer(const tl_model *model);
  * seq_lens[i] tokens for sequence i; total = sum(seq_lens).
  * input_ids: [total]. token_type_ids, position_ids, attention_mask: [total] or NULL
  * (NULL means zeros, 0..len-1 per sequence, and all ones). A token whose
- * attention_mask is 0 is still computed, but no token attends to it. */
+ * attention_mask is 0 is still computed, but no token attends to it; a mask value other
+ * than 0 or 1 is TL_ERR_INVALID_ARG. */
 typedef struct tl_batch {
     size_t n_seqs;
     const size_t *seq_lens;

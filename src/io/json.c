@@ -117,3 +117,9 @@ const char *tl_json_str(const cJSON *obj, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
+
+const char *tl_json_str_ok(const cJSON *obj, const char *key, int *ok) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (v && !cJSON_IsNull(v) && !cJSON_IsString(v) && ok) *ok = 0;
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}

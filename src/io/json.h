@@ -25,5 +25,8 @@ double tl_json_num(const cJSON *obj, const char *key, double def, int *ok);
 int tl_json_bool(const cJSON *obj, const char *key, int def, int *ok);
 /* Returns the string value of key, or NULL when absent or not a string. */
 const char *tl_json_str(const cJSON *obj, const char *key);
+/* As tl_json_str, and sets *ok to 0 when key exists with a value that is neither a string
+ * nor null (untouched otherwise). */
+const char *tl_json_str_ok(const cJSON *obj, const char *key, int *ok);
 
 #endif

@@ -251,10 +251,6 @@ static tl_status parse_header(const char *path, const char *hdr, size_t hlen, co
                             off, hlen);
     }
     tl_status s = TL_OK;
-    if (tl_json_dedupe(root) != 0) {
-        s = tl_set_error(TL_ERR_OOM, "%s: out of memory reading the header", path);
-        goto done;
-    }
     for (const char *p = end; p < buf + hlen; p++) /* only padding may follow the object */
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             s = tl_set_error(TL_ERR_FORMAT, "%s: header has trailing bytes after the JSON (at byte %zu)", path,

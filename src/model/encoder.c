@@ -42,6 +42,10 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
                                         "batch: sequence %zu token %zu: token type id %d outside [0, %zu)",
                                         s, i, tt, a->type_vocab_size);
             }
+            if (b->attention_mask && b->attention_mask[t] != 0 && b->attention_mask[t] != 1)
+                return tl_set_error(TL_ERR_INVALID_ARG,
+                                    "batch: sequence %zu token %zu: attention_mask value %d is not 0 or 1",
+                                    s, i, b->attention_mask[t]);
             if (b->position_ids) {
                 int32_t p = b->position_ids[t];
                 if (p < 0 || (size_t)p >= a->max_positions)
