@@ -38,7 +38,8 @@ typedef enum tl_status {
     TL_ERR_UNSUPPORTED = 3, /* valid input we do not support (model_type, dtype, ...) */
     TL_ERR_INVALID_ARG = 4, /* a bad argument: NULL, out of range, invalid UTF-8 */
     TL_ERR_OOM = 5,         /* an allocation failed or a size overflowed */
-    TL_ERR_INTERNAL = 6     /* a bug in torchless: please report */
+    TL_ERR_INTERNAL = 6,    /* a bug in torchless: please report */
+    TL_ERR_NUMERIC = 7      /* a forward computed NaN or Inf (the result is not returned) */
 } tl_status;
 
 /* Returns "MAJOR.MINOR.PATCH"; static storage. */

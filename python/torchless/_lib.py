@@ -31,7 +31,11 @@ class TorchlessIOError(TorchlessError, OSError):
     """A TorchlessError about a missing or unreadable file: also an OSError."""
 
 
-_ERROR_CLASS = {"TL_ERR_INVALID_ARG": TorchlessInputError, "TL_ERR_FORMAT": TorchlessInputError,
+class TorchlessNumericError(TorchlessError, FloatingPointError):
+    """A forward pass computed NaN or Inf (TL_ERR_NUMERIC): also a FloatingPointError."""
+
+
+_ERROR_CLASS = {"TL_ERR_NUMERIC": TorchlessNumericError,"TL_ERR_INVALID_ARG": TorchlessInputError, "TL_ERR_FORMAT": TorchlessInputError,
                 "TL_ERR_UNSUPPORTED": TorchlessInputError, "TL_ERR_IO": TorchlessIOError}
 
 
