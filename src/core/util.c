@@ -23,7 +23,7 @@ tl_status tl_open_regular(const char *path, int *fd) {
     if (f < 0) {
         int e = errno;
         if (e == ELOOP) return tl_set_error(TL_ERR_IO, "%s: cannot open: a symbolic link loop", path);
-        if (e == ENOENT) return tl_set_error(TL_ERR_IO, "%s: no such file", path);
+        if (e == ENOENT) return tl_set_error(TL_ERR_IO, "%s: cannot open: no such file", path);
         return tl_set_error(TL_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     }
     struct stat st;
