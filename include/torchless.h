@@ -38,7 +38,8 @@ typedef enum tl_status {
     TL_ERR_UNSUPPORTED = 3, /* valid input we do not support (model_type, dtype, ...) */
     TL_ERR_INVALID_ARG = 4, /* a bad argument: NULL, out of range, invalid UTF-8 */
     TL_ERR_OOM = 5,         /* an allocation failed or a size overflowed */
-    TL_ERR_INTERNAL = 6     /* a bug in torchless: please report */
+    TL_ERR_INTERNAL = 6,    /* a bug in torchless: please report */
+    TL_ERR_NUMERIC = 7      /* a forward computed NaN or Inf (the result is not returned) */
 } tl_status;
 
 /* Returns "MAJOR.MINOR.PATCH"; static storage. */
@@ -99,10 +100,16 @@ typedef struct tl_encode_params {
     size_t max_overflow_tokens; /* most tokens in one encoding's overflowing windows (nested
                                  * ones included), else TL_ERR_INVALID_ARG; 0 (default) =
                                  * TL_DEFAULT_MAX_OVERFLOW_TOKENS, SIZE_MAX = no limit */
+    size_t max_padded_length; /* longest length padding may produce (pad_length and
+                               * pad_to_multiple_of included), else TL_ERR_INVALID_ARG before
+                               * allocating; 0 (default) = TL_DEFAULT_MAX_PADDED_LENGTH,
+                               * SIZE_MAX = no limit */
 } tl_encode_params;
 
 /* The default of tl_encode_params.max_overflow_tokens (tokenizers has no such limit). */
 #define TL_DEFAULT_MAX_OVERFLOW_TOKENS ((size_t)1000000)
+/* The default of tl_encode_params.max_padded_length (tokenizers has no such limit). */
+#define TL_DEFAULT_MAX_PADDED_LENGTH ((size_t)1000000)
 
 /* Returns the defaults: add_special_tokens = 1, every other field 0 / NULL. */
 TL_API tl_encode_params tl_encode_default_params(void);
@@ -251,7 +258,8 @@ TL_API const tl_tokenizer *tl_model_tokenizer(const tl_model *model);
  * seq_lens[i] tokens for sequence i; total = sum(seq_lens).
  * input_ids: [total]. token_type_ids, position_ids, attention_mask: [total] or NULL
  * (NULL means zeros, 0..len-1 per sequence, and all ones). A token whose
- * attention_mask is 0 is still computed, but no token attends to it. */
+ * attention_mask is 0 is still computed, but no token attends to it; a mask value other
+ * than 0 or 1 is TL_ERR_INVALID_ARG. */
 typedef struct tl_batch {
     size_t n_seqs;
     const size_t *seq_lens;

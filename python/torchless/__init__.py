@@ -1,5 +1,5 @@
 """torchless: Hugging Face Transformers checkpoints run by a C engine, no PyTorch."""
-from ._lib import TorchlessError, lib as _lib
+from ._lib import TorchlessError, TorchlessNumericError, lib as _lib
 from .env import check_num_threads as _check_num_threads
 from .engine import Engine, Request
 from .model import Config, Model
@@ -12,4 +12,4 @@ _check_num_threads()  # TORCHLESS_NUM_THREADS=abc or 0 is an error, not a silent
 __version__ = _lib.tl_version().decode()
 
 __all__ = ["Engine", "Request", "optimize", "OptimizedModel", "pipeline", "Pipeline", "Model", "Config", "Tokenizer", "Encoding",
-           "TorchlessError", "__version__"]
+           "TorchlessError", "TorchlessNumericError", "__version__"]

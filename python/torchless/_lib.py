@@ -31,7 +31,11 @@ class TorchlessIOError(TorchlessError, OSError):
     """A TorchlessError about a missing or unreadable file: also an OSError."""
 
 
-_ERROR_CLASS = {"TL_ERR_INVALID_ARG": TorchlessInputError, "TL_ERR_FORMAT": TorchlessInputError,
+class TorchlessNumericError(TorchlessError, FloatingPointError):
+    """A forward pass computed NaN or Inf (TL_ERR_NUMERIC): also a FloatingPointError."""
+
+
+_ERROR_CLASS = {"TL_ERR_NUMERIC": TorchlessNumericError,"TL_ERR_INVALID_ARG": TorchlessInputError, "TL_ERR_FORMAT": TorchlessInputError,
                 "TL_ERR_UNSUPPORTED": TorchlessInputError, "TL_ERR_IO": TorchlessIOError}
 
 
@@ -80,7 +84,8 @@ class TlEncodeParams(ctypes.Structure):
                 ("stride", c_size_t), ("truncation_left", c_int), ("padding", c_int),
                 ("pad_length", c_size_t), ("pad_to_multiple_of", c_size_t), ("pad_id", c_int32),
                 ("pad_type_id", c_int32), ("pad_token", c_char_p), ("padding_left", c_int),
-                ("num_threads", c_int), ("max_overflow_tokens", c_size_t)]
+                ("num_threads", c_int), ("max_overflow_tokens", c_size_t),
+                ("max_padded_length", c_size_t)]
 
 
 class TlModelParams(ctypes.Structure):

@@ -14,8 +14,16 @@ from . import hub
 from ._lib import TlAccuracyReport, TlBatch, check, invalid_input, lib
 
 
-def _as_i32(a) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(a, dtype=np.int32))
+def _as_i32(a, name: str = "input_ids") -> np.ndarray:
+    """a as a contiguous int32 array; a value that is not an integer or does not fit in
+    int32 is an error naming `name` (numpy's cast would wrap it silently)."""
+    arr = np.asarray(a)
+    if arr.size and arr.dtype.kind not in "iub":
+        raise invalid_input(f"{name} must hold integers, got {arr.dtype} values")
+    if arr.size and arr.dtype.kind in "iu" and (int(arr.min()) < -2**31 or int(arr.max()) > 2**31 - 1):
+        bad = int(arr.max()) if int(arr.max()) > 2**31 - 1 else int(arr.min())
+        raise invalid_input(f"{name} value {bad} does not fit in 32 bits")
+    return np.ascontiguousarray(arr, dtype=np.int32)
 
 
 def _c_texts(texts: Sequence[str]):
@@ -230,13 +238,16 @@ class Model:
         lens = np.array([len(s) for s in seqs], dtype=np.uintp)
         total = int(lens.sum())
 
-        def packed(xs):
+        def packed(xs, name):
             if xs is None:
                 return None
-            return _as_i32(np.concatenate([_as_i32(x).reshape(-1) for x in xs]) if len(xs) else np.zeros(0))
+            if not len(xs):
+                return np.zeros(0, dtype=np.int32)
+            return _as_i32(np.concatenate([_as_i32(x, name).reshape(-1) for x in xs]), name)
 
-        ids = packed(seqs)
-        tt, am, pos = packed(token_type_ids), packed(attention_mask), packed(position_ids)
+        ids = packed(seqs, "input_ids")
+        tt, am = packed(token_type_ids, "token_type_ids"), packed(attention_mask, "attention_mask")
+        pos = packed(position_ids, "position_ids")
         for name, arr in (("token_type_ids", tt), ("attention_mask", am), ("position_ids", pos)):
             if arr is not None and arr.size != total:
                 raise ValueError(f"{name} has {arr.size} entries, input_ids {total}")

@@ -18,7 +18,7 @@ import os
 from ctypes import byref, c_void_p
 from typing import List, Optional, Sequence, Tuple
 
-from ._lib import TlEncodeParams, check, lib
+from ._lib import TlEncodeParams, check, invalid_input, lib
 
 
 # tl_encoding_token as a raw pointer: tokens may hold NUL bytes, so read them by length
@@ -175,6 +175,8 @@ class Tokenizer:
         self.num_threads = 0  # encode_batch threads; 0 = OpenMP's default (all cores)
         # most tokens in one encoding's overflowing windows; 0 = the C default (1,000,000)
         self.max_overflow_tokens = 0
+        # longest padded length; 0 = the C default (1,000,000)
+        self.max_padded_length = 0
         self._load_settings(str(path_or_id))
 
     # -- construction -------------------------------------------------------------
@@ -195,21 +197,38 @@ class Tokenizer:
             with open(f, encoding="utf-8") as fh:
                 j = json.load(fh)
         except (OSError, ValueError):
+            return  # the C loader read it already; a file that changed since is not ours to judge
+        if not isinstance(j, dict):
             return
+
+        def field(obj, section, key, default, kind, hi=None):
+            """obj[key] checked against tokenizers' type (usize / u32 / str): an error naming
+            the file and field, where tokenizers' serde refuses the file too."""
+            v = obj.get(key, default)
+            if v is None and default is None:
+                return None
+            ok = isinstance(v, str) if kind is str else (type(v) is int and v >= 0 and (hi is None or v <= hi))
+            if not ok:
+                want = "a string" if kind is str else f"an integer in [0, {hi}]" if hi else "a non-negative integer"
+                raise invalid_input(f"{f}: {section}.{key} must be {want}, got {v!r}")
+            return v
+
         tr = j.get("truncation")
         if isinstance(tr, dict) and tr.get("max_length") is not None:
             strat = {"LongestFirst": "longest_first", "OnlyFirst": "only_first",
                      "OnlySecond": "only_second"}.get(tr.get("strategy"), "longest_first")
-            self._trunc = {"max_length": int(tr["max_length"]), "stride": int(tr.get("stride") or 0),
-                           "strategy": strat, "direction": str(tr.get("direction", "Right")).lower()}
+            self._trunc = {"max_length": field(tr, "truncation", "max_length", 0, int),
+                           "stride": field(tr, "truncation", "stride", 0, int), "strategy": strat,
+                           "direction": field(tr, "truncation", "direction", "Right", str).lower()}
         pad = j.get("padding")
         if isinstance(pad, dict):
             strat = pad.get("strategy")
-            length = strat.get("Fixed") if isinstance(strat, dict) else None
-            self.enable_padding(pad_id=pad.get("pad_id", 0), pad_type_id=pad.get("pad_type_id", 0),
-                                pad_token=pad.get("pad_token", "[PAD]"), length=length,
-                                pad_to_multiple_of=pad.get("pad_to_multiple_of"),
-                                direction=pad.get("direction", "Right").lower())
+            length = field(strat, "padding.strategy", "Fixed", None, int) if isinstance(strat, dict) else None
+            self.enable_padding(pad_id=field(pad, "padding", "pad_id", 0, int, 2**31 - 1),
+                                pad_type_id=field(pad, "padding", "pad_type_id", 0, int, 2**31 - 1),
+                                pad_token=field(pad, "padding", "pad_token", "[PAD]", str), length=length,
+                                pad_to_multiple_of=field(pad, "padding", "pad_to_multiple_of", None, int),
+                                direction=field(pad, "padding", "direction", "Right", str).lower())
 
     def close(self) -> None:
         if getattr(self, "_h", None):
@@ -260,6 +279,10 @@ class Tokenizer:
                        pad_to_multiple_of: Optional[int] = None) -> None:
         if direction not in ("left", "right"):
             raise ValueError("direction must be 'left' or 'right'")
+        for name, v, hi in (("pad_id", pad_id, 2**31 - 1), ("pad_type_id", pad_type_id, 2**31 - 1),
+                            ("length", length, 2**64 - 1), ("pad_to_multiple_of", pad_to_multiple_of, 2**64 - 1)):
+            if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= hi):
+                raise invalid_input(f"padding {name} must be an integer in [0, {hi}], got {v!r}")
         self._padding = dict(direction=direction, pad_id=pad_id, pad_type_id=pad_type_id,
                              pad_token=pad_token, length=length, pad_to_multiple_of=pad_to_multiple_of)
 
@@ -276,6 +299,7 @@ class Tokenizer:
         p.add_special_tokens = 1 if add_special_tokens else 0
         p.num_threads = self.num_threads
         p.max_overflow_tokens = self.max_overflow_tokens
+        p.max_padded_length = self.max_padded_length
         t = self._trunc
         if t is not None:
             p.max_length = t["max_length"]

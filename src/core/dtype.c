@@ -107,3 +107,16 @@ int tl_convert_to_f32(tl_dtype dt, const void *src, float *dst, size_t n) {
         return 0;
     }
 }
+
+size_t tl_first_nonfinite(const float *x, size_t n) {
+    const uint32_t *u = (const uint32_t *)(const void *)x;
+    for (size_t b = 0; b < n; b += 4096) {
+        size_t e = n - b < 4096 ? n : b + 4096;
+        uint32_t bad = 0; /* an all-ones exponent is Inf or NaN */
+        for (size_t i = b; i < e; i++) bad |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
+        if (bad)
+            for (size_t i = b; i < e; i++)
+                if ((u[i] & 0x7f800000u) == 0x7f800000u) return i;
+    }
+    return n;
+}

@@ -23,6 +23,10 @@ const char *tl_dtype_name(tl_dtype dt);
 /* Parses such a name into *dt; returns 0 (leaving *dt) when unknown. */
 int tl_dtype_parse(const char *name, tl_dtype *dt);
 
+/* Index of the first NaN or +-Inf among x[0..n), or n when all are finite. Reads x in
+ * blocks with a branch-free test the compiler vectorizes (about memory bandwidth). */
+size_t tl_first_nonfinite(const float *x, size_t n);
+
 /* IEEE 754 half -> float, exact for every value (subnormals, inf, nan). */
 float tl_f16_to_f32(uint16_t h);
 /* float -> IEEE half, rounded to nearest even; overflow gives inf, nan stays a (quiet) nan. */

@@ -48,6 +48,7 @@ const char *tl_status_name(tl_status s) {
     case TL_ERR_INVALID_ARG: return "TL_ERR_INVALID_ARG";
     case TL_ERR_OOM: return "TL_ERR_OOM";
     case TL_ERR_INTERNAL: return "TL_ERR_INTERNAL";
+    case TL_ERR_NUMERIC: return "TL_ERR_NUMERIC";
     }
     return "TL_ERR_UNKNOWN";
 }

@@ -6,17 +6,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+const char *tl_file_kind(mode_t mode) {
+    return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO (named pipe)" :
+           S_ISCHR(mode) ? "a character device" : S_ISBLK(mode) ? "a block device" :
+           S_ISSOCK(mode) ? "a socket" : S_ISREG(mode) ? "a regular file" : "not a regular file";
+}
+
+tl_status tl_open_regular(const char *path, int *fd) {
+    *fd = -1;
+    /* O_NONBLOCK: opening a FIFO with no writer returns at once instead of blocking */
+    int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (f < 0) {
+        int e = errno;
+        if (e == ELOOP) return tl_set_error(TL_ERR_IO, "%s: cannot open: a symbolic link loop", path);
+        if (e == ENOENT) return tl_set_error(TL_ERR_IO, "%s: cannot open: no such file", path);
+        return tl_set_error(TL_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+        const char *kind = fstat(f, &st) == 0 ? tl_file_kind(st.st_mode) : "unreadable";
+        close(f);
+        return tl_set_error(TL_ERR_IO, "%s: is %s, not a regular file", path, kind);
+    }
+    int flags = fcntl(f, F_GETFL);
+    if (flags >= 0) fcntl(f, F_SETFL, flags & ~O_NONBLOCK);
+    *fd = f;
+    return TL_OK;
+}
 
 tl_status tl_read_file(const char *path, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return tl_set_error(TL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    tl_status os = tl_open_regular(path, &fd);
+    if (os != TL_OK) return os;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); return tl_set_error(TL_ERR_OOM, "%s: cannot open: out of memory", path); }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
         fclose(f);
-        return tl_set_error(TL_ERR_IO, "%s: not a regular file", path);
+        return tl_set_error(TL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n + 1);
@@ -38,7 +71,7 @@ tl_status tl_read_file(const char *path, char **out, size_t *len) {
 
 int tl_file_exists(const char *path) {
     struct stat st;
-    return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return path && lstat(path, &st) == 0;
 }
 
 int tl_dir_exists(const char *path) {

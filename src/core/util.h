@@ -10,11 +10,21 @@ static inline int tl_mul_overflow(size_t a, size_t b, size_t *out) { return __bu
 /* Sets *out = a + b; returns 1 on overflow, else 0. */
 static inline int tl_add_overflow(size_t a, size_t b, size_t *out) { return __builtin_add_overflow(a, b, out); }
 
+/* "a directory", "a FIFO (named pipe)", "a character device", ... for a stat mode. */
+#include <sys/types.h>
+const char *tl_file_kind(mode_t mode);
+/* Opens path read-only without ever blocking (a FIFO is opened O_NONBLOCK, then refused);
+ * TL_ERR_IO naming what path is instead of a regular file (a directory, FIFO, device,
+ * socket), a symbolic link loop, or a missing file. Caller closes *fd. */
+tl_status tl_open_regular(const char *path, int *fd);
+
 /* Reads a whole file into a NUL-terminated malloc'd buffer (*len excludes the NUL).
  * Returns TL_ERR_IO naming the path when it is missing or unreadable. Caller frees *out. */
 tl_status tl_read_file(const char *path, char **out, size_t *len);
 
-/* Returns 1 if path names an existing regular file, 0 otherwise. */
+/* Returns 1 if anything is at path (a file, directory, FIFO, device, or a symbolic link,
+ * even a dangling or looping one), 0 when nothing is: callers then open it with
+ * tl_read_file / tl_open_regular, whose error names what it is instead of calling it missing. */
 int tl_file_exists(const char *path);
 /* Returns 1 if path names an existing directory, 0 otherwise. */
 int tl_dir_exists(const char *path);

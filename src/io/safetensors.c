@@ -293,12 +293,13 @@ done:
 
 /* Maps path read-only into st->maps[0]. TL_ERR_IO naming the path. */
 static tl_status map_file(const char *path, st_map *m) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tl_set_error(TL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    tl_status os = tl_open_regular(path, &fd); /* never blocks; names a directory, FIFO, ... */
+    if (os != TL_OK) return os;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         close(fd);
-        return tl_set_error(TL_ERR_IO, "%s: not a regular file", path);
+        return tl_set_error(TL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if (sb.st_size < 8) {
         close(fd);

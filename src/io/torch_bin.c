@@ -83,12 +83,13 @@ static tl_status map_file(tl_torch_bin *b, const char *path) {
     memset(m, 0, sizeof *m);
     if (!(m->path = tl_strdup(path))) return tl_set_error(TL_ERR_OOM, "%s: out of memory", path);
     b->nmaps++;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return tl_set_error(TL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    tl_status os = tl_open_regular(path, &fd); /* never blocks; names a directory, FIFO, ... */
+    if (os != TL_OK) return os;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         close(fd);
-        return tl_set_error(TL_ERR_IO, "%s: not a regular file", path);
+        return tl_set_error(TL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     if (sb.st_size == 0 || (uint64_t)sb.st_size > SIZE_MAX) {
         close(fd);

@@ -52,7 +52,12 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         s = tl_set_error(TL_ERR_FORMAT, "%s: top level is not a JSON object", path);
         goto done;
     }
-    const char *mt = tl_json_str(cfg, "model_type");
+    int str_ok = 1;
+    const char *mt = tl_json_str_ok(cfg, "model_type", &str_ok);
+    if (!str_ok) {
+        s = tl_set_error(TL_ERR_FORMAT, "%s: field 'model_type' must be a string", path);
+        goto done;
+    }
     if (!mt) {
         s = tl_set_error(TL_ERR_FORMAT, "%s: missing string field 'model_type'", path);
         goto done;
@@ -93,13 +98,22 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
 
     int ok = 1;
     long tv = k->type_vocab ? tl_json_int(cfg, k->type_vocab, k->no_types_by_default ? 0 : 2, &ok) : 0;
+    if (!ok || tv < 0 || tv > 1 << 20) {
+        s = tl_set_error(TL_ERR_FORMAT, "%s: field '%s' must be an integer in [0, %d]", path,
+                         k->type_vocab, 1 << 20);
+        goto done;
+    }
     double def_eps = k->default_ln_eps > 0 ? k->default_ln_eps : 1e-12;
     arch->ln_eps = k->ln_eps ? tl_json_num(cfg, k->ln_eps, def_eps, &ok) : def_eps;
-    long pad = tl_json_int(cfg, "pad_token_id", f->positions == TL_POS_ABSOLUTE_PADDED ? 1 : 0, &ok);
-    if (!ok || tv < 0 || tv > 1 << 20 || !(arch->ln_eps > 0) || pad < 0 || pad > (long)big * 4) {
-        s = tl_set_error(TL_ERR_FORMAT, "%s: bad '%s', '%s' or 'pad_token_id' value", path,
-                         k->type_vocab ? k->type_vocab : "type_vocab_size",
+    if (!ok || !(arch->ln_eps > 0) || !(arch->ln_eps < 1e6)) {
+        s = tl_set_error(TL_ERR_FORMAT, "%s: field '%s' must be a positive number", path,
                          k->ln_eps ? k->ln_eps : "layer_norm_eps");
+        goto done;
+    }
+    long pad = tl_json_int(cfg, "pad_token_id", f->positions == TL_POS_ABSOLUTE_PADDED ? 1 : 0, &ok);
+    if (!ok || pad < 0 || pad > (long)big * 4) {
+        s = tl_set_error(TL_ERR_FORMAT, "%s: field 'pad_token_id' must be an integer in [0, %zu]", path,
+                         big * 4);
         goto done;
     }
     arch->type_vocab_size = tl_role_name(f, TL_ROLE_TYPE_EMB) ? (size_t)tv : 0;
@@ -139,14 +153,22 @@ static tl_status parse_config(const cJSON *cfg, const char *path, tl_arch *arch)
         arch->n_layer_groups = (size_t)groups;
     }
 
-    const char *pet = tl_json_str(cfg, "position_embedding_type");
+    const char *pet = tl_json_str_ok(cfg, "position_embedding_type", &str_ok);
+    if (!str_ok) {
+        s = tl_set_error(TL_ERR_FORMAT, "%s: field 'position_embedding_type' must be a string", path);
+        goto done;
+    }
+    const char *act = tl_json_str_ok(cfg, k->act, &str_ok);
+    if (!str_ok) {
+        s = tl_set_error(TL_ERR_FORMAT, "%s: field '%s' must be a string", path, k->act);
+        goto done;
+    }
     if (pet && strcmp(pet, "absolute") != 0) {
         s = tl_set_error(TL_ERR_UNSUPPORTED,
                          "%s: position_embedding_type '%s' is not supported (only 'absolute')", path,
                          pet);
         goto done;
     }
-    const char *act = tl_json_str(cfg, k->act);
     if (!act) act = k->default_act;
     if (!tl_activation_parse(act, &arch->act)) {
         s = tl_set_error(TL_ERR_UNSUPPORTED,
@@ -176,12 +198,9 @@ tl_status tl_arch_from_config(const char *dir, tl_arch *arch) {
 tl_status tl_arch_from_json(const char *json, const char *label, tl_arch *arch) {
     memset(arch, 0, sizeof *arch);
     if (!json) return tl_set_error(TL_ERR_INVALID_ARG, "%s: config text is NULL", label);
-    const char *end = NULL;
-    cJSON *cfg = cJSON_ParseWithOpts(json, &end, 0);
-    if (!cfg)
-        return tl_set_error(TL_ERR_FORMAT, "%s: invalid JSON near byte %zu", label,
-                            end ? (size_t)(end - json) : 0);
-    tl_status s = parse_config(cfg, label, arch);
+    cJSON *cfg = NULL;
+    tl_status s = tl_json_parse(json, strlen(json), label, &cfg);
+    if (s == TL_OK) s = parse_config(cfg, label, arch);
     cJSON_Delete(cfg);
     return s;
 }

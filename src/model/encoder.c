@@ -2,6 +2,7 @@
  * plans the arena with the family's block kind, and runs the block's forward on the
  * caller's context; plus the helpers every block kind shares (offsets, positions). */
 #include "model/model.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "model/block.h"
@@ -42,6 +43,10 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
                                         "batch: sequence %zu token %zu: token type id %d outside [0, %zu)",
                                         s, i, tt, a->type_vocab_size);
             }
+            if (b->attention_mask && b->attention_mask[t] != 0 && b->attention_mask[t] != 1)
+                return tl_set_error(TL_ERR_INVALID_ARG,
+                                    "batch: sequence %zu token %zu: attention_mask value %d is not 0 or 1",
+                                    s, i, b->attention_mask[t]);
             if (b->position_ids) {
                 int32_t p = b->position_ids[t];
                 if (p < 0 || (size_t)p >= a->max_positions)
@@ -101,5 +106,12 @@ tl_status tl_encoder_forward(tl_context *c, const tl_batch *b, size_t T, float *
     tl_threads_steer_omp(c->n_threads);
     ops->forward(c, b, T, x, &p, arena);
     tl_ctx_arena_done(c, arena);
+    size_t n = T * a->hidden, bad = tl_first_nonfinite(x, n); /* T * hidden fits: arena planned */
+    if (bad < n) {
+        size_t t = bad / a->hidden, s = 0;
+        while (s + 1 < b->n_seqs && t >= b->seq_lens[s]) t -= b->seq_lens[s++];
+        return tl_set_error(TL_ERR_NUMERIC, "forward: the output holds %s (sequence %zu token %zu): "
+                            "the model computed a non-finite value from these inputs", x[bad] != x[bad] ? "NaN" : "Inf", s, t);
+    }
     return TL_OK;
 }

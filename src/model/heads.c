@@ -3,6 +3,7 @@
 #include "model/heads.h"
 #include "core/error.h"
 #include "core/util.h"
+#include "model/weights.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -26,7 +27,7 @@ static tl_status as_f32(tl_head *h, const tl_st_tensor *t, const float **out) {
     float *buf;
     tl_status s = tl_st_view_f32(t, out, &buf);
     if (s == TL_OK && buf) h->owned[h->n_owned++] = buf;
-    return s;
+    return s == TL_OK ? tl_weights_check_finite(t, *out, t->numel) : s;
 }
 
 /* The error for a head tensor that is not in the checkpoint. */

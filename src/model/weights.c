@@ -2,6 +2,7 @@
  * conversion, QKV fusion; packing and freeing. The block kinds (block_*.c) say which
  * roles they bind. */
 #include "model/weights.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/util.h"
 #include "kernels/kernels.h"
@@ -70,17 +71,26 @@ static tl_status check_shape(const tl_st_tensor *t, size_t d0, size_t d1) {
                         t->file, t->name, got, exp);
 }
 
+/* TL_ERR_FORMAT naming t when its n fp32 values x hold a NaN or Inf (a broken checkpoint:
+ * NaN in a query weight silently zeroes attention, elsewhere it spreads to every output). */
+tl_status tl_weights_check_finite(const tl_st_tensor *t, const float *x, size_t n) {
+    size_t i = tl_first_nonfinite(x, n);
+    if (i == n) return TL_OK;
+    return tl_set_error(TL_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value (%s at flat index %zu)",
+                        t->file, t->name, x[i] != x[i] ? "NaN" : x[i] > 0 ? "+Inf" : "-Inf", i);
+}
+
 /* Returns an fp32 view of t: the mapped data when F32 and 4-byte aligned, else a
- * converted copy owned by w. */
+ * converted copy owned by w. Refuses NaN / Inf values, naming the tensor. */
 static tl_status as_f32(tl_weights *w, const tl_st_tensor *t, const float **out) {
     note_dtype(w, t->dtype);
     w->n_params += t->numel;
     float *buf;
     tl_status s = tl_st_view_f32(t, out, &buf);
-    if (s != TL_OK || !buf) return s;
-    if (!tl_weights_keep(w, buf)) return tl_set_error(TL_ERR_OOM, "out of memory");
-    w->n_converted++;
-    return TL_OK;
+    if (s != TL_OK) return s;
+    if (buf && !tl_weights_keep(w, buf)) return tl_set_error(TL_ERR_OOM, "out of memory");
+    if (buf) w->n_converted++;
+    return tl_weights_check_finite(t, *out, t->numel);
 }
 
 tl_status tl_weights_get(tl_weights *w, const tl_safetensors *st, tl_role r, int layer,
@@ -110,7 +120,8 @@ tl_status tl_weights_fuse_qkv(tl_weights *w, const tl_safetensors *st, int layer
         if ((s = find(w, st, wn[i], layer, &tw)) || (s = check_shape(tw, H, H)) ||
             (s = find(w, st, bn[i], layer, &tb)) || (s = check_shape(tb, H, 0)) ||
             (s = tl_st_copy_f32(tw, qw + (size_t)i * H * H)) ||
-            (s = tl_st_copy_f32(tb, qb + (size_t)i * H)))
+            (s = tl_st_copy_f32(tb, qb + (size_t)i * H)) ||
+            (s = tl_weights_check_finite(tw, qw + (size_t)i * H * H, H * H)) || (s = tl_weights_check_finite(tb, qb + (size_t)i * H, H)))
             return s;
         note_dtype(w, tw->dtype);
         w->n_params += tw->numel + tb->numel;

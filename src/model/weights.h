@@ -84,4 +84,7 @@ void tl_weights_pack(tl_weights *w, const tl_arch *arch, const tl_gemm_backend *
 /* Frees what tl_weights_bind and tl_weights_pack allocated; safe on a zeroed struct. */
 void tl_weights_free(tl_weights *w);
 
+/* TL_ERR_FORMAT naming t (file and tensor) when its n fp32 values x hold a NaN or Inf. */
+tl_status tl_weights_check_finite(const tl_st_tensor *t, const float *x, size_t n);
+
 #endif

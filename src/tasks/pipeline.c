@@ -251,6 +251,7 @@ tl_status tl_pipeline_run_json(tl_pipeline *p, const cJSON *in, const char *para
         s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: parameters must be a JSON object", p->task->name);
         goto done;
     }
+    if (tl_json_dedupe(call) != 0) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
     if (!(merged = cJSON_Duplicate(p->options, 1))) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
     const cJSON *e;
     cJSON_ArrayForEach(e, call) {
@@ -283,6 +284,7 @@ tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *p
                          "not supported", p->task->name);
         goto done;
     }
+    if (tl_json_dedupe(in) != 0) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
     if ((s = tl_pipeline_run_json(p, in, params_json, &res)) == TL_OK &&
         !(*output_json = cJSON_PrintUnformatted(res)))
         s = tl_set_error(TL_ERR_OOM, "out of memory");

@@ -3,6 +3,7 @@
  * engine merges the pipeline requests it finds queued together. */
 #include "tasks/pipeline.h"
 #include "core/error.h"
+#include "io/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ tl_status tl_pipeline_run_merged(tl_pipeline *p, const char *const *inputs_json,
             s = tl_set_error(TL_ERR_INVALID_ARG, "request %zu: inputs are not valid JSON", i);
             break;
         }
+        if (tl_json_dedupe(ins[i]) != 0) { s = tl_set_error(TL_ERR_OOM, "out of memory"); break; }
         int list = cJSON_IsArray(ins[i]);
         counts[i] = list ? (size_t)cJSON_GetArraySize(ins[i]) : 1;
         for (size_t j = 0; j < counts[i]; j++) {

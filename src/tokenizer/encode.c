@@ -147,11 +147,23 @@ static void trim_all(const tl_postproc *pp, tl_encoding *e) {
     for (size_t i = 0; i < e->n_ovf; i++) tl_trim_offsets(&e->ovf[i], 0, e->ovf[i].len, pp->aps_before);
 }
 
-/* The padded length of encodings of longest length len under p. */
-static size_t pad_target(const tl_encode_params *p, size_t len) {
+/* The limit on padded lengths under p (max_padded_length, 0 = the default). */
+static size_t pad_limit(const tl_encode_params *p) {
+    return p->max_padded_length ? p->max_padded_length : TL_DEFAULT_MAX_PADDED_LENGTH;
+}
+
+/* Sets *out to the padded length of encodings of longest length len under p; an error
+ * naming fn when it overflows or exceeds max_padded_length (nothing is allocated then). */
+static tl_status pad_target(const tl_encode_params *p, size_t len, const char *fn, size_t *out) {
     size_t t = p->padding == TL_PAD_FIXED ? p->pad_length : len, m = p->pad_to_multiple_of;
-    if (m > 0 && t % m) t += m - t % m;
-    return t;
+    if (m > 0 && t % m && tl_add_overflow(t, m - t % m, &t))
+        return tl_set_error(TL_ERR_INVALID_ARG, "%s: padding length %zu rounded up to a multiple of "
+                            "pad_to_multiple_of %zu overflows", fn, len, m);
+    if (t > pad_limit(p))
+        return tl_set_error(TL_ERR_INVALID_ARG, "%s: padded length %zu exceeds max_padded_length %zu "
+                            "(tl_encode_params.max_padded_length; SIZE_MAX for no limit)", fn, t, pad_limit(p));
+    *out = t;
+    return TL_OK;
 }
 
 /* Encodes one input without padding (params already validated), with w's buffers. */
@@ -180,7 +192,12 @@ static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *tex
     }
     if (st == TL_OK) st = tl_enc_assemble(&tok->post, a, pair ? b : NULL, p->add_special_tokens,
                                    p->max_overflow_tokens ? p->max_overflow_tokens : TL_DEFAULT_MAX_OVERFLOW_TOKENS, res);
-    if (st != TL_OK) { tl_encoding_free(res); return st; }
+    if (st != TL_OK) {
+        tl_encoding_free(res);
+        /* an error the tokenizer's own content caused (e.g. its unk_token is not in its
+         * vocabulary) names the file it came from */
+        return st == TL_ERR_FORMAT && tok->source ? tl_error_prefix(st, "%s", tok->source) : st;
+    }
     *out = res;
     return TL_OK;
 }
@@ -191,6 +208,8 @@ static tl_status check_params(const tl_encode_params *p, const char *fn) {
         return tl_set_error(TL_ERR_INVALID_ARG, "%s: unknown truncation strategy %d", fn, p->truncation);
     if (p->padding < TL_PAD_NONE || p->padding > TL_PAD_FIXED)
         return tl_set_error(TL_ERR_INVALID_ARG, "%s: unknown padding strategy %d", fn, p->padding);
+    size_t t;
+    if (p->padding == TL_PAD_FIXED) return pad_target(p, 0, fn, &t); /* refused before any work */
     return TL_OK;
 }
 
@@ -209,10 +228,11 @@ tl_status tl_tokenizer_encode(const tl_tokenizer *tok, const char *text, size_t 
         tl_wcache_release(tok->wcache, w.cache);
         scratch_free(&w);
     }
-    if (st == TL_OK && p.padding != TL_PAD_NONE) {
-        st = tl_enc_pad(*out, pad_target(&p, (*out)->len), p.pad_id, p.pad_type_id, p.pad_token, p.padding_left);
-        if (st != TL_OK) { tl_encoding_free(*out); *out = NULL; }
-    }
+    size_t target = 0;
+    if (st == TL_OK && p.padding != TL_PAD_NONE &&
+        (st = pad_target(&p, (*out)->len, "tl_tokenizer_encode", &target)) == TL_OK)
+        st = tl_enc_pad(*out, target, p.pad_id, p.pad_type_id, p.pad_token, p.padding_left);
+    if (st != TL_OK && *out) { tl_encoding_free(*out); *out = NULL; }
     if (st == TL_OK) tl_enc_finish_seq(*out);
     return st;
 }
@@ -258,7 +278,11 @@ tl_status tl_tokenizer_encode_batch(const tl_tokenizer *tok, const char *const *
     if (bad_st == TL_OK && p.padding != TL_PAD_NONE) {
         size_t longest = 0;
         for (size_t i = 0; i < n; i++) if (out[i]->len > longest) longest = out[i]->len;
-        size_t target = pad_target(&p, longest);
+        size_t target = 0;
+        if (pad_target(&p, longest, "tl_tokenizer_encode_batch", &target) != TL_OK) {
+            for (size_t i = 0; i < n; i++) { tl_encoding_free(out[i]); out[i] = NULL; }
+            return TL_ERR_INVALID_ARG; /* pad_target set the message */
+        }
 #pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
         for (size_t i = 0; i < n; i++) {
             tl_status s = tl_enc_pad(out[i], target, p.pad_id, p.pad_type_id, p.pad_token, p.padding_left);

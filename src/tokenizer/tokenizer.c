@@ -146,8 +146,8 @@ tl_status tl_tokenizer_load(const char *path_or_id, tl_tokenizer **out) {
     if (!out) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_load: out is NULL");
     *out = NULL;
     if (!path_or_id || !*path_or_id) return tl_set_error(TL_ERR_INVALID_ARG, "tl_tokenizer_load: empty path");
-    if (tl_file_exists(path_or_id)) return load_json_file(path_or_id, out);
     if (tl_dir_exists(path_or_id)) return load_dir(path_or_id, out);
+    if (tl_file_exists(path_or_id)) return load_json_file(path_or_id, out);
     char *dir = NULL;
     tl_status s = tl_resolve_model_dir(path_or_id, &dir);
     if (s != TL_OK) return s;

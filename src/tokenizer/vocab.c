@@ -15,6 +15,21 @@ static uint64_t hash_bytes(const char *s, size_t len) {
     return h;
 }
 
+/* The string and length of slot value e (an id, or -2 - alias index). */
+static const char *slot_tok(const tl_vocab *v, int32_t e, size_t *len) {
+    if (e >= 0) { *len = v->id_len[e]; return v->id_to_tok[e]; }
+    size_t a = (size_t)(-2 - (int64_t)e);
+    *len = v->alias_len[a];
+    return v->alias_tok[a];
+}
+
+/* Inserts slot value e for a string not yet in slots (cap - 1 == mask). */
+static void slot_put(int32_t *slots, size_t mask, const char *t, size_t len, int32_t e) {
+    size_t h = (size_t)hash_bytes(t, len) & mask;
+    while (slots[h] != -1) h = (h + 1) & mask;
+    slots[h] = e;
+}
+
 /* Rebuilds the slot table with room for 2x entries; 0 or -1 on OOM. */
 static int rehash(tl_vocab *v, size_t want) {
     size_t cap = 64;
@@ -22,19 +37,43 @@ static int rehash(tl_vocab *v, size_t want) {
     int32_t *slots = malloc(cap * sizeof *slots);
     if (!slots) return -1;
     for (size_t i = 0; i < cap; i++) slots[i] = -1;
-    for (size_t id = 0; id < v->n_ids; id++) {
-        const char *t = v->id_to_tok[id];
-        if (!t) continue;
-        size_t h = (size_t)hash_bytes(t, strlen(t)) & (cap - 1);
-        while (slots[h] >= 0) {
-            if (!strcmp(v->id_to_tok[slots[h]], t)) break;
-            h = (h + 1) & (cap - 1);
-        }
-        if (slots[h] < 0) slots[h] = (int32_t)id;
-    }
+    for (size_t id = 0; id < v->n_ids; id++) /* strings are unique: tl_vocab_add checks */
+        if (v->id_to_tok[id]) slot_put(slots, cap - 1, v->id_to_tok[id], v->id_len[id], (int32_t)id);
+    for (size_t a = 0; a < v->n_alias; a++)
+        slot_put(slots, cap - 1, v->alias_tok[a], v->alias_len[a], (int32_t)(-2 - (int64_t)a));
     free(v->slots);
     v->slots = slots;
     v->mask = cap - 1;
+    return 0;
+}
+
+/* Records tok (len bytes, not in v) as an alias of id; 0 or -1 on OOM. */
+static int add_alias(tl_vocab *v, const char *tok, size_t len, int32_t id) {
+    if (v->n_alias == v->alias_cap) {
+        size_t c = v->alias_cap ? v->alias_cap * 2 : 8;
+        if (c > (size_t)INT32_MAX - 2) return -1;
+        char **t = realloc(v->alias_tok, c * sizeof *t);
+        if (!t) return -1;
+        v->alias_tok = t;
+        size_t *l = realloc(v->alias_len, c * sizeof *l);
+        if (!l) return -1;
+        v->alias_len = l;
+        int32_t *i = realloc(v->alias_id, c * sizeof *i);
+        if (!i) return -1;
+        v->alias_id = i;
+        v->alias_cap = c;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return -1;
+    memcpy(copy, tok, len);
+    copy[len] = 0;
+    v->alias_tok[v->n_alias] = copy;
+    v->alias_len[v->n_alias] = len;
+    v->alias_id[v->n_alias] = id;
+    v->n_alias++;
+    v->n_tokens++;
+    if (v->n_tokens * 2 > v->mask + 1) return rehash(v, v->n_tokens);
+    slot_put(v->slots, v->mask, copy, len, (int32_t)(-2 - (int64_t)(v->n_alias - 1)));
     return 0;
 }
 
@@ -42,15 +81,18 @@ static int rehash(tl_vocab *v, size_t want) {
 int32_t tl_vocab_get(const tl_vocab *v, const char *tok, size_t len) {
     if (!v->slots) return -1;
     size_t h = (size_t)hash_bytes(tok, len) & v->mask;
-    while (v->slots[h] >= 0) {
-        const char *t = v->id_to_tok[v->slots[h]];
-        if (v->id_len[v->slots[h]] == len && !memcmp(t, tok, len)) return v->slots[h];
+    while (v->slots[h] != -1) {
+        size_t tl;
+        const char *t = slot_tok(v, v->slots[h], &tl);
+        if (tl == len && !memcmp(t, tok, len))
+            return v->slots[h] >= 0 ? v->slots[h] : v->alias_id[-2 - (int64_t)v->slots[h]];
         h = (h + 1) & v->mask;
     }
     return -1;
 }
 
-/* Adds tok -> id (the first insertion of a string wins); 0, -1 on OOM, -2 on a bad id. */
+/* Adds tok -> id (the first insertion of a string wins; a string for a taken id becomes an
+ * alias, as tokenizers maps both strings to the id); 0, -1 on OOM, -2 on a bad id. */
 int tl_vocab_add(tl_vocab *v, const char *tok, size_t len, int32_t id) {
     if (id < 0 || memchr(tok, 0, len)) return -2;
     if (tl_vocab_get(v, tok, len) >= 0) return 0;
@@ -68,7 +110,7 @@ int tl_vocab_add(tl_vocab *v, const char *tok, size_t len, int32_t id) {
         v->id_len = l;
         v->n_ids = n;
     }
-    if (v->id_to_tok[id]) return 0; /* id taken: keep the first token for it */
+    if (v->id_to_tok[id]) return add_alias(v, tok, len, id); /* id -> the first token */
     char *copy = malloc(len + 1);
     if (!copy) return -1;
     memcpy(copy, tok, len);
@@ -79,9 +121,7 @@ int tl_vocab_add(tl_vocab *v, const char *tok, size_t len, int32_t id) {
     if (!v->slots || v->n_tokens * 2 > v->mask + 1) {
         if (rehash(v, v->n_tokens)) return -1;
     } else {
-        size_t h = (size_t)hash_bytes(tok, len) & v->mask;
-        while (v->slots[h] >= 0) h = (h + 1) & v->mask;
-        v->slots[h] = id;
+        slot_put(v->slots, v->mask, tok, len, id);
     }
     return 0;
 }
@@ -92,6 +132,10 @@ void tl_vocab_free(tl_vocab *v) {
     free(v->id_to_tok);
     free(v->id_len);
     free(v->slots);
+    for (size_t a = 0; a < v->n_alias; a++) free(v->alias_tok[a]);
+    free(v->alias_tok);
+    free(v->alias_len);
+    free(v->alias_id);
     memset(v, 0, sizeof *v);
 }
 
