@@ -268,9 +268,25 @@ tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, in
             tl_guard_compare(ref, got, T, m->arch.hidden, &r.max_rel_error, &r.min_cosine);
             free(got);
             got = NULL;
+            const tl_layer_drift *wd = worst_drift(drift, n);
+            const int layer_bad = wd && !(wd->min_cos >= TL_MIN_LAYER_COSINE);
+            if (layer_bad && r.min_cosine >= min_cos && r.max_rel_error <= max_rel) {
+                /* the output held, but one layer's product drifted past what any precision
+                 * should: inputs the calibration did not exercise may not hold */
+                char lay[32];
+                if (wd->layer >= 0) snprintf(lay, sizeof lay, "layer %d ", wd->layer);
+                else lay[0] = '\0';
+                snprintf(why, sizeof why, "precision %s failed the accuracy guard on %zu calibration tokens: "
+                         "%s%s drifts, cosine %.6f to fp32 on the same input, below the per-layer threshold "
+                         "%.6f (relative error %.6f; the outputs: min cosine %.6f, max relative error %.6f)",
+                         tl_precision_name(cand), T, lay, wd->name, wd->min_cos, (double)TL_MIN_LAYER_COSINE,
+                         wd->max_rel, r.min_cosine, r.max_rel_error);
+                restore(&m->w, ls, saved, n);
+                if (want != TL_PRECISION_AUTO) s = tl_set_error(TL_ERR_UNSUPPORTED, "%s", why);
+                continue;
+            }
             if (!(r.min_cosine >= min_cos) || !(r.max_rel_error <= max_rel)) {
                 int cos_bad = !(r.min_cosine >= min_cos);
-                const tl_layer_drift *wd = worst_drift(drift, n);
                 char where[128] = "";
                 if (wd && wd->layer >= 0)
                     snprintf(where, sizeof where, "; the layer that drifts most: layer %d %s (cosine %.6f, "

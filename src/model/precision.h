@@ -7,6 +7,11 @@
 
 #include "model/model.h"
 
+/* The guard also refuses a precision when one linear layer's output, against its fp32
+ * twin on the same input, falls below this cosine on some calibration token (measured
+ * worst on all-MiniLM-L6-v2: bf16 0.99998, int8 0.9994; docs/precision.md). */
+#define TL_MIN_LAYER_COSINE 0.99f
+
 /* int8's SmoothQuant migration strength (docs/precision.md has the measurements). */
 #define TL_INT8_SMOOTH_ALPHA 0.5f
 /* The linear kinds an int8 load keeps in bf16 where bf16 is native too (else they stay
