@@ -4,6 +4,7 @@
 #include "kernels/vec.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 /* Folds one call of a probed record into its probe (linear.h): x (T, in), y (T, out) the
@@ -13,7 +14,8 @@ static void probe_fold(const tl_gemm *g, const tl_linear *L, const float *x, con
     tl_linear_probe *p = L->probe;
     float *yr = p->ref ? malloc(T * L->out * sizeof *yr) : NULL;
     if (yr) tl_linear_forward(g, p->ref, x, yr, T, act);
-#pragma omp critical(tl_linear_probe)
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
     {
         for (size_t t = 0; p->amax && t < T; t++)
             for (size_t c = 0; c < L->in; c++) p->amax[c] = fmaxf(p->amax[c], fabsf(x[t * L->in + c]));
@@ -32,6 +34,7 @@ static void probe_fold(const tl_gemm *g, const tl_linear *L, const float *x, con
             if (cs < p->min_cos) p->min_cos = cs;
         }
     }
+    pthread_mutex_unlock(&mu);
     free(yr);
 }
 

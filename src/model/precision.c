@@ -74,9 +74,9 @@ static size_t linears(tl_weights *w, const tl_arch *a, tl_linear **out, int *lay
 }
 
 /* SmoothQuant's migration strength: smooth[c] = amax_x[c]^alpha / amax_w[c]^(1 - alpha).
- * $TORCHLESS_INT8_ALPHA (0..1; 0 turns smoothing off) overrides it for experiments. */
+ * $TORCHLESS_QUANT_ALPHA (0..1; 0 turns smoothing off) overrides it for experiments. */
 static float smooth_alpha(void) {
-    const char *e = getenv("TORCHLESS_INT8_ALPHA");
+    const char *e = getenv("TORCHLESS_QUANT_ALPHA");
     char *end;
     float a = e && *e ? strtof(e, &end) : -1.0f;
     return e && *e && *end == '\0' && a >= 0.0f && a <= 1.0f ? a : TL_INT8_SMOOTH_ALPHA;
@@ -152,10 +152,10 @@ static void thresholds(const tl_model_params *p, int cand, float *min_cos, float
 }
 
 /* Whether an int8 load keeps linear kind k (0..3 as kind_names, 4: the projection) in
- * bf16 (where bf16 is native): $TORCHLESS_INT8_KEEP (a comma list of kind names, "none" for none)
+ * bf16 (where bf16 is native): $TORCHLESS_QUANT_KEEP (a comma list of kind names, "none" for none)
  * overrides the default set TL_INT8_KEEP for experiments. */
 static int int8_keeps(int k) {
-    const char *e = getenv("TORCHLESS_INT8_KEEP"), *list = e && *e ? e : TL_INT8_KEEP;
+    const char *e = getenv("TORCHLESS_QUANT_KEEP"), *list = e && *e ? e : TL_INT8_KEEP;
     const char *name = k < 4 ? kind_names[k] : "emb_proj";
     const size_t len = strlen(name);
     for (const char *p = list; (p = strstr(p, name)) != NULL; p += len)
