@@ -104,13 +104,23 @@ test-tsan:
 # The kernel tests and the BERT parity tests on each vector-ISA path below the machine's
 # best, forced at run time with TORCHLESS_ISA (src/kernels/vec.h); the best path is what
 # every other test runs.
+# The reduced-precision classes (avx2-vnni ... amx) also run test_quant; a class this CPU
+# lacks is skipped. tests/python/test_precision_isa.py forces every class for bf16 / int8.
 ISA_PATHS ?= generic avx2
+LOWP_PATHS ?= avx2-vnni avx512-vnni avx512-bf16 amx
 test-isa: tests
 	@for isa in $(ISA_PATHS); do \
 	    echo "== TORCHLESS_ISA=$$isa"; \
 	    TORCHLESS_ISA=$$isa $(BUILD)/tests/test_kernels || exit 1; \
 	    TORCHLESS_ISA=$$isa $(PY) -m pytest -q tests/python/test_bert_parity.py || exit 1; \
 	done
+	@for isa in $(LOWP_PATHS); do \
+	    if TORCHLESS_ISA=$$isa TL_TEST_ISA_PROBE=1 $(BUILD)/tests/test_kernels >/dev/null 2>&1; then \
+	        echo "== TORCHLESS_ISA=$$isa"; \
+	        TORCHLESS_ISA=$$isa $(BUILD)/tests/test_quant || exit 1; \
+	    else echo "== TORCHLESS_ISA=$$isa: not on this CPU, skipped"; fi; \
+	done
+	$(PY) -m pytest -q tests/python/test_precision_isa.py
 
 test-py: all
 	$(PY) -m pytest -q tests/python

@@ -12,7 +12,10 @@ VARIABLES = {
     "TORCHLESS_MODEL": "the command line's default model (directory or cached Hugging Face id)",
     "TORCHLESS_LIB": "path of libtorchless.so for the Python package (default: the package's own, or build/)",
     "TORCHLESS_CLI": "path of the torchless program `python -m torchless` runs (default: the package's own, or build/)",
-    "TORCHLESS_ISA": "force a lower vector-kernel level: generic, avx2 or avx512 (tests, A/B runs)",
+    "TORCHLESS_ISA": "run as a lower CPU class (our kernels and oneDNN): generic, avx2, avx2-vnni, avx512, "
+                     "avx512-vnni, avx512-bf16 or amx (tests, A/B runs)",
+    "TORCHLESS_QUANT_ALPHA": "int8 smoothing strength 0..1 (0: off; default 0.5; experiments)",
+    "TORCHLESS_QUANT_KEEP": "comma list of linear kinds int8 keeps in bf16 (default ffn_out; none; experiments)",
     "TORCHLESS_GEMM": "force a GEMM backend: dnnl, blas or ref (tests, A/B runs)",
     "TORCHLESS_PACK": "0 keeps weights unpacked (no oneDNN blocked layout; A/B runs)",
     "TORCHLESS_PROFILE": "1 prints per-op timings of each forward to stderr",

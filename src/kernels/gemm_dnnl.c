@@ -36,6 +36,7 @@
 #include "kernels/gemm_dnnl_int.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
+#include "kernels/vec.h"
 #include "runtime/threads.h"
 
 #include <dnnl.h>
@@ -43,6 +44,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +84,32 @@ typedef struct {
 static dnnl_engine_t g_eng;
 static pthread_once_t g_eng_once = PTHREAD_ONCE_INIT;
 
+/* oneDNN's ISA for the features $TORCHLESS_ISA leaves usable (AMX: no cap). */
+static dnnl_cpu_isa_t dnnl_isa_of(unsigned u) {
+    if ((u & (TL_CPU_AMX_TILE | TL_CPU_AMX_OS)) == (TL_CPU_AMX_TILE | TL_CPU_AMX_OS)) return dnnl_cpu_isa_all;
+    if (u & TL_CPU_AVX512_BF16) return dnnl_cpu_isa_avx512_core_bf16;
+    if (u & TL_CPU_AVX512_VNNI) return dnnl_cpu_isa_avx512_core_vnni;
+    if (u & TL_CPU_AVX512) return dnnl_cpu_isa_avx512_core;
+    if (u & TL_CPU_AVX_VNNI) return dnnl_cpu_isa_avx2_vnni;
+    if (u & TL_CPU_AVX2) return dnnl_cpu_isa_avx2;
+    return dnnl_cpu_isa_sse41;
+}
+
+/* With a valid $TORCHLESS_ISA, caps oneDNN's dispatch to the same class before any other
+ * oneDNN call (it can be set once per process), so a forced lower path runs lower in
+ * oneDNN's kernels too; unset, oneDNN chooses (and honours ONEDNN_MAX_CPU_ISA). */
+static void isa_cap_once(void) {
+    const char *e = getenv("TORCHLESS_ISA");
+    tl_isa_cap c;
+    if (e && *e && tl_isa_cap_parse(e, &c) &&
+        (tl_cpu_features() & tl_isa_cap_needs(c)) == tl_isa_cap_needs(c))
+        (void)dnnl_set_max_cpu_isa(dnnl_isa_of(tl_cpu_usable()));
+}
+
+static pthread_once_t g_isa_once = PTHREAD_ONCE_INIT;
+
 static void engine_create(void) {
+    pthread_once(&g_isa_once, isa_cap_once);
     const dnnl_version_t *v = dnnl_version();
     if (!v || (v->cpu_runtime != DNNL_RUNTIME_OMP && v->cpu_runtime != DNNL_RUNTIME_SEQ)) return;
     if (dnnl_engine_create(&g_eng, dnnl_cpu, 0) != dnnl_success) g_eng = NULL;
@@ -139,8 +166,9 @@ static int eltwise_of(int act, dnnl_alg_kind_t *alg, float *alpha) {
 static int matmul_pd(dnnl_primitive_desc_t *pd, size_t T, size_t C, size_t OC, int has_bias,
                      const dnnl_memory_desc_t *wd, int act) {
     dnnl_memory_desc_t xd, bd, od;
-    /* the source has the weights' type: f32 x f32, bf16 x bf16, s8 x s8 (fp32 out) */
-    const dnnl_data_type_t xdt = wd->data_type;
+    /* f32 x f32 and bf16 x bf16 (f32 out), u8 x s8 (s32 out: the exact integer sums) */
+    const dnnl_data_type_t xdt = wd->data_type == dnnl_s8 ? dnnl_u8 : wd->data_type;
+    const dnnl_data_type_t odt = wd->data_type == dnnl_s8 ? dnnl_s32 : dnnl_f32;
     dnnl_dims_t xdims = {(dnnl_dim_t)T, (dnnl_dim_t)C};
     dnnl_dims_t bdims = {1, (dnnl_dim_t)OC};
     dnnl_dims_t odims = {(dnnl_dim_t)T, (dnnl_dim_t)OC};
@@ -149,7 +177,7 @@ static int matmul_pd(dnnl_primitive_desc_t *pd, size_t T, size_t C, size_t OC, i
     *pd = NULL;
     int ok = dnnl_memory_desc_init_by_tag(&xd, 2, xdims, xdt, dnnl_ab) == dnnl_success &&
              dnnl_memory_desc_init_by_tag(&bd, 2, bdims, dnnl_f32, dnnl_ab) == dnnl_success &&
-             dnnl_memory_desc_init_by_tag(&od, 2, odims, dnnl_f32, dnnl_ab) == dnnl_success &&
+             dnnl_memory_desc_init_by_tag(&od, 2, odims, odt, dnnl_ab) == dnnl_success &&
              dnnl_matmul_desc_init(&md, &xd, wd, has_bias ? &bd : NULL, &od) == dnnl_success;
     if (ok && act >= 0) {
         dnnl_alg_kind_t alg;
@@ -339,10 +367,10 @@ static int dnnl_linear(dnnl_state *gs, const float *x, const float *w, const tl_
  * L->w, or a malloc'd copy unpacked from L->pk (*owned set; NULL on OOM). */
 static const void *lowp_plain(const tl_linear *L, void **owned);
 
-/* bf16 and int8 records: x converted (bf16) or quantized per token (int8) into st's
+/* bf16 and int8 records: x converted (bf16) or quantized per token to u8 (int8) into st's
  * scratch (or a call-local buffer when st is NULL), oneDNN's matmul (bias and act fused
- * for bf16; int8 dequantized with the bias in tl_dequant_rows), else the scalar
- * reference. Returns 1 when act was applied. */
+ * for bf16; int8's s32 sums dequantized with the bias in tl_dequant_rows_u8, in place in
+ * y), else the scalar reference. Returns 1 when act was applied. */
 static int dnnl_lowp_linear(dnnl_state *gs, const tl_linear *L, const float *x, float *y, size_t T,
                             int act) {
     const size_t C = L->in, OC = L->out;
@@ -352,10 +380,14 @@ static int dnnl_lowp_linear(dnnl_state *gs, const tl_linear *L, const float *x, 
     float alpha;
     int done = NOT_DONE;
     if (i8 || (act >= 0 && !eltwise_of(act, &alg, &alpha))) act = -1, done = DONE_NO_ACT;
-    /* bytes: the converted source, then (int8) T token scales at a 64-byte boundary */
-    const size_t xbytes = (T * C * (i8 ? 1 : 2) + 63) / 64 * 64, need = xbytes + (i8 ? T * sizeof(float) : 0);
+    /* bytes: the converted source, then (int8) T token scales and T zero points */
+    const size_t xbytes = (T * C * (i8 ? 1 : 2) + 63) / 64 * 64;
+    const size_t need = xbytes + (i8 ? T * (sizeof(float) + sizeof(int32_t)) : 0);
     int ran = 0;
-    if (dnnl_usable(gs, T, C, OC) && (pk || L->w)) {
+    /* int8 only on dot-product instructions: oneDNN's older int8 kernels (VPMADDUBSW)
+     * saturate u8 x s8 pairs at 16 bits; such a CPU runs the reference instead */
+    const int i8_exact = (tl_cpu_usable() & (TL_CPU_AVX512_VNNI | TL_CPU_AVX_VNNI | TL_CPU_AMX_INT8)) != 0;
+    if (dnnl_usable(gs, T, C, OC) && (pk || L->w) && (!i8 || i8_exact)) {
         int nt = dnnl_threads(), prev = omp_get_max_threads();
         if (prev != nt) omp_set_num_threads(nt);
         dnnl_state *st = state_claim(gs);
@@ -369,14 +401,16 @@ static int dnnl_lowp_linear(dnnl_state *gs, const tl_linear *L, const float *x, 
         } else buf = mine = aligned_alloc(64, (need + 63) / 64 * 64);
         if (buf) {
             float *xs = i8 ? (float *)((char *)buf + xbytes) : NULL;
-            if (i8) tl_quantize_rows_s8(x, buf, xs, T, C);
+            int32_t *zp = i8 ? (int32_t *)(xs + T) : NULL;
+            if (i8) tl_quantize_rows_u8(x, L->smooth_inv, buf, xs, zp, T, C);
             else tl_bf16_from_f32(x, buf, T * C);
             int r = dnnl_linear_on(st, nt, buf, L->w, wdt, pk, i8 ? NULL : L->b, y, T, C, OC, act);
             if (r != NOT_DONE) {
                 ran = 1;
                 if (r == DONE_NO_ACT) done = DONE_NO_ACT;
                 else if (done == NOT_DONE) done = DONE;
-                if (i8) tl_dequant_rows(y, xs, L->scales, L->b, T, OC);
+                /* oneDNN wrote int32 sums into y's memory: read them as such */
+                if (i8) tl_dequant_rows_u8((const int32_t *)(void *)y, y, xs, zp, L->scales, L->wsum, L->b, T, OC);
             }
         }
         free(mine);
@@ -386,7 +420,9 @@ static int dnnl_lowp_linear(dnnl_state *gs, const tl_linear *L, const float *x, 
     if (!ran) {
         void *owned = NULL;
         const void *w = lowp_plain(L, &owned);
-        if (w && i8) tl_linear_s8_ref(x, w, L->scales, L->b, y, T, C, OC);
+        tl_linear R = *L;
+        R.w = w, R.pk = NULL;
+        if (w && i8) tl_linear_s8_ref(x, &R, y, T);
         else if (w) tl_linear_bf16_ref(x, w, L->b, y, T, C, OC);
         else for (size_t i = 0; i < T * OC; i++) y[i] = 0.0f; /* OOM with packed-only weights */
         free(owned);
@@ -560,6 +596,7 @@ void tl_packed_linear_ref(const float *x, const tl_packed *pk, const float *b, f
 static void dnnl_backend_matmul(tl_gemm_state *st, int flags, size_t M, size_t N, size_t K, const float *A,
                         size_t lda, const float *B, size_t ldb, float *C, size_t ldc) {
     (void)st;
+    pthread_once(&g_isa_once, isa_cap_once);
     if (!(flags & TL_MATMUL_BLAS) &&
         dnnl_sgemm('N', (flags & TL_MATMUL_TRANS_B) ? 'T' : 'N', (dnnl_dim_t)M, (dnnl_dim_t)N,
                    (dnnl_dim_t)K, 1.0f, A, (dnnl_dim_t)lda, B, (dnnl_dim_t)ldb, 0.0f, C,
@@ -583,6 +620,31 @@ static const void *lowp_plain(const tl_linear *L, void **owned) {
     return plain;
 }
 
+/* The implementation oneDNN picks for a (128, 384) x (384, 1536) matmul on weights of dtype
+ * dt in their preferred layout (the source as the linear layer passes it), e.g.
+ * "brg:avx512_core_amx_bf16"; "unavailable" when oneDNN refuses. Computed once per dtype. */
+static const char *dnnl_impl(tl_dtype dt) {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static char names[3][64];
+    const int k = dt == TL_DTYPE_BF16 ? 1 : dt == TL_DTYPE_I8 ? 2 : 0;
+    pthread_mutex_lock(&mu);
+    if (!names[k][0]) {
+        dnnl_memory_desc_t any;
+        dnnl_dims_t wdims = {384, 1536};
+        dnnl_primitive_desc_t pd = NULL;
+        const char *impl = NULL;
+        snprintf(names[k], sizeof names[k], "unavailable");
+        if (engine_ready() &&
+            dnnl_memory_desc_init_by_tag(&any, 2, wdims, dnnl_dt(dt), dnnl_format_tag_any) == dnnl_success &&
+            matmul_pd(&pd, 128, 384, 1536, dt != TL_DTYPE_I8, &any, -1) &&
+            dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+            snprintf(names[k], sizeof names[k], "%s", impl);
+        if (pd) dnnl_primitive_desc_destroy(pd);
+    }
+    pthread_mutex_unlock(&mu);
+    return names[k];
+}
+
 const tl_gemm_backend tl_gemm_dnnl = {
     .name = "dnnl",
     .dtypes = TL_DTYPE_BIT(TL_DTYPE_F32) | TL_DTYPE_BIT(TL_DTYPE_BF16) | TL_DTYPE_BIT(TL_DTYPE_I8),
@@ -592,4 +654,5 @@ const tl_gemm_backend tl_gemm_dnnl = {
     .pack = dnnl_pack,
     .linear = dnnl_backend_linear,
     .matmul = dnnl_backend_matmul,
+    .impl = dnnl_impl,
 };

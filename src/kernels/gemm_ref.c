@@ -33,7 +33,7 @@ static int ref_backend_linear(tl_gemm_state *st, const tl_linear *L, const float
     (void)st;
     (void)act;
     if (L->wtype == TL_DTYPE_BF16) tl_linear_bf16_ref(x, L->w, L->b, y, T, L->in, L->out);
-    else if (L->wtype == TL_DTYPE_I8) tl_linear_s8_ref(x, L->w, L->scales, L->b, y, T, L->in, L->out);
+    else if (L->wtype == TL_DTYPE_I8) tl_linear_s8_ref(x, L, y, T);
     else tl_linear_ref(x, L->w, L->b, y, T, L->in, L->out);
     return 0;
 }

@@ -9,6 +9,7 @@
 #ifndef TL_KERNELS_LINEAR_H
 #define TL_KERNELS_LINEAR_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/dtype.h"
 
@@ -33,15 +34,34 @@ typedef struct tl_packed {
     const tl_gemm_backend *be; /* the backend that packed it */
 } tl_packed;
 
-/* One linear layer: y (T, out) = act(x (T, in) @ w^T + b). */
-typedef struct tl_linear {
+typedef struct tl_linear tl_linear;
+
+/* Load-time instrumentation of one linear record, for the accuracy guard's calibration
+ * runs (NULL on a serving model; the model is not shared while it is set). */
+typedef struct tl_linear_probe {
+    float *amax;          /* (in) or NULL: max |x[t, c]| over every call folded in */
+    const tl_linear *ref; /* or NULL: each call also runs this fp32 twin on the same x and
+                           * folds the row-wise difference into the two fields below */
+    double max_rel;       /* worst ||y - y_ref|| / ||y_ref|| over the rows seen (start 0) */
+    double min_cos;       /* least cosine(y, y_ref) over them (start 1) */
+} tl_linear_probe;
+
+/* One linear layer: y (T, out) = act(x (T, in) @ w^T + b).
+ * int8 (I8) records: w = rint(w_fp32[o, c] * smooth[c] / scales[o]) in [-127, 127] and
+ * x quantized per token to u8 with a zero point after dividing channel c by smooth[c]
+ * (SmoothQuant-style: the two cancel in the product); y = scales[o] * scale_x[t] *
+ * (sum_c q_x q_w - zp[t] * wsum[o]) + b (kernels/quant.h). */
+struct tl_linear {
     size_t in, out;          /* C and OC: x is (T, in), w is (out, in), y is (T, out) */
     tl_dtype wtype;          /* dtype of w: F32, BF16 (uint16_t), or I8 (int8_t, with scales) */
     const void *w;           /* plain weights (out, in) row-major, or NULL once packed and dropped */
     tl_packed *pk;           /* the backend's packed form, or NULL */
     const float *scales;     /* I8: per-output-channel weight scales (out), else NULL */
+    const int32_t *wsum;     /* I8: per-output-channel sums of the s8 weights (out), else NULL */
+    const float *smooth_inv; /* I8: 1 / smooth[c] (in), or NULL (no smoothing) */
     const float *b;          /* bias (out), or NULL */
-} tl_linear;
+    tl_linear_probe *probe;  /* load-time calibration only, else NULL */
+};
 
 /* One caller's backend state (oneDNN: a stream and its LRU cache of primitives + memory
  * objects). Callers treat it as opaque; each backend's state begins with this head. */
@@ -87,6 +107,9 @@ struct tl_gemm_backend {
      * the calling thread (called inside OpenMP parallel regions); st may be NULL. */
     void (*matmul)(tl_gemm_state *st, int flags, size_t M, size_t N, size_t K, const float *A,
                    size_t lda, const float *B, size_t ldb, float *C, size_t ldc);
+    /* Static name of the kernel the backend's library runs for weights of dtype dt on an
+     * encoder-sized shape (oneDNN: its implementation string), or NULL (no library). */
+    const char *(*impl)(tl_dtype dt);
 };
 
 /* A new state for be: NULL only on OOM; backends without state return a shared dummy

@@ -51,11 +51,15 @@ static void detect(void) {
     if (__builtin_cpu_supports("amx-bf16")) f |= TL_CPU_AMX_BF16;
     if (__builtin_cpu_supports("amx-int8")) f |= TL_CPU_AMX_INT8;
     if ((f & TL_CPU_AMX_TILE) && (x & XCR0_TILE) == XCR0_TILE) {
-        /* Linux gates tile data per process (XFD): ask whether we have it, never request */
+        /* Linux gates tile data per process (XFD): request it once (oneDNN would too; a
+         * kernel that refuses leaves AMX off), then check what we have */
         unsigned long perm = 0;
-        if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm) == 0 &&
-            (perm & (1ul << XFEATURE_XTILEDATA)))
-            f |= TL_CPU_AMX_OS;
+        if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm) != 0 || !(perm & (1ul << XFEATURE_XTILEDATA))) {
+            (void)syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, (unsigned long)XFEATURE_XTILEDATA);
+            perm = 0;
+            if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm) != 0) perm = 0;
+        }
+        if (perm & (1ul << XFEATURE_XTILEDATA)) f |= TL_CPU_AMX_OS;
     }
 #endif
     g_features = f;
@@ -73,6 +77,53 @@ tl_isa tl_isa_best(unsigned f) {
 
 static const char *const k_isa_names[TL_ISA_COUNT] = {"generic", "avx2", "avx512"};
 
+#define AVX512_ALL (TL_CPU_AVX2 | TL_CPU_AVX512)
+/* Each class: its name, the features it needs, the features it allows. */
+static const struct { const char *name; unsigned needs, allows; } k_caps[TL_CAP_COUNT] = {
+    {"generic", 0, 0},
+    {"avx2", TL_CPU_AVX2, TL_CPU_AVX2},
+    {"avx2-vnni", TL_CPU_AVX2 | TL_CPU_AVX_VNNI, TL_CPU_AVX2 | TL_CPU_AVX_VNNI},
+    {"avx512", AVX512_ALL, AVX512_ALL},
+    {"avx512-vnni", AVX512_ALL | TL_CPU_AVX512_VNNI, AVX512_ALL | TL_CPU_AVX512_VNNI},
+    {"avx512-bf16", AVX512_ALL | TL_CPU_AVX512_BF16,
+     AVX512_ALL | TL_CPU_AVX512_VNNI | TL_CPU_AVX512_BF16},
+    {"amx", TL_CPU_AMX_TILE | TL_CPU_AMX_OS, ~0u},
+};
+
+const char *tl_isa_cap_name(tl_isa_cap cap) {
+    return (unsigned)cap < TL_CAP_COUNT ? k_caps[cap].name : "?";
+}
+
+int tl_isa_cap_parse(const char *name, tl_isa_cap *cap) {
+    for (int i = 0; name && i < TL_CAP_COUNT; i++)
+        if (!strcmp(name, k_caps[i].name)) {
+            *cap = (tl_isa_cap)i;
+            return 1;
+        }
+    return 0;
+}
+
+unsigned tl_isa_cap_needs(tl_isa_cap cap) {
+    return (unsigned)cap < TL_CAP_COUNT ? k_caps[cap].needs : ~0u;
+}
+
+unsigned tl_cpu_usable_for(unsigned features, const char *want) {
+    tl_isa_cap c;
+    if (!want || !*want || !tl_isa_cap_parse(want, &c) || (features & k_caps[c].needs) != k_caps[c].needs)
+        return features;
+    return features & k_caps[c].allows;
+}
+
+static unsigned g_usable;
+
+static void usable_once(void) { g_usable = tl_cpu_usable_for(tl_cpu_features(), getenv("TORCHLESS_ISA")); }
+
+unsigned tl_cpu_usable(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, usable_once);
+    return g_usable;
+}
+
 const char *tl_isa_name(tl_isa isa) {
     return (unsigned)isa < TL_ISA_COUNT ? k_isa_names[isa] : "?";
 }
@@ -87,8 +138,7 @@ int tl_isa_parse(const char *name, tl_isa *isa) {
 }
 
 tl_isa tl_isa_choose(unsigned features, const char *want) {
-    tl_isa best = tl_isa_best(features), w;
-    return want && *want && tl_isa_parse(want, &w) && w < best ? w : best;
+    return tl_isa_best(tl_cpu_usable_for(features, want));
 }
 
 char *tl_cpu_describe(unsigned f, char *buf, size_t cap) {
@@ -121,7 +171,7 @@ static const tl_vec_kernels *const tl_vec_tables[TL_ISA_COUNT] = {&tl_vec_generi
 static const tl_vec_kernels *g_chosen;
 
 static void choose(void) {
-    g_chosen = tl_vec_tables[tl_isa_choose(tl_cpu_features(), getenv("TORCHLESS_ISA"))];
+    g_chosen = tl_vec_tables[tl_isa_best(tl_cpu_usable())];
 }
 
 const tl_vec_kernels *tl_vec(void) {
@@ -132,12 +182,16 @@ const tl_vec_kernels *tl_vec(void) {
 
 tl_status tl_vec_check(void) {
     const char *e = getenv("TORCHLESS_ISA");
-    tl_isa best = tl_isa_best(tl_cpu_features()), want;
+    const unsigned f = tl_cpu_features();
+    tl_isa_cap want;
     if (!e || !*e) return TL_OK;
-    if (!tl_isa_parse(e, &want))
-        return tl_set_error(TL_ERR_INVALID_ARG, "TORCHLESS_ISA='%s': expected generic, avx2 or avx512", e);
-    if (want > best)
-        return tl_set_error(TL_ERR_INVALID_ARG, "TORCHLESS_ISA='%s': this CPU (or OS) supports at most %s",
-                            e, tl_isa_name(best));
+    if (!tl_isa_cap_parse(e, &want))
+        return tl_set_error(TL_ERR_INVALID_ARG, "TORCHLESS_ISA='%s': expected generic, avx2, avx2-vnni, "
+                            "avx512, avx512-vnni, avx512-bf16 or amx", e);
+    if ((f & k_caps[want].needs) != k_caps[want].needs) {
+        char have[256];
+        return tl_set_error(TL_ERR_INVALID_ARG, "TORCHLESS_ISA='%s': this CPU (or OS) lacks what it needs "
+                            "(it has: %s)", e, tl_cpu_describe(f, have, sizeof have));
+    }
     return TL_OK;
 }

@@ -2,7 +2,10 @@
  * depends on the vector ISA. Each is built three times from src/kernels/vec_body.h
  * (src/kernels/isa/{generic,avx2,avx512}.c, each with its own -march); one table is chosen
  * once per process from CPUID and the OS's saved register state (XGETBV), capped by
- * $TORCHLESS_ISA (generic, avx2, avx512) so tests can run every path on one machine. */
+ * $TORCHLESS_ISA so tests can run every path on one machine. $TORCHLESS_ISA names a CPU
+ * class (generic, avx2, avx2-vnni, avx512, avx512-vnni, avx512-bf16, amx): every kernel,
+ * ours and oneDNN's (gemm_dnnl.c maps the cap onto dnnl_set_max_cpu_isa), then uses only
+ * the features such a CPU has (tl_cpu_usable). */
 #ifndef TL_KERNELS_VEC_H
 #define TL_KERNELS_VEC_H
 #include <stddef.h>
@@ -17,8 +20,7 @@ typedef enum tl_isa {
 } tl_isa;
 
 /* CPU features beyond the levels (tl_cpu_features bits), each only set when the OS also
- * saves the registers it uses. Only detected and reported for now: fp32 runs on the
- * levels above; later kernels (bf16, int8, AMX) will be gated on these. */
+ * saves the registers it uses. bf16 and int8 (model/precision.c) are gated on these. */
 enum {
     TL_CPU_AVX2 = 1u << 0,        /* the TL_ISA_AVX2 level */
     TL_CPU_AVX512 = 1u << 1,      /* the TL_ISA_AVX512 level */
@@ -29,9 +31,32 @@ enum {
     TL_CPU_AMX_BF16 = 1u << 6,    /* CPUID: TDPBF16PS */
     TL_CPU_AMX_INT8 = 1u << 7,    /* CPUID: TDPBSSD and friends */
     TL_CPU_AMX_OS = 1u << 8,      /* XCR0 enables tile state and this process has the
-                                   * kernel's permission for tile data (ARCH_GET_XCOMP_PERM;
-                                   * nobody requests it yet) */
+                                   * kernel's permission for tile data (requested once with
+                                   * ARCH_REQ_XCOMP_PERM, checked with ARCH_GET_XCOMP_PERM) */
 };
+
+/* The CPU classes $TORCHLESS_ISA may name, lowest first (only partly ordered: avx2-vnni
+ * is not below avx512). */
+typedef enum tl_isa_cap {
+    TL_CAP_GENERIC = 0, TL_CAP_AVX2, TL_CAP_AVX2_VNNI, TL_CAP_AVX512, TL_CAP_AVX512_VNNI,
+    TL_CAP_AVX512_BF16, TL_CAP_AMX, TL_CAP_COUNT
+} tl_isa_cap;
+
+/* Static name of a cap ("avx512-vnni"; "?" when invalid). */
+const char *tl_isa_cap_name(tl_isa_cap cap);
+
+/* Parses a $TORCHLESS_ISA value; returns 0 when it names no cap. */
+int tl_isa_cap_parse(const char *name, tl_isa_cap *cap);
+
+/* The TL_CPU_* bits a CPU of class cap must have (the cap is refused without them). */
+unsigned tl_isa_cap_needs(tl_isa_cap cap);
+
+/* The features a process with these features may use when $TORCHLESS_ISA is want (NULL
+ * or "" for unset; unknown or beyond this CPU: no cap): features & the cap's class. */
+unsigned tl_cpu_usable_for(unsigned features, const char *want);
+
+/* tl_cpu_usable_for(tl_cpu_features(), $TORCHLESS_ISA), read once. */
+unsigned tl_cpu_usable(void);
 
 /* This CPU's TL_CPU_* bits, detected once (thread-safe; never fails). */
 unsigned tl_cpu_features(void);
@@ -42,11 +67,11 @@ tl_isa tl_isa_best(unsigned features);
 /* Static name of a level: "generic", "avx2", "avx512" ("?" when invalid). */
 const char *tl_isa_name(tl_isa isa);
 
-/* Parses a $TORCHLESS_ISA value into *isa; returns 0 when it names no level. */
+/* Parses a level's name (generic, avx2, avx512) into *isa; returns 0 when it names none. */
 int tl_isa_parse(const char *name, tl_isa *isa);
 
 /* The level a process with these features runs when $TORCHLESS_ISA is want (NULL or ""
- * for unset): want when it is known and at most the best, else the best. */
+ * for unset): the best level of tl_cpu_usable_for(features, want). */
 tl_isa tl_isa_choose(unsigned features, const char *want);
 
 /* Writes the features as one line into buf (cap > 0; truncated to fit), e.g.
@@ -83,8 +108,8 @@ extern const tl_vec_kernels tl_vec_generic, tl_vec_avx2, tl_vec_avx512;
  * the best supported ISA, and tl_vec_check reports it). */
 const tl_vec_kernels *tl_vec(void);
 
-/* Checks $TORCHLESS_ISA: TL_OK, or TL_ERR_INVALID_ARG naming the bad value or an ISA this
- * CPU lacks. */
+/* Checks $TORCHLESS_ISA: TL_OK, or TL_ERR_INVALID_ARG naming the bad value (and the
+ * choices) or a class whose features this CPU (or OS) lacks. */
 tl_status tl_vec_check(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include "model/block.h"
 #include "core/error.h"
 #include "kernels/vec.h"
+#include "model/precision.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,10 +88,34 @@ char *tl_model_describe(const tl_model *m) {
     if (acc->checked)
         sb_printf(&b, "accuracy:     vs fp32 on %zu calibration tokens: max relative error %.6f, min cosine %.6f\n",
                   acc->n_tokens, acc->max_rel_error, acc->min_cosine);
+    if (acc->checked && m->n_drift) {
+        /* each linear layer against its fp32 twin on the same input: where the drift starts */
+        sb_printf(&b, "per layer (each linear layer's output vs fp32 on the same input, worst token):\n");
+        sb_printf(&b, "  %-6s %-9s %-9s %-12s %s\n", "layer", "linear", "precision", "min cosine", "max rel error");
+        for (size_t i = 0; i < m->n_drift; i++) {
+            const tl_layer_drift *d = &m->drift[i];
+            char lay[16];
+            if (d->layer >= 0) snprintf(lay, sizeof lay, "%d", d->layer);
+            else snprintf(lay, sizeof lay, "-");
+            if (d->precision == TL_PRECISION_FP32)
+                sb_printf(&b, "  %-6s %-9s %-9s %-12s %s\n", lay, d->name, "fp32", "-", "-");
+            else
+                sb_printf(&b, "  %-6s %-9s %-9s %-12.6f %.6f\n", lay, d->name, tl_precision_name(d->precision),
+                          d->min_cos, d->max_rel);
+        }
+    }
     sb_printf(&b, "gemm:         %s, %d threads; vector kernels: %s\n", m->gemm->name, m->n_threads,
               tl_vec()->isa);
     char cpu[256];
     sb_printf(&b, "cpu features: %s\n", tl_cpu_describe(tl_cpu_features(), cpu, sizeof cpu));
+    const char *cap = getenv("TORCHLESS_ISA");
+    if (cap && *cap && tl_cpu_usable() != tl_cpu_features())
+        sb_printf(&b, "usable:       %s (TORCHLESS_ISA=%s)\n", tl_cpu_describe(tl_cpu_usable(), cpu, sizeof cpu), cap);
+    const char *pb = tl_precision_path(TL_PRECISION_BF16), *pi = tl_precision_path(TL_PRECISION_INT8);
+    sb_printf(&b, "native:       bf16 %s, int8 %s\n", pb ? pb : "no", pi ? pi : "no");
+    if (m->gemm->impl)
+        sb_printf(&b, "%s kernels: fp32 %s, bf16 %s, int8 %s\n", m->gemm->name, m->gemm->impl(TL_DTYPE_F32),
+                  m->gemm->impl(TL_DTYPE_BF16), m->gemm->impl(TL_DTYPE_I8));
     sb_printf(&b, "tokenizer:    %s\n", m->tok ? "loaded" : "none");
     sb_printf(&b, "sentence-embedding: pooling %s%s%s\n", pool, m->st_cfg.normalize ? ", normalize" : "",
               m->st_cfg.present ? "" : " (no modules.json: defaults)");

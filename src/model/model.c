@@ -117,6 +117,7 @@ void tl_model_free(tl_model *m) {
     tl_weights_free(&m->w);
     tl_st_close(m->st);
     free(m->tok_error);
+    free(m->drift);
     free(m->dir);
     free(m);
 }

@@ -11,6 +11,16 @@
 #include "model/st_config.h"
 #include "runtime/context.h"
 
+/* One linear layer's drift as the accuracy guard measured it: its own output against its
+ * fp32 twin's on the same input, over the calibration tokens. */
+typedef struct tl_layer_drift {
+    int layer;        /* layer group, -1 for the embedding projection */
+    const char *name; /* static: "qkv", "attn_out", "ffn_in", "ffn_out", "emb_proj" */
+    int precision;    /* the tl_precision it runs */
+    float max_rel;    /* worst per-token ||y - y_fp32|| / ||y_fp32|| */
+    float min_cos;    /* least per-token cosine */
+} tl_layer_drift;
+
 /* Everything here is set at load and never changes, except `spare`: a one-slot cache of
  * an idle context for the calls that take none, exchanged atomically. */
 struct tl_model {
@@ -24,6 +34,8 @@ struct tl_model {
     const tl_gemm_backend *gemm;
     int n_threads;               /* default thread count of its contexts (resolved, >= 1) */
     tl_accuracy_report accuracy; /* the precision it runs and what its guard measured */
+    tl_layer_drift *drift;       /* per linear layer, when the guard ran a reduced precision */
+    size_t n_drift;
     _Atomic(tl_context *) spare; /* an idle context for tl_model_forward & co, or NULL */
 };
 

@@ -7,9 +7,25 @@
 
 #include "model/model.h"
 
+/* The guard also refuses a precision when one linear layer's output, against its fp32
+ * twin on the same input, falls below this cosine on some calibration token (measured
+ * worst on all-MiniLM-L6-v2: bf16 0.99998, int8 0.9994; docs/precision.md). */
+#define TL_MIN_LAYER_COSINE 0.99f
+
+/* int8's SmoothQuant migration strength (docs/precision.md has the measurements). */
+#define TL_INT8_SMOOTH_ALPHA 0.5f
+/* The linear kinds an int8 load keeps in bf16 where bf16 is native too (else they stay
+ * int8): a comma list of qkv, attn_out, ffn_in, ffn_out, emb_proj, or "none". FFN out
+ * (the GELU output's product) drifts most on all-MiniLM-L6-v2 (docs/precision.md). */
+#define TL_INT8_KEEP "ffn_out"
+
 /* TL_OK when precision (not AUTO) runs natively here, else TL_ERR_UNSUPPORTED naming the
  * missing CPU feature (a level forced lower with $TORCHLESS_ISA counts as missing). */
 tl_status tl_precision_available(int precision);
+
+/* The instruction set bf16 or int8 runs on here ("amx-bf16", "avx512-bf16", "amx-int8",
+ * "avx512-vnni", "avx-vnni"), NULL when not native (or for fp32 / auto). */
+const char *tl_precision_path(int precision);
 
 /* Applies p->precision to m (arch, weights bound fp32, gemm, n_threads set): converts the
  * encoder's linear layers (packed for m->gemm when pack is set), runs the accuracy guard

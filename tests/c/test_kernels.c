@@ -272,8 +272,10 @@ TL_TEST(layernorm_matches_double_definition_in_and_out_of_place) {
     }
 }
 
-/* Child mode of isa_forced_by_env_is_the_path_in_use: prints the path this process runs. */
+/* Probe mode (make test-isa): exits 0 when this CPU runs the $TORCHLESS_ISA class, else 1.
+ * Child mode of isa_forced_by_env_is_the_path_in_use: prints the path this process runs. */
 __attribute__((constructor)) static void isa_child(void) {
+    if (getenv("TL_TEST_ISA_PROBE")) _exit(tl_vec_check() == TL_OK ? 0 : 1);
     if (!getenv("TL_TEST_ISA_CHILD")) return;
     printf("%s %d\n", tl_vec()->isa, (int)tl_vec()->level);
     fflush(stdout);

@@ -47,36 +47,80 @@ TL_TEST(bf16_conversion_matches_scalar) {
 }
 
 TL_TEST(quantize_rows_matches_scalar_rule) {
+    /* quant.h's asymmetric u8 rule, written out here; smoothing on and off; widths with
+     * and without a tail past the 16-float vectors; a zero row; an all-positive row */
     size_t T = 5, C = 37 + 64;
-    float *x = malloc(T * C * 4), s[5];
-    int8_t *q = malloc(T * C);
+    float *x = malloc(T * C * 4), s[5], *sinv = malloc(C * 4);
+    int32_t zp[5];
+    uint8_t *q = malloc(T * C);
     fill(x, T * C, 4);
-    for (size_t c = 0; c < C; c++) x[1 * C + c] = 0.0f; /* a zero row */
-    tl_quantize_rows_s8(x, q, s, T, C);
-    CHECK(s[1] == 0.0f);
-    int ok = 1;
-    for (size_t t = 0; t < T; t++) {
-        float amax = 0;
-        for (size_t c = 0; c < C; c++) amax = fmaxf(amax, fabsf(x[t * C + c]));
-        if (amax == 0) continue;
-        ok &= s[t] == amax / 127.0f;
-        for (size_t c = 0; c < C; c++) ok &= q[t * C + c] == (int8_t)nearbyintf(x[t * C + c] * (127.0f / amax));
+    fill(sinv, C, 5);
+    for (size_t c = 0; c < C; c++) sinv[c] = 0.25f + fabsf(sinv[c]) * 4.0f;
+    for (size_t c = 0; c < C; c++) x[1 * C + c] = 0.0f;            /* a zero row */
+    for (size_t c = 0; c < C; c++) x[2 * C + c] = fabsf(x[2 * C + c]); /* zp 0 */
+    for (int sm = 0; sm < 2; sm++) {
+        const float *si = sm ? sinv : NULL;
+        tl_quantize_rows_u8(x, si, q, s, zp, T, C);
+        CHECK(s[1] == 0.0f && zp[1] == 0);
+        CHECK(zp[2] == 0);
+        int ok = 1;
+        for (size_t t = 0; t < T; t++) {
+            float lo = 0, hi = 0;
+            for (size_t c = 0; c < C; c++) {
+                float v = si ? x[t * C + c] * si[c] : x[t * C + c];
+                lo = fminf(lo, v), hi = fmaxf(hi, v);
+            }
+            if (hi == lo) continue;
+            const float inv = 255.0f / (hi - lo), z = nearbyintf(-lo * inv);
+            ok &= s[t] == (hi - lo) / 255.0f && zp[t] == (int32_t)z;
+            for (size_t c = 0; c < C; c++) {
+                float v = nearbyintf((si ? x[t * C + c] * si[c] : x[t * C + c]) * inv) + z;
+                ok &= q[t * C + c] == (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
+            }
+        }
+        CHECK(ok);
     }
-    CHECK(ok);
-    free(x); free(q);
+    free(x); free(q); free(sinv);
+}
+
+TL_TEST(quantized_weights_and_sums) {
+    size_t OC = 3, C = 70;
+    float *w = malloc(OC * C * 4), sc[3], sm[70];
+    int8_t *q = malloc(OC * C);
+    int32_t ws[3];
+    fill(w, OC * C, 6);
+    for (size_t c = 0; c < C; c++) sm[c] = 0.5f + (float)c / 10.0f, w[1 * C + c] = 0.0f;
+    tl_quantize_weights_s8(w, sm, q, sc, ws, OC, C);
+    CHECK(sc[1] == 0.0f && ws[1] == 0);
+    for (size_t o = 0; o < OC; o += 2) {
+        float amax = 0;
+        int32_t sum = 0;
+        int ok = 1;
+        for (size_t c = 0; c < C; c++) amax = fmaxf(amax, fabsf(w[o * C + c] * sm[c]));
+        for (size_t c = 0; c < C; c++) {
+            ok &= q[o * C + c] == (int8_t)nearbyintf(w[o * C + c] * sm[c] * (127.0f / amax));
+            sum += q[o * C + c];
+        }
+        CHECK(ok && sc[o] == amax / 127.0f && ws[o] == sum);
+    }
+    free(w); free(q);
 }
 
 /* Runs the lowp record (dtype dt, w converted from wf) on backend be, packed or not, and
  * checks it against the same-precision reference and fp32. */
 static void check_lowp(tl_dtype dt, int pack, int act, double *worst_ref, double *worst_f32) {
     const tl_gemm_backend *be = &tl_gemm_dnnl;
+    const unsigned u = tl_cpu_usable();
+    const int native = dt == TL_DTYPE_BF16 ? (u & (TL_CPU_AVX512_BF16 | TL_CPU_AMX_BF16)) != 0
+                                           : (u & (TL_CPU_AVX512_VNNI | TL_CPU_AVX_VNNI | TL_CPU_AMX_INT8)) != 0;
     for (size_t a = 0; a < 3; a++)
         for (size_t c = 0; c < 2; c++)
             for (size_t d = 0; d < 3; d++) {
                 size_t T = Ts[a], C = Cs[c], OC = OCs[d];
                 float *wf = malloc(OC * C * 4), *b = malloc(OC * 4), *x = malloc(T * C * 4);
                 float *want = malloc(T * OC * 4), *f32 = malloc(T * OC * 4), *got = malloc(T * OC * 4);
-                float *sc = malloc(OC * 4);
+                float *sc = malloc(OC * 4), *sm = malloc(C * 4), *sinv = malloc(C * 4);
+                int32_t *ws = malloc(OC * 4);
                 void *wq = malloc(OC * C * 2);
                 fill(wf, OC * C, 11); fill(b, OC, 12); fill(x, T * C, 13);
                 tl_linear L = {.in = C, .out = OC, .wtype = dt, .w = wq, .b = b};
@@ -84,16 +128,22 @@ static void check_lowp(tl_dtype dt, int pack, int act, double *worst_ref, double
                     for (size_t i = 0; i < OC * C; i++) ((uint16_t *)wq)[i] = tl_f32_to_bf16(wf[i]);
                     tl_linear_bf16_ref(x, wq, b, want, T, C, OC);
                 } else {
-                    tl_quantize_weights_s8(wf, wq, sc, OC, C);
+                    /* smoothing on the wider inputs: x / s and w * s cancel in the product */
+                    for (size_t i = 0; i < C; i++) sm[i] = 0.5f + (float)(i % 7) * 0.3f, sinv[i] = 1.0f / sm[i];
+                    tl_quantize_weights_s8(wf, C > 100 ? sm : NULL, wq, sc, ws, OC, C);
                     L.scales = sc;
-                    tl_linear_s8_ref(x, wq, sc, b, want, T, C, OC);
+                    L.wsum = ws;
+                    L.smooth_inv = C > 100 ? sinv : NULL;
+                    tl_linear_s8_ref(x, &L, want, T);
                 }
                 tl_linear_ref(x, wf, b, f32, T, C, OC);
                 if (act >= 0) {
                     tl_activation_apply(want, T * OC, (tl_activation)act);
                     tl_activation_apply(f32, T * OC, (tl_activation)act);
                 }
-                if (pack) CHECK(tl_linear_pack(&L, be) == 1 || tl_vec()->level < TL_ISA_AVX512);
+                /* oneDNN packs wherever the precision is native on AVX-512 (on AVX-VNNI its
+                 * int8 gemm:jit prefers the plain layout) */
+                if (pack) CHECK(tl_linear_pack(&L, be) == 1 || !native || !(u & TL_CPU_AVX512));
                 if (pack && L.pk) L.w = NULL; /* run from the packed form alone */
                 tl_gemm g = {be, tl_gemm_state_new(be)};
                 for (int rep = 0; rep < 2; rep++) { /* second run: the cached primitive */
@@ -110,7 +160,7 @@ static void check_lowp(tl_dtype dt, int pack, int act, double *worst_ref, double
                 }
                 tl_gemm_state_free(g.st);
                 tl_packed_free(L.pk);
-                free(wf); free(b); free(x); free(want); free(f32); free(got); free(sc); free(wq);
+                free(wf); free(b); free(x); free(want); free(f32); free(got); free(sc); free(wq); free(sm); free(sinv); free(ws);
             }
 }
 

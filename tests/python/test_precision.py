@@ -30,7 +30,8 @@ def native(p):
     except KeyError:
         pass
     flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    _native_cache[p] = {"bf16": "avx512_bf16", "int8": "avx512_vnni"}[p] in flags
+    want = {"bf16": ("avx512_bf16", "amx_bf16"), "int8": ("avx512_vnni", "avx_vnni", "amx_int8")}[p]
+    _native_cache[p] = any(f" {w}" in flags for w in want)
     return _native_cache[p]
 
 
@@ -99,10 +100,11 @@ def minilm_fp32(minilm_dir):
     return TEXTS, Model(minilm_dir).embed(TEXTS, normalize=True)
 
 
-@pytest.mark.parametrize("precision,min_cos,mean_cos", [("bf16", 0.999, 0.9999), ("int8", 0.98, 0.99)])
+@pytest.mark.parametrize("precision,min_cos,mean_cos", [("bf16", 0.999, 0.9999), ("int8", 0.99, 0.998)])
 def test_minilm_embeddings(minilm_dir, minilm_fp32, precision, min_cos, mean_cos):
-    """Measured: bf16 min 0.99996, mean 0.99998; int8 min 0.9826, mean 0.9946 (per-token
-    dynamic int8 misses the issue's 0.99 minimum on this model; docs/precision.md)."""
+    """The issue's goals (0.999 bf16, 0.99 int8). Measured on 62 texts (Xeon with AMX):
+    bf16 min 0.99995; int8 (smoothed, u8 activations, FFN out in bf16) min 0.9984; int8
+    on a CPU without bf16 (all layers int8) min 0.9931 (docs/precision.md)."""
     if not native(precision):
         pytest.skip(f"{precision} is not native on this CPU")
     texts, ref = minilm_fp32
@@ -171,8 +173,10 @@ def test_forced_avx2_makes_reduced_precisions_an_error(built):
     r = run_env(code, TORCHLESS_ISA="avx2")
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert "bf16 error" in out and "AVX512-BF16" in out and "lower ISA" in out
-    assert "int8 error" in out and "AVX512-VNNI" in out
+    assert "bf16 error" in out and "AVX512-BF16 or AMX-BF16" in out
+    assert "int8 error" in out and "AVX512-VNNI, AVX-VNNI or AMX-INT8" in out
+    if native("bf16"):
+        assert "TORCHLESS_ISA forbids the instructions this CPU has" in out
     assert "auto fp32" in out
 
 
