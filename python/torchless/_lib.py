@@ -120,7 +120,14 @@ class TlContextParams(ctypes.Structure):
 class TlGenerateParams(ctypes.Structure):
     _fields_ = [("max_new_tokens", c_size_t), ("eos_ids", POINTER(c_int32)), ("n_eos", c_size_t),
                 ("do_sample", c_int), ("temperature", c_float), ("top_k", c_int), ("top_p", c_float),
-                ("repetition_penalty", c_float), ("seed", ctypes.c_uint64)]
+                ("repetition_penalty", c_float), ("seed", ctypes.c_uint64), ("min_p", c_float),
+                ("no_repeat_ngram_size", c_size_t), ("min_new_tokens", c_size_t), ("bos_token_id", c_int32),
+                ("stop_strings", POINTER(c_char_p)), ("n_stop_strings", c_size_t), ("tokenizer", c_void_p),
+                ("out_logprobs", POINTER(c_float)), ("on_token", c_void_p), ("user_data", c_void_p)]
+
+
+# int (*tl_token_fn)(void *user_data, size_t seq, int32_t token, float logprob)
+TOKEN_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_int32, c_float)
 
 
 def _check_struct_sizes() -> None:
@@ -251,5 +258,6 @@ _sig("tl_model_is_decoder", c_int, c_void_p)
 _sig("tl_model_eos_token_id", c_int32, c_void_p)
 _sig("tl_context_logits", c_int, c_void_p, POINTER(TlBatch), POINTER(c_float), c_size_t)
 _sig("tl_generate_default_params", TlGenerateParams)
+_sig("tl_model_generate_params", TlGenerateParams, c_void_p)
 _sig("tl_generate", c_int, c_void_p, POINTER(TlBatch), POINTER(TlGenerateParams), POINTER(c_int32),
      c_size_t, POINTER(c_size_t))
