@@ -340,7 +340,7 @@ typedef struct tl_pipeline tl_pipeline;
 /* Creates a pipeline for task ("text-classification", "token-classification",
  * "question-answering", "fill-mask", "zero-shot-classification", "feature-extraction",
  * "sentence-embedding", "text-pair-scoring", "text-ranking" (alias "rerank"),
- * "sentence-similarity"; NULL = inferred from config.json "architectures") on model, which
+ * "sentence-similarity", "text-generation" (decoders); NULL = inferred from config.json "architectures") on model, which
  * is borrowed and must outlive the pipeline. options_json: NULL or a JSON object of the
  * task's pipeline parameters under transformers' names (top_k, aggregation_strategy,
  * ...). Errors name the missing head weights or the bad option. Free with
@@ -366,6 +366,16 @@ TL_API const char *tl_pipeline_task_alias(size_t i, const char **task);
  * structure and values transformers returns; free it with tl_free(). */
 TL_API tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json,
                           char **output_json);
+
+/* Receives streamed text: index is the input's, text (len bytes, NUL-terminated, whole
+ * UTF-8 characters) the new text since the last call for that input. Return 0 to go on,
+ * nonzero to end that input's generation there. */
+typedef int (*tl_text_fn)(void *user_data, size_t index, const char *text, size_t len);
+
+/* As tl_pipeline_run; text-generation also gives each input's generated text to on_text
+ * as it is generated (other tasks never call it). One call at a time per pipeline. */
+TL_API tl_status tl_pipeline_run_stream(tl_pipeline *p, const char *inputs_json, const char *params_json,
+                                        tl_text_fn on_text, void *user_data, char **output_json);
 
 /* ------------------------------------------------------------------ task heads (logits) */
 

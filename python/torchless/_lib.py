@@ -241,6 +241,9 @@ def pipeline_task_aliases() -> dict:
         i += 1
     return out
 _sig("tl_pipeline_run", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p))
+# int (*tl_text_fn)(void *user_data, size_t index, const char *text, size_t len)
+TEXT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, ctypes.POINTER(ctypes.c_char), c_size_t)
+_sig("tl_pipeline_run_stream", c_int, c_void_p, c_char_p, c_char_p, TEXT_FN, c_void_p, POINTER(c_void_p))
 
 # task heads (python/torchless/optimize.py)
 _sig("tl_task_head_create", c_int, c_void_p, c_char_p, c_size_t, POINTER(c_void_p))

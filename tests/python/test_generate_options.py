@@ -141,7 +141,8 @@ def test_stop_strings_match_transformers(gpt2_tok):
     free = m.generate(ids, **kw)
     text = tok.decode(free)
     # the first substring of 3 characters from the middle on that does not occur before
-    at = next(i for i in range(len(text) // 2, len(text) - 3) if text[i:i + 3] not in text[:i + 2])
+    at = next(i for i in range(len(text) // 2, len(text) - 3) if text[i:i + 3].isascii() and text[i:i + 3].isprintable()
+              and text[i:i + 3] not in text[:i + 2])
     stop = text[at:at + 3]
     got = m.generate(ids, stop_strings=[stop, "\u2603never"], **kw)
     with torch.inference_mode():
