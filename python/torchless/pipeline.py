@@ -1,6 +1,6 @@
 """torchless.pipeline: a drop-in for ``transformers.pipeline`` on the tasks torchless runs
 in C (text-classification, token-classification, question-answering, fill-mask,
-zero-shot-classification, feature-extraction, sentence-embedding), with the same inputs
+zero-shot-classification, feature-extraction, sentence-embedding, text-generation), with the same inputs
 and the same plain-Python results, and no PyTorch underneath; plus the sentence-transformers
 tasks text-pair-scoring (``CrossEncoder.predict``), text-ranking (``CrossEncoder.rank``)
 and sentence-similarity (``SentenceTransformer.similarity``)."""
@@ -34,6 +34,7 @@ DEFAULT_MODELS = {
     "sentence-similarity": "sentence-transformers/all-MiniLM-L6-v2",
     "text-pair-scoring": "cross-encoder/ms-marco-MiniLM-L6-v2",
     "text-ranking": "cross-encoder/ms-marco-MiniLM-L6-v2",
+    "text-generation": "openai-community/gpt2",
 }
 
 # Arguments transformers.pipeline accepts that do not change results here.
