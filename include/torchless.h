@@ -348,7 +348,7 @@ typedef struct tl_pipeline tl_pipeline;
 /* Creates a pipeline for task ("text-classification", "token-classification",
  * "question-answering", "fill-mask", "zero-shot-classification", "feature-extraction",
  * "sentence-embedding", "text-pair-scoring", "text-ranking" (alias "rerank"),
- * "sentence-similarity"; NULL = inferred from config.json "architectures") on model, which
+ * "sentence-similarity", "text-generation" (decoders); NULL = inferred from config.json "architectures") on model, which
  * is borrowed and must outlive the pipeline. options_json: NULL or a JSON object of the
  * task's pipeline parameters under transformers' names (top_k, aggregation_strategy,
  * ...). Errors name the missing head weights or the bad option. Free with
@@ -374,6 +374,16 @@ TL_API const char *tl_pipeline_task_alias(size_t i, const char **task);
  * structure and values transformers returns; free it with tl_free(). */
 TL_API tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json,
                           char **output_json);
+
+/* Receives streamed text: index is the input's, text (len bytes, NUL-terminated, whole
+ * UTF-8 characters) the new text since the last call for that input. Return 0 to go on,
+ * nonzero to end that input's generation there. */
+typedef int (*tl_text_fn)(void *user_data, size_t index, const char *text, size_t len);
+
+/* As tl_pipeline_run; text-generation also gives each input's generated text to on_text
+ * as it is generated (other tasks never call it). One call at a time per pipeline. */
+TL_API tl_status tl_pipeline_run_stream(tl_pipeline *p, const char *inputs_json, const char *params_json,
+                                        tl_text_fn on_text, void *user_data, char **output_json);
 
 /* ------------------------------------------------------------------ task heads (logits) */
 
@@ -564,6 +574,12 @@ TL_API tl_status tl_context_decode(tl_context *ctx, const int32_t *seq_ids, cons
  * through temporary cache sequences, freed before returning. */
 TL_API tl_status tl_context_logits(tl_context *ctx, const tl_batch *batch, float *logits, size_t logits_len);
 
+/* Called by tl_generate for each chosen token, in order, as soon as it is chosen (a
+ * streaming hook): seq is the prompt's index, token the id, logprob its log-probability
+ * (as out_logprobs). Return 0 to go on, nonzero to end that sequence after this token.
+ * Runs on the generating thread; it must not call tl_generate on the same context. */
+typedef int (*tl_token_fn)(void *user_data, size_t seq, int32_t token, float logprob);
+
 /* Settings of tl_generate, as transformers' generate() names them. */
 typedef struct tl_generate_params {
     size_t max_new_tokens;     /* tokens to generate per sequence at most (>= 1; default 20) */
@@ -575,21 +591,53 @@ typedef struct tl_generate_params {
     float top_p;               /* in (0, 1]: nucleus sampling (default 1: off) */
     float repetition_penalty;  /* > 0; 1 (default): off; else as transformers' (prompt included) */
     uint64_t seed;             /* sampling seed: equal seeds give equal outputs */
+    float min_p;               /* in [0, 1]: sampling keeps tokens of probability >= min_p x the
+                                  top one's (after temperature, top-k, top-p); 0 (default): off */
+    size_t no_repeat_ngram_size; /* > 0: a token that would repeat an n-gram of this size
+                                  (prompt included) is banned; 0 (default): off */
+    size_t min_new_tokens;     /* eos ids are banned until this many new tokens (default 0) */
+    int32_t bos_token_id;      /* >= 0: an empty prompt starts from this token (as generate()
+                                  without input_ids); -1 (default): an empty prompt is an error */
+    const char *const *stop_strings; /* n_stop_strings non-empty strings: a sequence ends when its
+                                  generated text (decoded by tokenizer) contains one, the token
+                                  completing it kept; NULL: none */
+    size_t n_stop_strings;
+    const tl_tokenizer *tokenizer; /* decodes for stop_strings (required with them) */
+    float *out_logprobs;       /* NULL, or out_len floats: the log-probability of each chosen token
+                                  in the distribution it was chosen from (log-softmax after the
+                                  processors, and when sampling after temperature and filters;
+                                  transformers' compute_transition_scores(normalize_logits=True)),
+                                  laid out as out, NaN past a sequence's end */
+    tl_token_fn on_token;      /* NULL, or called for each chosen token (streaming) */
+    void *user_data;           /* passed to on_token */
 } tl_generate_params;
 
 /* Returns the defaults described above. */
 TL_API tl_generate_params tl_generate_default_params(void);
 
-/* Generates continuations of the n_seqs prompts of prompts (a packed batch, each prompt
- * >= 1 token, no type ids / positions / mask): prefill of all prompts in one step, then
- * one decode step per token for the sequences not yet finished. Writes sequence i's
- * generated tokens to out[i * max_new_tokens ...] (out_len >= n_seqs * max_new_tokens),
- * the rest of its row -1, and their count to n_out[i] (n_seqs entries). A sequence ends
- * at an eos id (included) or after max_new_tokens. Uses temporary sequences of ctx's KV
- * cache (freed before returning), which must hold the prompts plus max_new_tokens - 1
- * tokens each. Errors: invalid settings (top_p outside (0, 1], temperature < 0, top_k < 0,
- * repetition_penalty <= 0, max_new_tokens 0 or past the model's positions), an empty
- * prompt, a cache too small, an encoder model. */
+/* A decoder's generation defaults as transformers' GenerationConfig builds them:
+ * generation_config.json in the model directory when present (do_sample, temperature,
+ * top_k, top_p, min_p, repetition_penalty, no_repeat_ngram_size, max_new_tokens,
+ * min_new_tokens, eos_token_id (an id or a list), bos_token_id), else config.json's
+ * eos_token_id / bos_token_id, over transformers' defaults (top_k 50, max_new_tokens 20).
+ * eos_ids point into model (valid while it lives). The defaults of tl_generate_default_params
+ * for NULL or an encoder. */
+TL_API tl_generate_params tl_model_generate_params(const tl_model *model);
+
+/* Generates continuations of the n_seqs prompts of prompts (a packed batch, no type ids /
+ * positions / mask; an empty prompt is [bos_token_id] when that is set): prefill of all
+ * prompts in one step, then one decode step per token for the sequences not yet finished.
+ * Writes sequence i's generated tokens to out[i * max_new_tokens ...] (out_len >= n_seqs *
+ * max_new_tokens), the rest of its row -1, and their count to n_out[i] (n_seqs entries). A
+ * sequence ends at an eos id (included; not before min_new_tokens), a stop string, on_token's
+ * word, or after max_new_tokens. Tokens are chosen as transformers' generate() does: logits
+ * processors (repetition_penalty, no_repeat_ngram_size, min_new_tokens), then when sampling
+ * temperature, top_k, top_p, min_p. Uses temporary sequences of ctx's KV cache (freed before
+ * returning), which must hold the prompts plus max_new_tokens - 1 tokens each. Errors:
+ * invalid settings (top_p outside (0, 1], temperature < 0, top_k < 0, min_p outside [0, 1],
+ * repetition_penalty <= 0, max_new_tokens 0 or past the model's positions, stop strings
+ * without a tokenizer), an empty prompt without bos_token_id, a cache too small, an encoder
+ * model. */
 TL_API tl_status tl_generate(tl_context *ctx, const tl_batch *prompts, const tl_generate_params *params,
                              int32_t *out, size_t out_len, size_t *n_out);
 

@@ -125,7 +125,14 @@ class TlContextParams(ctypes.Structure):
 class TlGenerateParams(ctypes.Structure):
     _fields_ = [("max_new_tokens", c_size_t), ("eos_ids", POINTER(c_int32)), ("n_eos", c_size_t),
                 ("do_sample", c_int), ("temperature", c_float), ("top_k", c_int), ("top_p", c_float),
-                ("repetition_penalty", c_float), ("seed", ctypes.c_uint64)]
+                ("repetition_penalty", c_float), ("seed", ctypes.c_uint64), ("min_p", c_float),
+                ("no_repeat_ngram_size", c_size_t), ("min_new_tokens", c_size_t), ("bos_token_id", c_int32),
+                ("stop_strings", POINTER(c_char_p)), ("n_stop_strings", c_size_t), ("tokenizer", c_void_p),
+                ("out_logprobs", POINTER(c_float)), ("on_token", c_void_p), ("user_data", c_void_p)]
+
+
+# int (*tl_token_fn)(void *user_data, size_t seq, int32_t token, float logprob)
+TOKEN_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_int32, c_float)
 
 
 class TlEngineParams(ctypes.Structure):
@@ -258,6 +265,9 @@ def pipeline_task_aliases() -> dict:
         i += 1
     return out
 _sig("tl_pipeline_run", c_int, c_void_p, c_char_p, c_char_p, POINTER(c_void_p))
+# int (*tl_text_fn)(void *user_data, size_t index, const char *text, size_t len)
+TEXT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, ctypes.POINTER(ctypes.c_char), c_size_t)
+_sig("tl_pipeline_run_stream", c_int, c_void_p, c_char_p, c_char_p, TEXT_FN, c_void_p, POINTER(c_void_p))
 
 # task heads (python/torchless/optimize.py)
 _sig("tl_task_head_create", c_int, c_void_p, c_char_p, c_size_t, POINTER(c_void_p))
@@ -275,6 +285,7 @@ _sig("tl_model_is_decoder", c_int, c_void_p)
 _sig("tl_model_eos_token_id", c_int32, c_void_p)
 _sig("tl_context_logits", c_int, c_void_p, POINTER(TlBatch), POINTER(c_float), c_size_t)
 _sig("tl_generate_default_params", TlGenerateParams)
+_sig("tl_model_generate_params", TlGenerateParams, c_void_p)
 _sig("tl_generate", c_int, c_void_p, POINTER(TlBatch), POINTER(TlGenerateParams), POINTER(c_int32),
      c_size_t, POINTER(c_size_t))
 

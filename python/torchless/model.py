@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from . import hub
-from ._lib import TlAccuracyReport, TlBatch, check, invalid_input, lib
+from ._lib import TOKEN_FN, TlAccuracyReport, TlBatch, check, invalid_input, lib
 
 
 def _as_i32(a, name: str = "input_ids") -> np.ndarray:
@@ -196,38 +196,89 @@ class Model:
             start += int(n)
         return res
 
-    def generate(self, input_ids, max_new_tokens: int = 20, do_sample: bool = False,
-                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 repetition_penalty: float = 1.0, seed: int = 0, eos_token_id=None) -> list:
+    def generation_defaults(self) -> dict:
+        """The model's generation defaults (generation_config.json when present, else
+        config.json's eos / bos over transformers' GenerationConfig defaults)."""
+        g = lib.tl_model_generate_params(self._h)
+        return dict(max_new_tokens=g.max_new_tokens, do_sample=bool(g.do_sample), temperature=g.temperature,
+                    top_k=g.top_k, top_p=g.top_p, min_p=g.min_p, repetition_penalty=g.repetition_penalty,
+                    no_repeat_ngram_size=g.no_repeat_ngram_size, min_new_tokens=g.min_new_tokens,
+                    eos_token_id=[g.eos_ids[i] for i in range(g.n_eos)], bos_token_id=g.bos_token_id)
+
+    def generate(self, input_ids, max_new_tokens: Optional[int] = None, do_sample: Optional[bool] = None,
+                 temperature: Optional[float] = None, top_k: Optional[int] = None, top_p: Optional[float] = None,
+                 repetition_penalty: Optional[float] = None, seed: int = 0, eos_token_id=None,
+                 min_p: Optional[float] = None, no_repeat_ngram_size: Optional[int] = None,
+                 min_new_tokens: Optional[int] = None, bos_token_id: Optional[int] = None,
+                 stop_strings=None, return_logprobs: bool = False, on_token=None):
         """Generates continuations of one prompt (a list of ids) or several (a list of
         lists, of different lengths: no padding) and returns the new tokens of each (a list,
-        or a list of lists), eos included when reached. eos_token_id: an id or a list of
-        ids; None: config.json's eos_token_id (-1: none). Sampling (do_sample) draws from a
-        stream seeded by seed: reproducible, not torch's random numbers."""
-        single = len(input_ids) > 0 and np.isscalar(input_ids[0])
+        or a list of lists), eos included when reached. A setting left None takes the
+        model's generation defaults (generation_defaults(): generation_config.json, else
+        transformers' defaults). eos_token_id: an id or a list of ids (-1 or []: none). An
+        empty prompt starts from bos_token_id. stop_strings: a string or a list, decoded
+        with the model's tokenizer. return_logprobs: also return each chosen token's
+        log-probability, as (tokens, logprobs). on_token(seq, token, logprob): called per
+        token as it is chosen; a true return ends that sequence. Sampling (do_sample)
+        draws from a stream seeded by seed: reproducible, not torch's random numbers."""
+        single = len(input_ids) == 0 or np.isscalar(input_ids[0])
         prompts = [input_ids] if single else list(input_ids)
         batch, lens, _keep = self._pack(prompts)
-        if eos_token_id is None:
-            eos_token_id = lib.tl_model_eos_token_id(self._h)
-        eos = [eos_token_id] if np.isscalar(eos_token_id) else list(eos_token_id)
-        eos = _as_i32(np.array([e for e in eos if e >= 0]))
-        params = lib.tl_generate_default_params()
-        params.max_new_tokens, params.do_sample = max(int(max_new_tokens), 0), int(bool(do_sample))
-        params.temperature, params.top_k, params.top_p = temperature, int(top_k), top_p
-        params.repetition_penalty, params.seed = repetition_penalty, int(seed) & (2**64 - 1)
-        params.eos_ids, params.n_eos = eos.ctypes.data_as(POINTER(c_int32)), eos.size
-        n = len(prompts)
-        out = np.empty(max(n * params.max_new_tokens, 1), dtype=np.int32)
+        params = lib.tl_model_generate_params(self._h)
+        given = dict(max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_k=top_k,
+                     top_p=top_p, repetition_penalty=repetition_penalty, min_p=min_p,
+                     no_repeat_ngram_size=no_repeat_ngram_size, min_new_tokens=min_new_tokens,
+                     bos_token_id=bos_token_id)
+        for k, v in given.items():
+            if v is None:
+                continue
+            if k in ("max_new_tokens", "no_repeat_ngram_size", "min_new_tokens"):
+                v = max(int(v), 0)
+            elif k in ("top_k", "bos_token_id", "do_sample"):
+                v = int(v)
+            setattr(params, k, v)
+        params.seed = int(seed) & (2**64 - 1)
+        eos = None
+        if eos_token_id is not None:
+            eos = [eos_token_id] if np.isscalar(eos_token_id) else list(eos_token_id)
+            eos = _as_i32(np.array([e for e in eos if e >= 0]))
+            params.eos_ids, params.n_eos = eos.ctypes.data_as(POINTER(c_int32)), eos.size
+        stops = None
+        if stop_strings:
+            stop_list = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings)
+            stops = (c_char_p * len(stop_list))(*[x.encode() for x in stop_list])
+            params.stop_strings, params.n_stop_strings = stops, len(stop_list)
+            params.tokenizer = lib.tl_model_tokenizer(self._h)
+        n, M = len(prompts), params.max_new_tokens
+        out = np.empty(max(n * M, 1), dtype=np.int32)
+        lp = np.empty(max(n * M, 1), dtype=np.float32)
+        if return_logprobs:
+            params.out_logprobs = lp.ctypes.data_as(POINTER(c_float))
+        errors = []
+        cb = None
+        if on_token is not None:
+            def _cb(_user, seq, token, logprob):
+                try:
+                    return 1 if on_token(int(seq), int(token), float(logprob)) else 0
+                except BaseException as e:  # noqa: BLE001 - re-raised after the call
+                    errors.append(e)
+                    return 1
+            cb = TOKEN_FN(_cb)
+            params.on_token = ctypes.cast(cb, c_void_p)
         n_out = np.zeros(max(n, 1), dtype=np.uintp)
-        pages = sum(-(-(int(k) + params.max_new_tokens - 1) // 16) * 16 for k in lens)
+        pages = sum(-(-(max(int(k), 1) + M - 1) // 16) * 16 for k in lens)
         ctx = self._context(max(pages, 16))
         try:
             check(lib.tl_generate(ctx, byref(batch), byref(params), out.ctypes.data_as(POINTER(c_int32)),
                                   out.size, n_out.ctypes.data_as(POINTER(c_size_t))))
         finally:
             lib.tl_context_free(ctx)
-        M = params.max_new_tokens
+        if errors:
+            raise errors[0]
         res = [out[i * M:i * M + int(n_out[i])].tolist() for i in range(n)]
+        if return_logprobs:
+            lps = [lp[i * M:i * M + int(n_out[i])].tolist() for i in range(n)]
+            return (res[0], lps[0]) if single else (res, lps)
         return res[0] if single else res
 
     @staticmethod

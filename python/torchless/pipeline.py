@@ -1,6 +1,6 @@
 """torchless.pipeline: a drop-in for ``transformers.pipeline`` on the tasks torchless runs
 in C (text-classification, token-classification, question-answering, fill-mask,
-zero-shot-classification, feature-extraction, sentence-embedding), with the same inputs
+zero-shot-classification, feature-extraction, sentence-embedding, text-generation), with the same inputs
 and the same plain-Python results, and no PyTorch underneath; plus the sentence-transformers
 tasks text-pair-scoring (``CrossEncoder.predict``), text-ranking (``CrossEncoder.rank``)
 and sentence-similarity (``SentenceTransformer.similarity``)."""
@@ -14,7 +14,7 @@ from ctypes import byref, c_void_p
 from typing import Any, Optional, Union
 
 from . import hub
-from ._lib import check, invalid_input, lib, pipeline_task_aliases, pipeline_tasks
+from ._lib import TEXT_FN, check, invalid_input, lib, pipeline_task_aliases, pipeline_tasks
 from .model import Model
 
 # The tasks and transformers' task aliases, as the C library's table has them.
@@ -34,6 +34,7 @@ DEFAULT_MODELS = {
     "sentence-similarity": "sentence-transformers/all-MiniLM-L6-v2",
     "text-pair-scoring": "cross-encoder/ms-marco-MiniLM-L6-v2",
     "text-ranking": "cross-encoder/ms-marco-MiniLM-L6-v2",
+    "text-generation": "openai-community/gpt2",
 }
 
 # Arguments transformers.pipeline accepts that do not change results here.
@@ -100,6 +101,8 @@ class Pipeline:
         """Runs the task: a string, a list of strings, or the task's dict inputs
         ({"text", "text_pair"}, {"question", "context"}); parameters as transformers names
         them (top_k, aggregation_strategy, candidate_labels, ...). batch_size is accepted.
+        text-generation also takes on_text(index, text): called with each input's new text
+        as it is generated (a true return ends that input's generation).
         text-ranking also takes (query, documents) and sentence-similarity
         (source_sentence, sentences) as two arguments."""
         for k in ("batch_size", "num_workers"):
@@ -131,9 +134,27 @@ class Pipeline:
                     inputs = kwargs.pop(key)
                     break
         payload = json.dumps(_jsonable(inputs), ensure_ascii=False).encode("utf-8", "surrogatepass")
+        on_text = kwargs.pop("on_text", None) if self.task == "text-generation" else None
         params = json.dumps(_jsonable(kwargs)).encode() if kwargs else None
         out = c_void_p()
-        check(lib.tl_pipeline_run(self._h, payload, params, byref(out)))
+        if on_text is None:
+            check(lib.tl_pipeline_run(self._h, payload, params, byref(out)))
+        else:
+            errors = []
+
+            def piece(_user, index, text, n):
+                try:
+                    return 1 if on_text(int(index), ctypes.string_at(text, n).decode("utf-8", "replace")) else 0
+                except BaseException as e:  # noqa: BLE001 - re-raised after the call
+                    errors.append(e)
+                    return 1
+            cb = TEXT_FN(piece)
+            status = lib.tl_pipeline_run_stream(self._h, payload, params, cb, None, byref(out))
+            if errors:
+                if out.value:
+                    lib.tl_free(out)
+                raise errors[0]
+            check(status)
         try:
             result = json.loads(ctypes.string_at(out.value).decode("utf-8"))
         finally:

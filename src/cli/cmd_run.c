@@ -5,6 +5,8 @@
  * the inputs streamed in bounded batches (run_batch.c), one JSON result line per input. */
 #include "run.h"
 
+#include <cjson/cJSON.h>
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,11 @@ static void run_usage(FILE *f) {
             "                         text-ranking (rerank): CrossEncoder.rank of {\"query\",\n"
             "                         \"documents\"}; sentence-similarity: scores of {\"source_sentence\",\n"
             "                         \"sentences\"} as SentenceTransformer.similarity;\n"
+            "                         text-generation (decoders: gpt2, llama, mistral, qwen2): streams\n"
+            "                         the prompt and its continuation to stdout as tokens come\n"
+            "                         (--format json: transformers' [{\"generated_text\": ...}] per input);\n"
+            "                         generate() parameters in --options, e.g. '{\"max_new_tokens\": 50,\n"
+            "                         \"do_sample\": false, \"stop_strings\": [\".\"]}'\n"
             "                         auto: the task config.json architectures implies\n"
             "  -i, --input FILE       JSONL file ('-' = stdin): each line a JSON string or {\"text\": ...};\n"
             "                         for pipeline tasks each line is one pipeline input: a string or\n"
@@ -42,8 +49,9 @@ static void run_usage(FILE *f) {
             "                         sentence-embedding: force L2 normalization on or off (default:\n"
             "                         as the model's sentence-transformers modules say)\n"
             "      --similarity       sentence-embedding: also print the cosine similarity matrix\n"
-            "      --format json|table  json (default): one JSON line per input; table (sentence-embedding\n"
-            "                         only): readable rows\n"
+            "      --format json|table|text  json (default): one JSON line per input; table (sentence-embedding\n"
+            "                         only): readable rows; text (text-generation's default): each input's\n"
+            "                         prompt and generated text on one line, written as it is generated\n"
             "      --batch-size N     inputs per batch (default 32): results are printed batch by batch\n"
             "      --on-error stop|skip  a bad input (malformed line, invalid UTF-8, an input the task\n"
             "                         rejects) is reported as FILE:LINE (or argument N) on stderr;\n"
@@ -69,7 +77,8 @@ static void run_usage(FILE *f) {
 static int is_pipeline_task(const char *task) {
     static const char *names[] = {"text-classification", "sentiment-analysis", "token-classification", "ner",
                                   "question-answering", "fill-mask", "zero-shot-classification",
-                                  "text-pair-scoring", "text-ranking", "rerank", "sentence-similarity", "auto"};
+                                  "text-pair-scoring", "text-ranking", "rerank", "sentence-similarity",
+                                  "text-generation", "auto"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(task, names[i])) return 1;
     return 0;
@@ -93,7 +102,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         {"options", required_argument, 0, 'o'}, {"batch-size", required_argument, 0, 'B'},
         {"on-error", required_argument, 0, 'E'}, {"quiet", no_argument, 0, 'q'},
         {"precision", required_argument, 0, 'P'}, {"check-accuracy", no_argument, 0, 'A'}, {0, 0, 0, 0}};
-    *o = (run_opts){.task = "sentence-embedding", .format = "json", .normalize = -1, .batch = 32};
+    *o = (run_opts){.task = "sentence-embedding", .format = NULL, .normalize = -1, .batch = 32};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:t:i:o:qh", opts, NULL)) != -1) {
@@ -136,11 +145,15 @@ static int check_options(const run_opts *o, int pipe, int embed) {
                         "sentence-similarity, auto)\n", o->task);
         return 0;
     }
-    if (strcmp(o->format, "table") && strcmp(o->format, "json")) {
-        fprintf(stderr, "torchless run: --format must be json or table, not '%s'\n", o->format);
+    if (o->format && strcmp(o->format, "table") && strcmp(o->format, "json") && strcmp(o->format, "text")) {
+        fprintf(stderr, "torchless run: --format must be json, table or text, not '%s'\n", o->format);
         return 0;
     }
-    const char *only_embed = !strcmp(o->format, "table") ? "--format table"
+    if (o->format && !strcmp(o->format, "text") && strcmp(o->task, "text-generation") && strcmp(o->task, "auto")) {
+        fprintf(stderr, "torchless run: --format text applies to --task text-generation only, not %s\n", o->task);
+        return 0;
+    }
+    const char *only_embed = o->format && !strcmp(o->format, "table") ? "--format table"
                              : o->sim ? "--similarity"
                              : o->normalize == 1 ? "--normalize"
                              : o->normalize == 0 ? "--no-normalize" : NULL;
@@ -212,10 +225,25 @@ int tl_cmd_run(int argc, char **argv) {
     /* the first batch is read before the model is loaded: no input is a usage error */
     size_t n = read_batch(&src, items, (size_t)o.batch, o.skip);
     run_state r = {.kind = pipe ? RUN_PIPELINE : embed ? RUN_EMBED : RUN_FEATURES, .max_len = (size_t)o.max_len,
-                   .normalize = o.normalize, .sim = o.sim, .table = !strcmp(o.format, "table"), .skip = o.skip};
+                   .normalize = o.normalize, .sim = o.sim, .table = o.format && !strcmp(o.format, "table"), .skip = o.skip};
     rc = tl_input_report_empty(&src, o.input, "run") ? 2 : load_model(&o, &r.m);
     if (!rc && pipe && tl_pipeline_create(r.m, strcmp(o.task, "auto") ? o.task : NULL, o.options, &r.p) != TL_OK)
         rc = tl_cli_fail("cannot create the pipeline");
+    if (!rc && r.p && !strcmp(tl_pipeline_task(r.p), "text-generation")) {
+        /* text-generation streams its text unless --format json; table does not apply */
+        r.stream_text = !(o.format && !strcmp(o.format, "json"));
+        cJSON *opts = o.options ? cJSON_Parse(o.options) : NULL;
+        r.full_text = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(opts, "return_full_text"));
+        cJSON_Delete(opts);
+        if (o.format && !strcmp(o.format, "table")) {
+            fprintf(stderr, "torchless run: --format table applies to --task sentence-embedding only\n");
+            rc = 2;
+        }
+    } else if (!rc && o.format && !strcmp(o.format, "text")) {
+        fprintf(stderr, "torchless run: --format text applies to --task text-generation only, not %s\n",
+                r.p ? tl_pipeline_task(r.p) : o.task);
+        rc = 2;
+    }
     if (!rc) {
         size_t total = 0;
         int show = o.input && !o.quiet;

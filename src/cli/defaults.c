@@ -20,6 +20,7 @@ const char *tl_cli_default_model(const char *task) {
         {"text-pair-scoring", "cross-encoder/ms-marco-MiniLM-L6-v2"},
         {"text-ranking", "cross-encoder/ms-marco-MiniLM-L6-v2"},
         {"rerank", "cross-encoder/ms-marco-MiniLM-L6-v2"},
+        {"text-generation", "openai-community/gpt2"},
     };
     for (size_t i = 0; task && i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(task, table[i].task)) return table[i].id;

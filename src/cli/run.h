@@ -12,6 +12,7 @@ typedef struct run_state {
     enum run_kind kind;
     size_t max_len;       /* embeddings / features truncation, 0 = the model's */
     int normalize, sim, table, skip;
+    int stream_text, full_text; /* text-generation --format text: stream; print the prompt first */
     tl_progress progress;
     float *kept;          /* --similarity: the embeddings printed so far, n_kept x dim */
     size_t n_kept, cap_kept;

@@ -3,6 +3,8 @@
  * failing one), pipeline tasks input by input; results printed in input order. */
 #include "run.h"
 
+#include <cjson/cJSON.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,11 +127,38 @@ done:
     free(texts); free(pos); free(errs); free(feats); free(emb);
 }
 
+/* tl_text_fn: writes a piece of generated text to stdout at once. */
+static int put_piece(void *user, size_t index, const char *text, size_t len) {
+    (void)user;
+    (void)index;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+/* text-generation --format text: the prompt (unless return_full_text is false), then the
+ * generated text streamed as it comes, then a newline. in->text is the JSON input. */
+static void stream_one(run_state *r, tl_input *in) {
+    cJSON *v = cJSON_Parse(in->text);
+    if (r->full_text && cJSON_IsString(v)) fputs(v->valuestring, stdout);
+    cJSON_Delete(v);
+    fflush(stdout);
+    char *out = NULL;
+    if (tl_pipeline_run_stream(r->p, in->text, NULL, put_piece, r, &out) != TL_OK) {
+        putchar('\n');
+        bad_input(r, in, tl_last_error(), 1);
+    } else {
+        putchar('\n');
+    }
+    tl_free(out);
+}
+
 /* Pipeline task: each input through tl_pipeline_run, printed as it is done. */
 static void pipeline_batch(run_state *r, tl_input *items, size_t n) {
     for (size_t i = 0; i < n && !r->stopped; i++) {
         tl_input *in = &items[i];
         if (in->error) { bad_input(r, in, in->error, in->usage_error ? 2 : 1); continue; }
+        if (r->stream_text) { stream_one(r, in); continue; }
         char *out = NULL;
         if (tl_pipeline_run(r->p, in->text, NULL, &out) != TL_OK) bad_input(r, in, tl_last_error(), 1);
         else puts(out);

@@ -107,6 +107,7 @@ typedef struct tl_arch {
     int tie_embeddings;     /* the output projection is WORD_EMB when LM_HEAD is absent */
     int scale_by_layer;     /* GPT-2 scale_attn_by_inverse_layer_idx */
     int eos_token_id;       /* config.json eos_token_id (its first when a list), -1 when none */
+    int bos_token_id;       /* config.json bos_token_id, -1 when none */
     double ln_eps;
     tl_activation act;
     char act_name[32];

@@ -8,11 +8,14 @@
 
 #include <string.h>
 
-/* Reads eos_token_id (an integer or a list: its first) into arch->eos_token_id (-1: none). */
+/* Reads eos_token_id (an integer or a list: its first) into arch->eos_token_id and
+ * bos_token_id into arch->bos_token_id (-1: none). */
 static void read_eos(const cJSON *cfg, tl_arch *a) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "eos_token_id");
     if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
     a->eos_token_id = cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int)v->valuedouble : -1;
+    v = cJSON_GetObjectItemCaseSensitive(cfg, "bos_token_id");
+    a->bos_token_id = cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int)v->valuedouble : -1;
 }
 
 /* Reads a boolean field (absent or null: def); 0 and sets *ok = 0 when not a boolean. */

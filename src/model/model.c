@@ -49,6 +49,7 @@ tl_status tl_model_load(const char *path_or_id, const tl_model_params *params, t
     if (s == TL_OK) s = tl_st_open_dir(m->dir, &m->st);
     if (s == TL_OK) s = finish_load(m, &p, 1);
     if (s == TL_OK) s = tl_st_config_load(m->dir, &m->st_cfg);
+    if (s == TL_OK) s = tl_gen_config_load(m);
     if (s == TL_OK && p.load_tokenizer) s = load_tokenizer(m);
     if (s != TL_OK) {
         tl_model_free(m);
@@ -102,6 +103,7 @@ tl_status tl_model_load_tensors(const char *config_json, const tl_tensor_view *t
     if (s == TL_OK) s = tl_st_config_load(NULL, &m->st_cfg);
     /* no packing: the caller's tensors stay the weights, so later changes to them show */
     if (s == TL_OK) s = finish_load(m, &p, 0);
+    if (s == TL_OK) s = tl_gen_config_load(m);
     if (s != TL_OK) {
         tl_model_free(m);
         return s;

@@ -20,6 +20,8 @@ typedef struct tl_layer_drift {
     float max_rel;    /* worst per-token ||y - y_fp32|| / ||y_fp32|| */
     float min_cos;    /* least per-token cosine */
 } tl_layer_drift;
+/* Most eos ids a model's generation defaults hold. */
+#define TL_GEN_MAX_EOS 16
 
 /* Everything here is set at load and never changes, except `spare`: a one-slot cache of
  * an idle context for the calls that take none, exchanged atomically. */
@@ -36,6 +38,8 @@ struct tl_model {
     tl_accuracy_report accuracy; /* the precision it runs and what its guard measured */
     tl_layer_drift *drift;       /* per linear layer, when the guard ran a reduced precision */
     size_t n_drift;
+    tl_generate_params gen;      /* decoders: generation defaults (gen_config.c) */
+    int32_t gen_eos[TL_GEN_MAX_EOS]; /* gen.eos_ids points here */
     _Atomic(tl_context *) spare; /* an idle context for tl_model_forward & co, or NULL */
 };
 
@@ -53,6 +57,10 @@ tl_status tl_batch_validate(const tl_model *m, const tl_batch *b, size_t *total)
  * last hidden state (total, H) to out. Uses c's arena and thread count; c runs nothing
  * else meanwhile. */
 tl_status tl_encoder_forward(tl_context *c, const tl_batch *b, size_t total, float *out);
+
+/* Reads m's generation defaults into m->gen (gen_config.c): generation_config.json in
+ * m->dir when present, config.json's eos / bos. Errors name the file and field. */
+tl_status tl_gen_config_load(tl_model *m);
 
 /* Returns the text-entry-point error when the model has no tokenizer, else TL_OK. */
 tl_status tl_model_require_tokenizer(const tl_model *m);

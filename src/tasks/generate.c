@@ -1,19 +1,24 @@
 /* generate.c — tl_generate: prompts prefilled in one packed step on temporary KV-cache
  * sequences, then one decode step per new token over the unfinished sequences, each token
- * chosen by sampling.c; stops at an eos id or max_new_tokens. */
+ * chosen by sampling.c after the logits processors; stops at an eos id, a stop string,
+ * the callback's word or max_new_tokens. */
 #include "core/error.h"
 #include "core/util.h"
 #include "runtime/context.h"
 #include "runtime/kv_cache.h"
 #include "tasks/sampling.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 tl_generate_params tl_generate_default_params(void) {
     tl_generate_params p = {.max_new_tokens = 20, .eos_ids = NULL, .n_eos = 0, .do_sample = 0,
                             .temperature = 1.0f, .top_k = 0, .top_p = 1.0f,
-                            .repetition_penalty = 1.0f, .seed = 0};
+                            .repetition_penalty = 1.0f, .seed = 0, .min_p = 0.0f,
+                            .no_repeat_ngram_size = 0, .min_new_tokens = 0, .bos_token_id = -1,
+                            .stop_strings = NULL, .n_stop_strings = 0, .tokenizer = NULL,
+                            .out_logprobs = NULL, .on_token = NULL, .user_data = NULL};
     return p;
 }
 
@@ -24,7 +29,8 @@ static int is_eos(const tl_generate_params *p, int32_t id) {
     return 0;
 }
 
-/* Checks prompts and sizes against the model and the cache before anything runs. */
+/* Checks prompts and sizes against the model and the cache before anything runs (an
+ * empty prompt counts as the one bos token it becomes). */
 static tl_status check_args(tl_context *ctx, const tl_batch *b, const tl_generate_params *p, size_t out_len) {
     const tl_model *m = ctx->model;
     if (!tl_model_is_decoder(m))
@@ -41,7 +47,13 @@ static tl_status check_args(tl_context *ctx, const tl_batch *b, const tl_generat
     size_t need = 0, rows;
     for (size_t i = 0; i < b->n_seqs; i++) {
         size_t len = b->seq_lens[i];
-        if (len == 0) return tl_set_error(TL_ERR_INVALID_ARG, "generate: prompt %zu is empty", i);
+        if (len == 0 && p->bos_token_id < 0)
+            return tl_set_error(TL_ERR_INVALID_ARG, "generate: prompt %zu is empty and there is no "
+                                "bos_token_id to start from", i);
+        if (len == 0 && (size_t)p->bos_token_id >= tl_model_vocab_size(m))
+            return tl_set_error(TL_ERR_INVALID_ARG, "generate: prompt %zu is empty and bos_token_id %d is "
+                                "outside the vocabulary (%zu)", i, (int)p->bos_token_id, tl_model_vocab_size(m));
+        len += len == 0;
         if (len > max_pos - p->max_new_tokens)
             return tl_set_error(TL_ERR_INVALID_ARG, "generate: prompt %zu has %zu tokens; with max_new_tokens "
                                 "%zu it passes the model's %zu positions", i, len, p->max_new_tokens, max_pos);
@@ -59,61 +71,113 @@ static tl_status check_args(tl_context *ctx, const tl_batch *b, const tl_generat
     return TL_OK;
 }
 
-/* The generation loop on sequences ids (made), logits (n x V) and scratch. */
-static tl_status run(tl_context *ctx, const tl_batch *b, const tl_generate_params *p, const int32_t *ids,
-                     float *logits, int32_t *work, float *prob, int32_t *out, size_t *n_out) {
-    const size_t n = b->n_seqs, V = tl_model_vocab_size(ctx->model), M = p->max_new_tokens;
-    size_t *cu = calloc(n + 1, sizeof *cu), *one = malloc(n * sizeof *one);
+/* A run's per-sequence state: hist (n x stride) holds each prompt then its new tokens. */
+typedef struct gen_run {
+    const tl_generate_params *p;
+    size_t n, V, M, stride;
+    int32_t *hist, *out;
+    size_t *hlen, *n_out;
+    tl_rng *rng;
+    unsigned char *mark; /* V bytes for the repetition penalty */
+    int32_t *work;
+    float *prob;
+} gen_run;
+
+/* Chooses sequence i's next token from its logits row (modified); *done = 1 when the
+ * sequence ends with it. */
+static tl_status choose(gen_run *g, size_t i, float *row, int *done) {
+    const tl_generate_params *p = g->p;
+    const int32_t *h = g->hist + i * g->stride;
+    tl_repetition_penalty(row, g->V, h, g->hlen[i], p->repetition_penalty, g->mark);
+    tl_no_repeat_ngram(row, g->V, h, g->hlen[i], p->no_repeat_ngram_size);
+    if (g->n_out[i] < p->min_new_tokens) tl_ban_ids(row, g->V, p->eos_ids, p->n_eos);
+    float lp;
+    int32_t next = tl_sample_next(row, g->V, p, &g->rng[i], g->work, g->prob, &lp);
+    size_t k = g->n_out[i]++;
+    g->out[i * g->M + k] = next;
+    if (p->out_logprobs) p->out_logprobs[i * g->M + k] = lp;
+    g->hist[i * g->stride + g->hlen[i]++] = next;
+    int stop = is_eos(p, next) || g->n_out[i] >= g->M;
+    if (p->on_token && p->on_token(p->user_data, i, next, lp)) stop = 1;
+    if (!stop && p->n_stop_strings) {
+        tl_status s = tl_stop_string_hit(p, g->out + i * g->M, g->n_out[i], &stop);
+        if (s) return s;
+    }
+    *done = stop;
+    return TL_OK;
+}
+
+/* The generation loop on the prompts b (none empty) and sequences ids (made), logits
+ * (n x V). */
+static tl_status run(tl_context *ctx, const tl_batch *b, gen_run *g, const int32_t *ids, float *logits) {
+    const size_t n = g->n, V = g->V;
+    size_t *one = malloc(n * sizeof *one);
     int32_t *act = malloc(n * sizeof *act), *act_ids = malloc(n * sizeof *act_ids), *tok = malloc(n * sizeof *tok);
-    int32_t *seen = NULL;
-    unsigned char *mark = NULL;
-    tl_rng *rng = malloc(n * sizeof *rng);
     tl_status s = TL_OK;
-    if (!cu || !one || !act || !act_ids || !tok || !rng) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
-    for (size_t i = 0; i < n; i++) {
-        cu[i + 1] = cu[i] + b->seq_lens[i];
-        rng[i] = tl_rng_for(p->seed, i);
-        n_out[i] = 0;
-        for (size_t k = 0; k < M; k++) out[i * M + k] = -1;
-    }
-    if (p->repetition_penalty != 1.0f) {
-        size_t longest = 0;
-        for (size_t i = 0; i < n; i++) longest = b->seq_lens[i] > longest ? b->seq_lens[i] : longest;
-        seen = malloc((longest + M) * sizeof *seen);
-        mark = calloc(V, 1);
-        if (!seen || !mark) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
-    }
+    if (!one || !act || !act_ids || !tok) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto done; }
     /* prefill: every prompt in one packed step, the logits of its last token */
     s = tl_context_decode(ctx, ids, b, 0, logits, n * V);
     size_t n_act = n;
     for (size_t i = 0; i < n; i++) act[i] = (int32_t)i;
     while (s == TL_OK && n_act) {
         size_t keep = 0;
-        for (size_t a = 0; a < n_act; a++) {
+        for (size_t a = 0; a < n_act && s == TL_OK; a++) {
             size_t i = (size_t)act[a];
-            float *row = logits + a * V;
-            if (seen) {
-                size_t k = 0;
-                for (size_t t = cu[i]; t < cu[i + 1]; t++) seen[k++] = b->input_ids[t];
-                for (size_t t = 0; t < n_out[i]; t++) seen[k++] = out[i * M + t];
-                tl_repetition_penalty(row, V, seen, k, p->repetition_penalty, mark);
-            }
-            int32_t next = tl_sample_next(row, V, p, &rng[i], work, prob);
-            out[i * M + n_out[i]++] = next;
-            if (!is_eos(p, next) && n_out[i] < M) {
+            int done = 0;
+            s = choose(g, i, logits + a * V, &done);
+            if (s == TL_OK && !done) {
                 act[keep] = (int32_t)i;
                 act_ids[keep] = ids[i];
-                tok[keep++] = next;
+                tok[keep++] = g->out[i * g->M + g->n_out[i] - 1];
             }
         }
         n_act = keep;
-        if (!n_act) break;
+        if (s || !n_act) break;
         for (size_t a = 0; a < n_act; a++) one[a] = 1;
         tl_batch step = {.n_seqs = n_act, .seq_lens = one, .input_ids = tok};
         s = tl_context_decode(ctx, act_ids, &step, 0, logits, n * V);
     }
 done:
-    free(cu); free(one); free(act); free(act_ids); free(tok); free(seen); free(mark); free(rng);
+    free(one); free(act); free(act_ids); free(tok);
+    return s;
+}
+
+/* Sets up g's buffers for the prompts b (none empty), runs, frees them. */
+static tl_status generate(tl_context *ctx, const tl_batch *b, const tl_generate_params *p, int32_t *out,
+                          size_t *n_out) {
+    const size_t n = b->n_seqs, V = tl_model_vocab_size(ctx->model), M = p->max_new_tokens;
+    size_t longest = 0;
+    for (size_t i = 0; i < n; i++) longest = b->seq_lens[i] > longest ? b->seq_lens[i] : longest;
+    gen_run g = {.p = p, .n = n, .V = V, .M = M, .stride = longest + M, .out = out, .n_out = n_out};
+    g.hist = malloc(n * g.stride * sizeof *g.hist);
+    g.hlen = calloc(n, sizeof *g.hlen);
+    g.rng = malloc(n * sizeof *g.rng);
+    g.mark = calloc(V, 1);
+    g.work = malloc(V * sizeof *g.work);
+    g.prob = malloc(V * sizeof *g.prob);
+    int32_t *ids = malloc(n * sizeof *ids);
+    float *logits = malloc(n * V * sizeof *logits);
+    size_t made = 0;
+    tl_status s = TL_OK;
+    if (!g.hist || !g.hlen || !g.rng || !g.mark || !g.work || !g.prob || !ids || !logits)
+        s = tl_set_error(TL_ERR_OOM, "out of memory for generation");
+    for (size_t i = 0, t = 0; s == TL_OK && i < n; i++) {
+        memcpy(g.hist + i * g.stride, b->input_ids + t, b->seq_lens[i] * sizeof *g.hist);
+        g.hlen[i] = b->seq_lens[i];
+        t += b->seq_lens[i];
+        g.rng[i] = tl_rng_for(p->seed, i);
+        n_out[i] = 0;
+        for (size_t k = 0; k < M; k++) {
+            out[i * M + k] = -1;
+            if (p->out_logprobs) p->out_logprobs[i * M + k] = NAN;
+        }
+    }
+    for (; s == TL_OK && made < n; made++)
+        if ((s = tl_context_seq_new(ctx, &ids[made]))) break;
+    if (s == TL_OK) s = run(ctx, b, &g, ids, logits);
+    for (size_t i = 0; i < made; i++) tl_context_seq_free(ctx, ids[i]);
+    free(g.hist); free(g.hlen); free(g.rng); free(g.mark); free(g.work); free(g.prob);
+    free(ids); free(logits);
     return s;
 }
 
@@ -124,15 +188,23 @@ tl_status tl_generate(tl_context *ctx, const tl_batch *prompts, const tl_generat
     tl_generate_params p = params ? *params : tl_generate_default_params();
     tl_status s = check_args(ctx, prompts, &p, out_len);
     if (s) return s;
-    const size_t n = prompts->n_seqs, V = tl_model_vocab_size(ctx->model);
-    int32_t *ids = malloc(n * sizeof *ids), *work = malloc(V * sizeof *work);
-    float *logits = malloc(n * V * sizeof *logits), *prob = malloc(V * sizeof *prob);
-    size_t made = 0;
-    if (!ids || !work || !logits || !prob) s = tl_set_error(TL_ERR_OOM, "out of memory for generation");
-    for (; s == TL_OK && made < n; made++)
-        if ((s = tl_context_seq_new(ctx, &ids[made]))) break;
-    if (s == TL_OK) s = run(ctx, prompts, &p, ids, logits, work, prob, out, n_out);
-    for (size_t i = 0; i < made; i++) tl_context_seq_free(ctx, ids[i]);
-    free(ids); free(work); free(logits); free(prob);
+    size_t n = prompts->n_seqs, total = 0, empty = 0;
+    for (size_t i = 0; i < n; i++) { total += prompts->seq_lens[i]; empty += !prompts->seq_lens[i]; }
+    if (!empty) return generate(ctx, prompts, &p, out, n_out);
+    /* empty prompts start from bos_token_id (checked), as generate() without input_ids */
+    size_t *lens = malloc(n * sizeof *lens);
+    int32_t *ids = malloc((total + empty) * sizeof *ids);
+    if (!lens || !ids) { free(lens); free(ids); return tl_set_error(TL_ERR_OOM, "out of memory"); }
+    for (size_t i = 0, src = 0, dst = 0; i < n; i++) {
+        size_t len = prompts->seq_lens[i];
+        if (len) memcpy(ids + dst, prompts->input_ids + src, len * sizeof *ids);
+        else ids[dst] = p.bos_token_id;
+        lens[i] = len ? len : 1;
+        src += len;
+        dst += lens[i];
+    }
+    tl_batch b = {.n_seqs = n, .seq_lens = lens, .input_ids = ids};
+    s = generate(ctx, &b, &p, out, n_out);
+    free(lens); free(ids);
     return s;
 }

@@ -16,7 +16,7 @@
 static const tl_task *const tl_tasks[] = {
     &tl_task_text_classification, &tl_task_token_classification, &tl_task_question_answering,
     &tl_task_fill_mask, &tl_task_zero_shot, &tl_task_feature_extraction, &tl_task_sentence_embedding,
-    &tl_task_text_pair_scoring, &tl_task_text_ranking, &tl_task_sentence_similarity,
+    &tl_task_text_pair_scoring, &tl_task_text_ranking, &tl_task_sentence_similarity, &tl_task_text_generation,
 };
 #define TL_N_TASKS (sizeof tl_tasks / sizeof tl_tasks[0])
 
@@ -70,6 +70,7 @@ static const char *infer_task(const cJSON *cfg) {
     if (ends_with(a, "ForTokenClassification")) return "token-classification";
     if (ends_with(a, "ForQuestionAnswering")) return "question-answering";
     if (ends_with(a, "ForMaskedLM")) return "fill-mask";
+    if (ends_with(a, "ForCausalLM") || ends_with(a, "LMHeadModel")) return "text-generation";
     return "feature-extraction";
 }
 
@@ -212,6 +213,13 @@ tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_
     }
     if ((s = read_labels(p, cfg, path)) || (s = tl_model_require_tokenizer(m)) || (s = read_tokenizer_facts(p)))
         goto fail;
+    if (tl_model_is_decoder(m)) {
+        char *gp = tl_path_join(m->dir, "generation_config.json");
+        if (!gp) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
+        if (tl_file_exists(gp)) s = tl_json_load_file(gp, &p->gen_config);
+        free(gp);
+        if (s) goto fail;
+    }
     int kind = p->task->head;
     if (kind >= 0 && (s = tl_head_bind(&p->head, m, (tl_head_kind)kind, p->n_labels))) {
         tl_error_prefix(s, "%s pipeline", p->task->name);
@@ -238,10 +246,21 @@ void tl_pipeline_free(tl_pipeline *p) {
     for (size_t i = 0; p->id2label && i < p->n_labels; i++) free(p->id2label[i]);
     free(p->id2label);
     cJSON_Delete(p->options);
+    cJSON_Delete(p->gen_config);
     free(p);
 }
 
 const char *tl_pipeline_task(const tl_pipeline *p) { return p && p->task ? p->task->name : NULL; }
+
+tl_status tl_pipeline_run_stream(tl_pipeline *p, const char *inputs_json, const char *params_json,
+                                 tl_text_fn on_text, void *user_data, char **output_json) {
+    void *prev_user;
+    tl_text_fn prev = tl_pl_stream(&prev_user);
+    tl_pl_stream_set(on_text, user_data);
+    tl_status s = tl_pipeline_run(p, inputs_json, params_json, output_json);
+    tl_pl_stream_set(prev, prev_user);
+    return s;
+}
 
 tl_status tl_pipeline_run_json(tl_pipeline *p, const cJSON *in, const char *params_json, cJSON **res) {
     *res = NULL;

@@ -36,7 +36,7 @@ enum { TL_MERGE_NONE = 0, TL_MERGE_STRINGS = 1, TL_MERGE_QA = 2 };
 extern const tl_task tl_task_text_classification, tl_task_token_classification,
     tl_task_question_answering, tl_task_fill_mask, tl_task_zero_shot,
     tl_task_feature_extraction, tl_task_sentence_embedding, tl_task_text_pair_scoring,
-    tl_task_text_ranking, tl_task_sentence_similarity;
+    tl_task_text_ranking, tl_task_sentence_similarity, tl_task_text_generation;
 
 struct tl_pipeline {
     tl_model *m;
@@ -55,6 +55,7 @@ struct tl_pipeline {
     int32_t mask_id, pad_id, unk_id;
     char mask_token[64];
     int word_aware;           /* the tokenizer model has a continuing_subword_prefix */
+    cJSON *gen_config;        /* generation_config.json (decoders; NULL when absent; owned) */
 };
 
 /* tl_pipeline_run on parsed inputs: params_json (may be NULL) overlays the creation
@@ -77,6 +78,11 @@ size_t tl_pipeline_merge_items(const tl_pipeline *p, const char *inputs_json);
  * each request its own error. */
 tl_status tl_pipeline_run_merged(tl_pipeline *p, const char *const *inputs_json, size_t n,
                                  const char *params_json, char **outputs);
+/* The stream function (and its user data) of the tl_pipeline_run_stream call running on
+ * this thread; NULL outside one (thread-local, so concurrent runs stay independent). */
+tl_text_fn tl_pl_stream(void **user_data);
+/* Sets this thread's stream function (NULL: none); tl_pipeline_run_stream's. */
+void tl_pl_stream_set(tl_text_fn fn, void *user_data);
 
 /* ---------------------------------------------------------------- helpers (pipeline_util.c) */
 

@@ -155,3 +155,16 @@ tl_status tl_pl_bool(const cJSON *params, const char *key, int def, int *out) {
 cJSON *tl_pl_add_num(cJSON *obj, const char *key, double v) {
     return cJSON_AddNumberToObject(obj, key, v);
 }
+
+static _Thread_local tl_text_fn g_stream;
+static _Thread_local void *g_stream_user;
+
+tl_text_fn tl_pl_stream(void **user_data) {
+    *user_data = g_stream_user;
+    return g_stream;
+}
+
+void tl_pl_stream_set(tl_text_fn fn, void *user_data) {
+    g_stream = fn;
+    g_stream_user = user_data;
+}

@@ -1,6 +1,6 @@
 /* sampling.h — choosing the next token from a logits row: greedy, and seeded sampling with
- * temperature, top-k and top-p, after an optional repetition penalty (transformers'
- * logits processors, in generate()'s order). */
+ * temperature, top-k, top-p and min-p, after the logits processors (repetition penalty,
+ * no-repeat n-grams, banned eos), in transformers generate()'s order. */
 #ifndef TL_TASKS_SAMPLING_H
 #define TL_TASKS_SAMPLING_H
 #include <stddef.h>
@@ -25,12 +25,25 @@ tl_status tl_sampling_check(const tl_generate_params *p);
 void tl_repetition_penalty(float *logits, size_t V, const int32_t *seen, size_t n, float penalty,
                            unsigned char *mark);
 
+/* Bans (sets to -inf) each token that would complete an n-gram of size tokens already in
+ * toks (n; prompt and generated), as transformers' NoRepeatNGramLogitsProcessor. */
+void tl_no_repeat_ngram(float *logits, size_t V, const int32_t *toks, size_t n, size_t size);
+
+/* Sets logits of the n ids (those in [0, V)) to -inf. */
+void tl_ban_ids(float *logits, size_t V, const int32_t *ids, size_t n);
+
 /* The index of the largest of logits (V), the first on ties (torch.argmax). */
 int32_t tl_argmax(const float *logits, size_t V);
 
 /* Picks the next token from logits (V; modified) by p (greedy when !do_sample or
- * temperature 0), drawing from r. work holds V int32 and V floats of scratch. */
+ * temperature 0; else temperature, top-k, top-p, min-p), drawing from r. work holds V
+ * int32 and V floats of scratch. *logprob (when not NULL): the token's log-probability in
+ * the distribution it was chosen from. */
 int32_t tl_sample_next(float *logits, size_t V, const tl_generate_params *p, tl_rng *r,
-                       int32_t *work_idx, float *work_p);
+                       int32_t *work_idx, float *work_p, float *logprob);
+
+/* *hit = 1 when the text of the generated tokens toks (n) contains one of p's stop
+ * strings (decoded by p->tokenizer; called after each token). Errors: decoding. */
+tl_status tl_stop_string_hit(const tl_generate_params *p, const int32_t *toks, size_t n, int *hit);
 
 #endif

@@ -202,6 +202,92 @@ TL_TEST(generate_greedy_is_the_argmax_chain_and_sampling_is_seeded) {
     tl_model_free(m);
 }
 
+/* on_token: records (seq, token, logprob) and ends sequence 1 after its 3rd token. */
+typedef struct seen_tokens { size_t n; size_t seq[32]; int32_t tok[32]; float lp[32]; int per[2]; } seen_tokens;
+static int record_token(void *user, size_t seq, int32_t token, float logprob) {
+    seen_tokens *s = user;
+    if (s->n < 32) { s->seq[s->n] = seq; s->tok[s->n] = token; s->lp[s->n++] = logprob; }
+    return seq == 1 && ++s->per[1] == 3;
+}
+
+TL_TEST(generate_options_ngrams_min_p_min_new_tokens_logprobs_callback_bos) {
+    tl_model *m = tiny_gpt2();
+    if (!m) return;
+    tl_context *c;
+    CHECK_OK(tl_context_new(m, NULL, &c));
+    size_t lens[2] = {12, 5}, n_out[2];
+    int32_t prompts[17], out[2 * 8], out2[2 * 8];
+    float lp[16];
+    memcpy(prompts, A, sizeof A);
+    memcpy(prompts + 12, B, sizeof B);
+    tl_batch b = {2, lens, prompts, NULL, NULL, NULL};
+    tl_generate_params p = tl_generate_default_params();
+    p.max_new_tokens = 8;
+    p.out_logprobs = lp;
+    CHECK_OK(tl_generate(c, &b, &p, out, 16, n_out));
+    for (int k = 0; k < 16; k++) CHECK(lp[k] <= 0 && lp[k] > -100);
+    /* no 1-gram repeats: every new token differs from the prompt's and the others' */
+    p.no_repeat_ngram_size = 1;
+    CHECK_OK(tl_generate(c, &b, &p, out2, 16, n_out));
+    for (int k = 0; k < 8; k++) {
+        for (int j = 0; j < 5; j++) CHECK(out2[8 + k] != B[j]);
+        for (int j = 0; j < k; j++) CHECK(out2[8 + k] != out2[8 + j]);
+    }
+    /* min_new_tokens bans eos until then */
+    p.no_repeat_ngram_size = 0;
+    int32_t eos = out[0];
+    p.eos_ids = &eos;
+    p.n_eos = 1;
+    p.min_new_tokens = 3;
+    CHECK_OK(tl_generate(c, &b, &p, out2, 16, n_out));
+    CHECK(n_out[0] >= 3 && out2[0] != eos && out2[1] != eos);
+    p.n_eos = 0;
+    p.min_new_tokens = 0;
+    /* min_p 1 keeps the top token only: greedy */
+    p.do_sample = 1; p.temperature = 1.7f; p.min_p = 1.0f; p.seed = 9;
+    CHECK_OK(tl_generate(c, &b, &p, out2, 16, n_out));
+    CHECK(memcmp(out, out2, sizeof out) == 0);
+    for (int k = 0; k < 16; k++) CHECK(fabsf(lp[k]) < 1e-6f); /* the only candidate */
+    p.min_p = 0.1f;
+    CHECK_OK(tl_generate(c, &b, &p, out2, 16, n_out));
+    p.min_p = 1.5f;
+    CHECK(tl_generate(c, &b, &p, out2, 16, n_out) == TL_ERR_INVALID_ARG && strstr(tl_last_error(), "min_p"));
+    p.min_p = 0.0f; p.do_sample = 0;
+    /* the callback sees every token in order and can end a sequence */
+    seen_tokens st = {0};
+    p.on_token = record_token;
+    p.user_data = &st;
+    CHECK_OK(tl_generate(c, &b, &p, out2, 16, n_out));
+    CHECK(n_out[0] == 8 && n_out[1] == 3 && st.n == 11);
+    CHECK(memcmp(out2, out, 8 * sizeof *out) == 0 && memcmp(out2 + 8, out + 8, 3 * sizeof *out) == 0);
+    size_t k0 = 0;
+    for (size_t i = 0; i < st.n; i++)
+        if (st.seq[i] == 0) { CHECK(st.tok[i] == out[k0] && st.lp[i] == lp[k0]); k0++; }
+    p.on_token = NULL;
+    /* an empty prompt starts from bos; without one it is an error */
+    size_t empty[2] = {12, 0};
+    tl_batch be = {2, empty, prompts, NULL, NULL, NULL};
+    p.bos_token_id = B[0];
+    CHECK_OK(tl_generate(c, &be, &p, out2, 16, n_out));
+    size_t one = 1;
+    tl_batch bb = {1, &one, B, NULL, NULL, NULL};
+    int32_t from_bos[8];
+    CHECK_OK(tl_generate(c, &bb, &p, from_bos, 8, n_out));
+    CHECK(memcmp(out2 + 8, from_bos, sizeof from_bos) == 0);
+    p.bos_token_id = -1;
+    CHECK(tl_generate(c, &be, &p, out2, 16, n_out) == TL_ERR_INVALID_ARG &&
+          strstr(tl_last_error(), "no bos_token_id"));
+    /* stop strings need a tokenizer; empty ones are refused */
+    const char *stops[1] = {"x"};
+    p.stop_strings = stops;
+    p.n_stop_strings = 1;
+    CHECK(tl_generate(c, &b, &p, out2, 16, n_out) == TL_ERR_INVALID_ARG && strstr(tl_last_error(), "tokenizer"));
+    stops[0] = "";
+    CHECK(tl_generate(c, &b, &p, out2, 16, n_out) == TL_ERR_INVALID_ARG && strstr(tl_last_error(), "empty"));
+    tl_context_free(c);
+    tl_model_free(m);
+}
+
 TL_TEST(a_full_kv_cache_is_an_error_that_changes_nothing) {
     tl_model *m = tiny_gpt2();
     if (!m) return;

@@ -266,3 +266,52 @@ def build_family_task(path: Path, family: str, task: str, seed=0, max_length=64)
         "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_length,
         **{k + "_token": v for k, v in sp.items()}, "model_input_names": names}))
     return path
+
+
+def gpt2_bpe_tokenizer(vocab_size=300):
+    """A GPT-2-style byte-level BPE tokenizer trained on CORPUS (no post-processor, one
+    special token <|endoftext|>, id 0)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return tok
+
+
+def build_tiny_gpt2_lm(path: Path, seed=0, generation_config=None, **config):
+    """Saves a random GPT2LMHeadModel (2 layers, hidden 64; norms and biases randomized)
+    with gpt2_bpe_tokenizer() and a tokenizer_config.json transformers loads, bos = eos =
+    <|endoftext|>; generation_config (a dict) is saved as generation_config.json. Returns
+    the directory."""
+    import json
+
+    import torch
+    import transformers
+
+    tok = gpt2_bpe_tokenizer()
+    eot = tok.token_to_id("<|endoftext|>")
+    kw = dict(n_layer=2, n_embd=64, n_head=4, n_positions=128, vocab_size=tok.get_vocab_size(),
+              bos_token_id=eot, eos_token_id=eot)
+    kw.update(config)
+    torch.manual_seed(seed)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**kw)).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias") or ".ln_" in name or "ln_f" in name:
+                p.add_(torch.randn_like(p) * 0.2)
+    path = Path(path)
+    model.generation_config = transformers.GenerationConfig(bos_token_id=eot, eos_token_id=eot,
+                                                             **(generation_config or {}))
+    model.save_pretrained(path, safe_serialization=True)
+    if not generation_config:
+        (path / "generation_config.json").unlink(missing_ok=True)
+    tok.save(str(path / "tokenizer.json"))
+    (path / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|endoftext|>",
+        "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "model_max_length": 128,
+        "add_prefix_space": False, "clean_up_tokenization_spaces": False}))
+    return path
