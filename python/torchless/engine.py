@@ -148,10 +148,14 @@ class Engine:
             raise invalid_input("Engine: the engine is closed")
         if truncation_direction not in ("right", "left"):
             raise invalid_input(f"truncation_direction must be 'right' or 'left', got {truncation_direction!r}")
-        seqs = [np.ascontiguousarray(np.asarray(s, dtype=np.int64)) for s in ids]
-        for i, a in enumerate(seqs):
-            if a.ndim != 1 or (a.size and (a.min() < 0 or a.max() > 2**31 - 1)):
-                raise invalid_input(f"Engine.submit_ids: sequence {i} must be a list of token ids in 0..2^31-1")
+        seqs = []
+        for i, s in enumerate(ids):
+            ints = isinstance(s, np.ndarray) and np.issubdtype(s.dtype, np.integer) or not isinstance(s, np.ndarray) \
+                and all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)) for x in s)
+            a = np.asarray(s) if ints else None
+            if not ints or a.ndim != 1 or (a.size and (a.min() < 0 or a.max() > 2**31 - 1)):
+                raise invalid_input(f"Engine.submit_ids: sequence {i} must be a list of token ids (ints in 0..2^31-1)")
+            seqs.append(np.ascontiguousarray(a, dtype=np.int64))
         seqs = [a.astype(np.int32) for a in seqs]
         n = len(seqs)
         ptrs = (POINTER(ctypes.c_int32) * max(n, 1))(*[a.ctypes.data_as(POINTER(ctypes.c_int32)) for a in seqs])

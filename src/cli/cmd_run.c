@@ -4,6 +4,7 @@
  * tl_pipeline_run: options, the model (with the task's default when none is given), and
  * the inputs streamed in bounded batches (run_batch.c), one JSON result line per input. */
 #include "run.h"
+#include "io/json.h"
 
 #include <cjson/cJSON.h>
 
@@ -233,6 +234,7 @@ int tl_cmd_run(int argc, char **argv) {
         /* text-generation streams its text unless --format json; table does not apply */
         r.stream_text = !(o.format && !strcmp(o.format, "json"));
         cJSON *opts = o.options ? cJSON_Parse(o.options) : NULL;
+        if (opts) tl_json_dedupe(opts); /* as the pipeline reads them: the last duplicate wins */
         r.full_text = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(opts, "return_full_text"));
         cJSON_Delete(opts);
         if (o.format && !strcmp(o.format, "table")) {

@@ -62,7 +62,7 @@ static tl_request *pop_head(tl_engine *e) {
     if (!e->head) e->tail = NULL;
     r->next = NULL;
     e->q_len--;
-    e->q_seqs -= r->n;
+    e->q_seqs -= r->n + r->merge_items;
     e->q_tokens -= r->total;
     return r;
 }

@@ -150,7 +150,7 @@ static tl_status enqueue(tl_engine *e, tl_request *r) {
     if (e->tail) e->tail->next = r; else e->head = r;
     e->tail = r;
     e->q_len++;
-    e->q_seqs += r->n;
+    e->q_seqs += r->n + r->merge_items; /* a pipeline request: its mergeable inputs */
     e->q_tokens += r->total;
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);

@@ -2,6 +2,7 @@
  * text inputs, run them through a model's engine (embeddings, features, pipelines), map
  * library errors to status codes. */
 #include "server/server.h"
+#include "io/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,11 @@ cJSON *tl_srv_parse_body(const tl_srv_req *rq, tl_srv_reply *rp) {
     }
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(rq->body, rq->body_len, &end, 0);
+    if (v && tl_json_dedupe(v) != 0) { /* duplicate keys: the last one wins, as Python's json */
+        cJSON_Delete(v);
+        tl_reply_error(rp, 503, "Backend", "out of memory");
+        return NULL;
+    }
     if (!v) {
         size_t at = end && end >= rq->body ? (size_t)(end - rq->body) : 0;
         tl_reply_error(rp, 400, "Validation", "the request body is not valid JSON (near byte %zu)", at);

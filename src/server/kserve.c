@@ -166,8 +166,7 @@ static int infer_texts(tl_srv *s, const cJSON *b, const unsigned char *bin, size
 }
 
 /* Whether the output `name` goes as binary data: the requested output's
- * parameters.binary_data when the request lists outputs, else the request's
- * parameters.binary_data_output. 0 after a 400 reply for an output the model does not
+ * parameters.binary_data when it says, else the request's parameters.binary_data_output. 0 after a 400 reply for an output the model does not
  * have or a parameter that is not a boolean. */
 static int output_binary(const cJSON *b, const char *name, int *binary, tl_srv_reply *rp) {
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(b, "outputs");
@@ -192,9 +191,9 @@ static int output_binary(const cJSON *b, const char *name, int *binary, tl_srv_r
             return 0;
         }
         flag = cJSON_GetObjectItemCaseSensitive(params, "binary_data");
-    } else {
-        flag = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "parameters"), "binary_data_output");
     }
+    if (!flag) /* the request's default for outputs that do not say */
+        flag = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "parameters"), "binary_data_output");
     if (flag && !cJSON_IsBool(flag)) {
         tl_reply_error(rp, 400, "Validation", "binary_data / binary_data_output must be a boolean");
         return 0;

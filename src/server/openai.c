@@ -70,8 +70,10 @@ static int token_inputs(const tl_srv *s, const cJSON *input, int32_t ***ids, siz
         cJSON_ArrayForEach(t, seq) {
             double v = cJSON_IsNumber(t) ? t->valuedouble : -1;
             if (v < 0 || v > INT32_MAX || v != (double)(int32_t)v) {
-                tl_reply_error(rp, 422, "Validation", "`input%s[%zu]` must be a token id (an integer >= 0)",
-                               nested ? "[i]" : "", k);
+                if (nested)
+                    tl_reply_error(rp, 422, "Validation", "`input[%zu][%zu]` must be a token id (an integer >= 0)", i, k);
+                else
+                    tl_reply_error(rp, 422, "Validation", "`input[%zu]` must be a token id (an integer >= 0)", k);
                 return -1;
             }
             (*ids)[i][k++] = (int32_t)v;

@@ -117,7 +117,7 @@ void tl_reply_sbuf(tl_srv_reply *rp, int status, tl_sbuf *b);
 /* ---------------------------------------------------------------- shared request helpers (infer.c) */
 
 /* Parses the body as a JSON value (NULL + a 400 reply on error; NUL escapes and invalid
- * UTF-8 are errors). Caller frees the result with cJSON_Delete. */
+ * UTF-8 are errors; duplicate keys: the last one wins, as Python's json). Caller frees the result with cJSON_Delete. */
 cJSON *tl_srv_parse_body(const tl_srv_req *rq, tl_srv_reply *rp);
 /* 1 when s (n bytes) is valid UTF-8 without NUL bytes; else 0 and *bad the first bad byte. */
 int tl_srv_valid_text(const char *s, size_t n, size_t *bad);

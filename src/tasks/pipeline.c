@@ -197,6 +197,7 @@ tl_status tl_pipeline_create(tl_model *m, const char *task, const char *options_
     }
     if (options_json && *options_json) {
         p->options = cJSON_Parse(options_json);
+        if (p->options && tl_json_dedupe(p->options) != 0) { s = tl_set_error(TL_ERR_OOM, "out of memory"); goto fail; }
         if (!cJSON_IsObject(p->options)) {
             s = tl_set_error(TL_ERR_INVALID_ARG, "%s pipeline: options must be a JSON object, got '%.80s'",
                              p->task->name, options_json);

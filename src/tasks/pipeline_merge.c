@@ -56,6 +56,8 @@ tl_status tl_pipeline_run_merged(tl_pipeline *p, const char *const *inputs_json,
                                  const char *params_json, char **outputs) {
     if (!p || !inputs_json || !outputs || n == 0)
         return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run_merged: NULL argument or no requests");
+    if (params_json && tl_pl_json_has_nul(params_json)) /* tl_pipeline_run's own error, one by one */
+        return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run_merged: a parameter holds a NUL character");
     for (size_t i = 0; i < n; i++) outputs[i] = NULL;
     cJSON **ins = calloc(n, sizeof *ins), *all = cJSON_CreateArray(), *res = NULL;
     cJSON *call = params_json && *params_json ? cJSON_Parse(params_json) : cJSON_CreateObject();

@@ -179,8 +179,36 @@ def test_token_ids_equal_texts(model):
         np.testing.assert_allclose(e.submit_ids(ids).wait(60), model.embed(TEXTS), rtol=0, atol=1e-5)
         with pytest.raises(ValueError, match="outside the vocabulary"):
             e.submit_ids([[101, 10**6, 102]])
+        for bad in ([101, 1.5, 102], [True, 101], ["7"]):
+            with pytest.raises(ValueError, match="token ids"):
+                e.submit_ids([bad])
         with pytest.raises(ValueError, match="no token ids"):
             e.submit_ids([[]])
         with pytest.raises(ValueError, match="more than"):
             e.submit_ids([[101] * 600])
         assert e.submit_ids([[101] * 600], truncate=True).wait(60).shape == (1, model.embedding_dim)
+
+
+def test_full_pipeline_batch_does_not_wait_for_the_delay(tmp_path):
+    import time
+    from tiny_models import build_tiny_bert_task
+
+    pipe = torchless.pipeline("text-classification", model=str(build_tiny_bert_task(tmp_path, "seq-cls", seed=1)))
+    with Engine(pipe.model, max_batch_delay_ms=20000, max_batch_requests=4) as e:
+        t0 = time.perf_counter()
+        reqs = [e.submit_pipeline(pipe, f"text {i}") for i in range(4)]
+        for i, r in enumerate(reqs):
+            same_json(r.wait(60), pipe(f"text {i}"))
+        assert time.perf_counter() - t0 < 10, "a full batch waited for the delay"
+        assert [r.timing()["batch_requests"] for r in reqs] == [4] * 4
+
+
+def test_a_nul_in_merged_parameters_is_an_error_for_each(tmp_path):
+    from tiny_models import build_tiny_bert_task
+
+    pipe = torchless.pipeline("zero-shot-classification", model=str(build_tiny_bert_task(tmp_path, "nli", seed=5)))
+    with Engine(pipe.model, max_batch_delay_ms=200) as e:
+        reqs = [e.submit_pipeline(pipe, f"text {i}", candidate_labels=["sp\0ort", "food"]) for i in range(3)]
+        for r in reqs:
+            with pytest.raises(ValueError, match="NUL"):
+                r.wait(60)

@@ -91,3 +91,19 @@ def test_config_json_duplicates(tmp_path, tiny_models):
             want = hf(input_ids=torch.tensor([seq])).last_hidden_state[0].numpy()
         err = np.abs(np.asarray(g) - want) / np.maximum(np.abs(want), 1.0)
         assert err.max() <= 1e-4
+
+
+def test_duplicate_option_keys_last_wins_in_pipeline_and_cli(tmp_path, cli):
+    """Pipeline creation options (C API, CLI --options) resolve duplicates as Python's json."""
+    import subprocess
+
+    import torchless
+    from tiny_models import build_tiny_bert_task
+
+    d = build_tiny_bert_task(tmp_path, "mlm", seed=4)
+    opts = '{"top_k": 1, "top_k": 3}'
+    out = subprocess.run([str(cli), "run", "--model", str(d), "--task", "fill-mask", "--options", opts,
+                          "--format", "json", "hello [MASK] ."], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout.strip().splitlines()[-1])) == 3
+    assert len(torchless.pipeline("fill-mask", model=str(d))("hello [MASK] .", top_k=3)) == 3

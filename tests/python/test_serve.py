@@ -293,6 +293,13 @@ def _v2_binary(texts_bytes, shape=None, size=None, header=None):
                          "Content-Type": "application/octet-stream"}
 
 
+def _v2_binary_raw(data, count):
+    """A KServe binary request of `count` BYTES elements whose binary part is `data` as given."""
+    head = json.dumps({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [count],
+                                   "parameters": {"binary_data_size": len(data)}}]}).encode()
+    return head + data, {"Inference-Header-Content-Length": str(len(head))}
+
+
 @pytest.mark.parametrize("case, match", [
     (lambda: _v2_binary([b"ok", b"\xff\xfe"]), "UTF-8"),
     (lambda: _v2_binary([b"a\0b"]), "NUL"),
@@ -300,7 +307,7 @@ def _v2_binary(texts_bytes, shape=None, size=None, header=None):
     (lambda: _v2_binary([b"a"], size=99), "binary_data_size"),
     (lambda: _v2_binary([b"a"], header="99999"), "Inference-Header-Content-Length"),
     (lambda: _v2_binary([b"a"], header="12abc"), "Inference-Header-Content-Length"),
-    (lambda: (lambda b, h: (b[:-1] + b"\x00\x00\x00\x7f" , h))(*_v2_binary([b"a"])), "binary"),
+    (lambda: _v2_binary_raw(b"\x01\x00\x00\x00a\x7f\x00\x00\x00b", 2), "past the end"),
     (lambda: (lambda head: (head + b"xyz", {"Inference-Header-Content-Length": str(len(head))}))(
         b'{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}]}'), "binary_data_size"),
 ])
@@ -309,6 +316,23 @@ def test_kserve_v2_bad_binary_data_is_a_400(server, case, match):
     status, _, out = call(server, "POST", "/v2/models/minilm/infer", body, headers)
     assert status == 400, out
     assert match in json.loads(out)["error"]
+
+
+def test_kserve_v2_binary_data_output_is_the_default_of_listed_outputs(server, minilm):
+    body = json.dumps({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["hello world"]}],
+                       "outputs": [{"name": "embedding"}], "parameters": {"binary_data_output": True}}).encode()
+    status, headers, out = call(server, "POST", "/v2/models/minilm/infer", body, {"Content-Type": "application/json"})
+    n = int(headers["Inference-Header-Content-Length"])
+    meta = json.loads(out[:n])
+    assert status == 200 and meta["outputs"][0]["parameters"]["binary_data_size"] == 384 * 4
+    close(np.frombuffer(out[n:], "<f4")[None], minilm.embed(["hello world"]))
+
+
+def test_duplicate_json_keys_resolve_as_python(server, minilm):
+    body = '{"inputs": "ignored", "inputs": "hello world"}'
+    status, _, out = call(server, "POST", "/embed", body, {"Content-Type": "application/json"})
+    assert status == 200
+    close(json.loads(out), minilm.embed(["hello world"]))
 
 
 def test_kserve_v2_unknown_output_is_a_400(server):
