@@ -153,7 +153,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)
 
 # Every fuzz target for FUZZ_SECONDS, two at a time; fails on any crash, leak or timeout.
 test-fuzz:
-	bash tests/fuzz/run_all.sh $(FUZZ_SECONDS)
+	PY="$(PY)" bash tests/fuzz/run_all.sh $(FUZZ_SECONDS)
 
 demo: setup all
 	bash scripts/demo.sh
