@@ -1,6 +1,7 @@
 """Writes what the fuzz targets of tests/fuzz start from (docs/ROBUSTNESS.md):
 
     make_seeds.py seeds DIR      seed corpora, DIR/<target>/ (kept in tests/fuzz/seeds)
+    make_seeds.py dicts DIR      libFuzzer dictionaries, DIR/<target>.dict (kept in tests/fuzz)
     make_seeds.py fixtures DIR   files the targets load at start (built at run time):
                                  DIR/tokenizers/NN_<kind>.json (fuzz_tokenizer_encode picks
                                  one by the input's first byte) and DIR/models/<task>/ (the
@@ -329,7 +330,99 @@ def fixtures(out):
         build_tiny_bert_task(m / name, task, seed=seed, **kw)
 
 
+# ------------------------------------------------------------------ dictionaries
+
+JSON_TOKENS = ["{", "}", "[", "]", ":", ",", '"', "true", "false", "null", "0", "-1", "1e308", "1.5", "4294967296",
+               "9223372036854775807", "\\u0000", "\\ud800", "\\\"", "\\n"]
+SERVER_KEYS = ["activation_fn", "add_special_tokens", "aggregation_strategy", "candidate_labels",
+               "clean_up_tokenization_spaces", "context", "data", "datatype", "dimensions", "documents",
+               "encoding_format", "function_to_apply", "hypothesis_template", "ids", "ignore_labels", "input",
+               "inputs", "model", "multi_label", "name", "normalize", "parameters", "query", "question",
+               "raw_scores", "return_text", "sentences", "shape", "skip_special_tokens", "source_sentence",
+               "targets", "text", "text_pair", "texts", "tokenize_kwargs", "top_k", "truncate", "truncation",
+               "truncation_direction", "max_length", "stride", "padding", "handle_impossible_answer",
+               "max_answer_len", "doc_stride", "BYTES", "FP32", "INT64", "base64", "float", "Left", "Right", "simple",
+               "first", "average", "max", "none", "sigmoid", "softmax", "[MASK]", "/embed", "/v1/", "/v2/models/",
+               "/predictions/", "/models/", "emb", "cls", "ner", "qa", "mlm", "nli", "ce", "feat", "/infer", "/ready"]
+WEIGHT_WORDS = ["PK\\x03\\x04", "PK\\x01\\x02", "PK\\x05\\x06", "data.pkl", "archive/", "data/0", "byteorder",
+                "little", "big", "version", "collections", "OrderedDict", "torch._utils", "_rebuild_tensor_v2",
+                "_rebuild_parameter", "torch", "FloatStorage", "HalfStorage", "BFloat16Storage", "LongStorage",
+                "storage", "os", "system", "builtins", "eval", "__metadata__", "dtype", "shape", "data_offsets",
+                "F32", "F16", "BF16", "I64", "I32", "I8", "U8", "BOOL", "F64", "\\x80\\x02", "\\x8a\\x0a\\x6c\\xfc\\x9c\\x46\\xf9\\x20\\x6a\\xa8\\x50\\x19"]
+
+
+def _strings(v, keys, values, skip=("vocab", "merges", "precompiled_charsmap")):
+    """Collects the keys and short string values of JSON value v (not under skip)."""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            keys.add(k)
+            if k not in skip:
+                _strings(x, keys, values, skip)
+    elif isinstance(v, list):
+        for x in v[:50]:
+            _strings(x, keys, values, skip)
+    elif isinstance(v, str) and 0 < len(v) < 24:
+        values.add(v)
+
+
+def _dict_escape(w):
+    """A dictionary entry's text: printable ASCII, other bytes as \\xNN (words holding \\x
+    are written as they are)."""
+    if "\\x" in w:
+        return w.replace('"', '\\"')
+    out = []
+    for b in w.encode():
+        c = chr(b)
+        out.append("\\" + c if c in '\\"' else c if 0x20 <= b < 0x7f else f"\\x{b:02x}")
+    return "".join(out)
+
+
+def _write_dict(path, words):
+    lines = [f'"{_dict_escape(w)}"' for w in sorted(set(words)) if w]
+    path.write_text("# libFuzzer dictionary (make_seeds.py dicts)\n" + "\n".join(lines) + "\n")
+
+
+def dicts(out):
+    import transformers as T  # noqa: F401  (the configs come from seeds_config)
+
+    out = Path(out)
+    tmp = Path(__import__("tempfile").mkdtemp())
+    for t in ("config", "tokenizer_load", "tokenizer_encode", "st_config"):
+        (tmp / t).mkdir()
+    seeds_config(tmp)
+    seeds_st_config(tmp)
+    toks = list(tokenizers_all())
+    seeds_tokenizers(tmp, toks)
+    keys, values = set(), set()
+    for f in (tmp / "config").iterdir():
+        _strings(json.loads(f.read_text()), keys, values)
+    _write_dict(out / "config.dict", JSON_TOKENS + [f'"{k}"' for k in keys] + list(values) +
+                ["gelu", "gelu_new", "relu", "silu", "swish", "gelu_pytorch_tanh", "rope_scaling", "sliding_window"])
+    keys, values = set(), set()
+    for _, text in toks:
+        _strings(json.loads(text), keys, values)
+    _write_dict(out / "tokenizer_load.dict", JSON_TOKENS + [f'"{k}"' for k in keys] + [f'"{v}"' for v in values] +
+                ["Regex", "String", "Precompiled", "NFKD", "NFD", "NFKC", "Strip", "Prepend", "Replace",
+                 "Punctuation", "Digits", "WhitespaceSplit", "BertProcessing", "Fuse", "ByteFallback",
+                 "removed", "isolated", "merged_with_previous", "merged_with_next", "contiguous", "always", "never"])
+    _write_dict(out / "tokenizer_encode.dict",
+                ["[CLS]", "[SEP]", "[MASK]", "[UNK]", "<s>", "</s>", "<mask>", "<unk>", "<|begin|>", "hello world",
+                 "<x>", "<special>", "[EXTRA]", "ÉTÉ", "##", "▁", "Ġ", "</w>", "@@", "<0x41>", "don't", "'s", "\\x00",
+                 "\\xcc\\x81", "\\xe2\\x80\\x8b", "\\xef\\xac\\x81", "\\xe3\\x80\\x80", "\\xf0\\x9f\\x98\\x80",
+                 "\\xed\\xa0\\x80", "\\xc0\\x80", "\\xf4\\x90\\x80\\x80", "\\x0d\\x0a", "\\x09", "   ", "123", "東京"])
+    keys, values = set(), set()
+    for f in (tmp / "st_config").iterdir():
+        for part in f.read_bytes().split(b"\0"):
+            _strings(json.loads(part), keys, values)
+    _write_dict(out / "st_config.dict", JSON_TOKENS + [f'"{k}"' for k in keys] + [f'"{v}"' for v in values] +
+                ["\\x00", "pooling_mode", "..", "/"])
+    _write_dict(out / "server.dict", JSON_TOKENS + [f'"{k}"' for k in SERVER_KEYS])
+    for t in ("torch_bin", "pickle", "safetensors"):
+        _write_dict(out / f"{t}.dict", WEIGHT_WORDS + JSON_TOKENS[:10])
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("seeds", "fixtures"):
-        sys.exit("usage: make_seeds.py seeds|fixtures DIR")
-    (seeds if sys.argv[1] == "seeds" else fixtures)(sys.argv[2])
+    modes = {"seeds": seeds, "fixtures": fixtures, "dicts": dicts}
+    if len(sys.argv) != 3 or sys.argv[1] not in modes:
+        sys.exit("usage: make_seeds.py seeds|dicts|fixtures DIR")
+    modes[sys.argv[1]](sys.argv[2])
