@@ -9,6 +9,6 @@ stamp="$out/fixtures/.made"
 if [ ! -f "$stamp" ] || [ tests/fuzz/make_seeds.py -nt "$stamp" ]; then
     rm -rf "$out/fixtures"
     mkdir -p "$out/fixtures"
-    "$py" tests/fuzz/make_seeds.py fixtures "$out/fixtures" >/dev/null
+    HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error "$py" tests/fuzz/make_seeds.py fixtures "$out/fixtures" >/dev/null
     touch "$stamp"
 fi
