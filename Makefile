@@ -35,7 +35,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS    := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib cli tests setup demo test test-c test-asan test-tsan test-isa test-py test-layers install clean help
+.PHONY: all lib cli tests setup demo test test-c test-asan test-tsan test-isa test-py test-layers test-fuzz fuzz install clean help
 all: lib cli tests
 
 help:
@@ -47,6 +47,7 @@ help:
 	@echo "make test-isa   run kernel + BERT parity tests on the generic and AVX2 code paths"
 	@echo "make test-py    run the pytest suite only (needs make setup)"
 	@echo "make test-layers check include direction and call loops (scripts/check_layers.py)"
+	@echo "make test-fuzz  run every libFuzzer target (tests/fuzz) for FUZZ_SECONDS (60) each, two at a time"
 	@echo "make install    install lib, header, CLI and torchless.pc under DESTDIR/PREFIX (/usr/local)"
 
 lib: $(BUILD)/libtorchless.so $(BUILD)/libtorchless.a
@@ -129,6 +130,41 @@ test-py: all
 test-layers: lib
 	python3 scripts/check_layers.py --build $(BUILD)
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c, docs/ROBUSTNESS.md): the library and the server
+# rebuilt with clang, coverage instrumentation and ASan+UBSan into FUZZ_BUILD. Without
+# -fopenmp (clang's libomp is not installed): parallel regions run on one thread;
+# tests/fuzz/omp/omp.h declares the omp_* calls, libgomp defines them.
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-psabi \
+                -Wno-unused-variable -Wno-unused-but-set-variable -Wno-unused-function $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+                -Iinclude -Isrc -Itests/fuzz/omp
+FUZZ_SRC     := $(LIB_SRC) $(sort $(wildcard src/server/*.c))
+FUZZ_OBJ     := $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_BUILD)/fuzz_%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+
+fuzz: $(FUZZ_TARGETS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(ISA_FLAGS) -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/obj/src/kernels/isa/avx2.o: ISA_FLAGS := -march=haswell
+$(FUZZ_BUILD)/obj/src/kernels/isa/avx512.o: ISA_FLAGS := -march=skylake-avx512 -mprefer-vector-width=512
+
+$(FUZZ_BUILD)/libfuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)/libfuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< -o $@ $(FUZZ_BUILD)/libfuzz.a \
+	    $(filter-out -fopenmp,$(LDLIBS)) -lmicrohttpd -lgomp
+
+# Every fuzz target for FUZZ_SECONDS, two at a time; fails on any crash, leak or timeout.
+test-fuzz:
+	PY="$(PY)" bash tests/fuzz/run_all.sh $(FUZZ_SECONDS)
+
 demo: setup all
 	bash scripts/demo.sh
 
@@ -139,6 +175,7 @@ test: setup all
 	$(MAKE) test-isa
 	$(MAKE) test-py
 	$(MAKE) test-layers
+	$(MAKE) test-fuzz
 
 # pkg-config file: Libs for the shared library, Libs.private the static one's dependencies.
 $(BUILD)/torchless.pc: Makefile include/torchless.h
@@ -159,4 +196,4 @@ install: lib cli $(BUILD)/torchless.pc
 clean:
 	rm -rf build build-asan build-tsan
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(FUZZ_OBJ:.o=.d)

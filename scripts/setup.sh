@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS="build-essential pkg-config libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev libmicrohttpd-dev haproxy"
+# clang + libclang-rt-14-dev: `clang -fsanitize=fuzzer` (libFuzzer and the sanitizer runtimes)
+# for make test-fuzz (tests/fuzz).
+APT_PKGS="build-essential pkg-config libcjson-dev libutf8proc-dev libpcre2-dev libopenblas-openmp-dev libdnnl-dev zlib1g-dev libmicrohttpd-dev haproxy clang libclang-rt-14-dev"
 missing=""
 for p in $APT_PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -16,6 +18,10 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
+# the fuzz targets must build: fail here, loudly, rather than skip them later
+printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' |
+    clang -x c -fsanitize=fuzzer,address,undefined -o /dev/null - ||
+    { echo "setup: clang cannot build a libFuzzer target (clang / libclang-rt-14-dev)" >&2; exit 1; }
 
 REQ=requirements-dev.txt
 STAMP=.venv/.installed

@@ -31,9 +31,17 @@ static uint64_t xcr0(void) {
 #define XCR0_TILE 0x60000u   /* XTILECFG + XTILEDATA */
 #define XFEATURE_XTILEDATA 18
 
+/* 1 when CPUID leaf / subleaf sets bit in register reg (0 eax, 1 ebx, 2 ecx, 3 edx). For
+ * the features clang 14's __builtin_cpu_supports does not name (AVX-VNNI, AMX). */
+static int cpuid_bit(unsigned leaf, unsigned sub, int reg, int bit) {
+    unsigned r[4];
+    if (!__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3])) return 0;
+    return (r[reg] >> bit) & 1u;
+}
+
 static unsigned g_features;
 
-/* Fills g_features from CPUID (libgcc's __builtin_cpu_supports) and XGETBV. */
+/* Fills g_features from CPUID (libgcc's __builtin_cpu_supports, cpuid_bit) and XGETBV. */
 static void detect(void) {
     unsigned f = 0;
 #if defined(__x86_64__)
@@ -46,10 +54,10 @@ static void detect(void) {
         f |= TL_CPU_AVX512;
     if ((f & TL_CPU_AVX512) && __builtin_cpu_supports("avx512bf16")) f |= TL_CPU_AVX512_BF16;
     if ((f & TL_CPU_AVX512) && __builtin_cpu_supports("avx512vnni")) f |= TL_CPU_AVX512_VNNI;
-    if ((f & TL_CPU_AVX2) && __builtin_cpu_supports("avxvnni")) f |= TL_CPU_AVX_VNNI;
-    if (__builtin_cpu_supports("amx-tile")) f |= TL_CPU_AMX_TILE;
-    if (__builtin_cpu_supports("amx-bf16")) f |= TL_CPU_AMX_BF16;
-    if (__builtin_cpu_supports("amx-int8")) f |= TL_CPU_AMX_INT8;
+    if ((f & TL_CPU_AVX2) && cpuid_bit(7, 1, 0, 4)) f |= TL_CPU_AVX_VNNI;
+    if (cpuid_bit(7, 0, 3, 24)) f |= TL_CPU_AMX_TILE;
+    if (cpuid_bit(7, 0, 3, 22)) f |= TL_CPU_AMX_BF16;
+    if (cpuid_bit(7, 0, 3, 25)) f |= TL_CPU_AMX_INT8;
     if ((f & TL_CPU_AMX_TILE) && (x & XCR0_TILE) == XCR0_TILE) {
         /* Linux gates tile data per process (XFD): request it once (oneDNN would too; a
          * kernel that refuses leaves AMX off), then check what we have */

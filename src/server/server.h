@@ -180,6 +180,17 @@ void tl_metrics_record(const tl_srv_reply *rp, double total_us);
 /* Renders the Prometheus text exposition of every metric. */
 void tl_metrics_render(tl_srv *s, tl_srv_reply *rp);
 
+/* ---------------------------------------------------------------- models (models.c) */
+
+/* Maps a task name or alias ("embeddings", "ner", "rerank", ...) to a served task; -1 when unknown. */
+int tl_srv_parse_task(const char *t);
+/* Loads m->path with m->task (-1: inferred from the checkpoint), its pipelines and its engine
+ * (ep, threads per forward; 0: default), and runs one warm-up forward. Returns 0 after
+ * printing the problem on stderr; tl_srv_model_free frees what was built either way. */
+int tl_srv_model_load(tl_srv_model *m, const tl_engine_params *ep, int threads);
+/* Frees what tl_srv_model_load built and m's name and path. */
+void tl_srv_model_free(tl_srv_model *m);
+
 /* ---------------------------------------------------------------- lifecycle (http.c) */
 
 /* Starts listening (cfg.host:cfg.port); 0 and a message on stderr on failure. */

@@ -91,6 +91,43 @@ static tl_status lowercase(tl_nstr *s) {
     return apply(s, &t);
 }
 
+/* Stable-sorts t's entries [a, b), a run of non-starters, by canonical combining class (the
+ * change flags move with their chars): insertion sort for the short runs text has, a
+ * counting sort over the 255 classes for long ones, so that a hostile run of thousands of
+ * marks costs linear time, not quadratic. Returns 0, or -1 on OOM. */
+static int sort_marks(tlist *t, size_t a, size_t b) {
+    size_t n = b - a;
+    if (n <= 32) {
+        for (size_t i = a + 1; i < b; i++) {
+            int ci = tl_uc_ccc(t->cp[i]);
+            for (size_t j = i; j > a && tl_uc_ccc(t->cp[j - 1]) > ci; j--) {
+                uint32_t c = t->cp[j]; t->cp[j] = t->cp[j - 1]; t->cp[j - 1] = c;
+                int32_t h = t->ch[j]; t->ch[j] = t->ch[j - 1]; t->ch[j - 1] = h;
+            }
+        }
+        return 0;
+    }
+    uint32_t *cp = malloc(n * sizeof *cp);
+    int32_t *ch = malloc(n * sizeof *ch);
+    unsigned char *cc = malloc(n);
+    if (!cp || !ch || !cc) { free(cp); free(ch); free(cc); return -1; }
+    size_t start[257] = {0};
+    for (size_t i = 0; i < n; i++) {
+        cc[i] = (unsigned char)tl_uc_ccc(t->cp[a + i]);
+        start[cc[i] + 1]++;
+    }
+    for (int k = 1; k < 257; k++) start[k] += start[k - 1];
+    for (size_t i = 0; i < n; i++) {
+        size_t at = start[cc[i]]++;
+        cp[at] = t->cp[a + i];
+        ch[at] = t->ch[a + i];
+    }
+    memcpy(t->cp + a, cp, n * sizeof *cp);
+    memcpy(t->ch + a, ch, n * sizeof *ch);
+    free(cp); free(ch); free(cc);
+    return 0;
+}
+
 /* Canonical (compat 0) or compatibility (compat 1) decomposition + canonical ordering. */
 static tl_status decompose(tl_nstr *s, int compat) {
     tlist t = {0};
@@ -100,18 +137,13 @@ static tl_status decompose(tl_nstr *s, int compat) {
         if (n < 1) { d[0] = s->cp[i]; n = 1; }
         for (int k = 0; k < n; k++) OOM_IF(tl_push(&t, d[k], k > 0));
     }
-    /* canonical ordering: stable insertion sort of each run of non-starters by ccc */
-    for (size_t i = 1; i < t.len; i++) {
-        int ci = tl_uc_ccc(t.cp[i]);
-        if (ci == 0) continue;
-        size_t j = i;
-        while (j > 0) {
-            int cj = tl_uc_ccc(t.cp[j - 1]);
-            if (cj == 0 || cj <= ci) break;
-            uint32_t c = t.cp[j]; t.cp[j] = t.cp[j - 1]; t.cp[j - 1] = c;
-            int32_t h = t.ch[j]; t.ch[j] = t.ch[j - 1]; t.ch[j - 1] = h;
-            j--;
-        }
+    /* canonical ordering: each run of non-starters stably sorted by ccc */
+    for (size_t i = 0; i < t.len;) {
+        if (tl_uc_ccc(t.cp[i]) == 0) { i++; continue; }
+        size_t j = i + 1;
+        while (j < t.len && tl_uc_ccc(t.cp[j]) != 0) j++;
+        OOM_IF(sort_marks(&t, i, j));
+        i = j;
     }
     return apply(s, &t);
 }

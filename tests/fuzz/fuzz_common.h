@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Writes data into a fresh memfd and sets path to its /proc name; returns the fd (close it
