@@ -1,7 +1,7 @@
 /* completions.c — OpenAI's POST /v1/completions on a text-generation model: a prompt (a
  * string or a list of them, one choice each), max_tokens (default 16), temperature
  * (default 1; 0 is greedy), top_p, stop (cut from the text, as OpenAI does), seed, echo,
- * n = 1; the answer {"object": "text_completion", "choices": [{"text", "index",
+ * n = 1, repetition_penalty (an extension); the answer {"object": "text_completion", "choices": [{"text", "index",
  * "logprobs": null, "finish_reason": "stop" | "length"}], "usage"}, or with "stream" a
  * chunk per piece of text ending with "data: [DONE]". */
 #include "server/server.h"
@@ -67,6 +67,9 @@ static int settings(const cJSON *b, tl_srv_gen *g, tl_srv_reply *rp) {
         return 0;
     }
     if (set) { g->gp.seed = (uint64_t)v; g->sampled = 1; }
+    if (!num(b, "repetition_penalty", &v, &set, rp)) return 0; /* an extension, as vLLM takes it */
+    if (set && v <= 0) { tl_reply_error(rp, 422, "Validation", "`repetition_penalty` must be > 0"); return 0; }
+    if (set) g->gp.repetition_penalty = (float)v;
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(b, "stop");
     if (cJSON_IsString(stop)) return tl_srv_gen_add_stop(g, stop->valuestring, rp);
     if (stop && !cJSON_IsNull(stop)) {
@@ -87,21 +90,20 @@ static int settings(const cJSON *b, tl_srv_gen *g, tl_srv_reply *rp) {
 static size_t choice(tl_srv_gen *g, size_t index, int echo, tl_sbuf *out) {
     size_t n = 0;
     tl_request_generated(g->r, &n, NULL);
-    char *text = tl_srv_gen_text(g, n, 1);
-    size_t len = text ? strlen(text) : 0;
+    size_t len = 0;
+    char *text = tl_srv_gen_text(g, n, 1, &len);
     size_t cut = len;
-    for (size_t k = 0; k < g->n_stops; k++) {
-        const char *at = text ? strstr(text, g->stops[k]) : NULL;
+    for (size_t k = 0; k < g->n_stops && text; k++) {
+        const char *at = memmem(text, len, g->stops[k], strlen(g->stops[k]));
         if (at && (size_t)(at - text) < cut) cut = (size_t)(at - text);
     }
     tl_sbuf t = {0};
     if (echo) tl_sbuf_put(&t, g->prompt, strlen(g->prompt));
     if (text) tl_sbuf_put(&t, text, cut);
-    tl_sbuf_put(&t, "", 1);
     tl_free(text);
     tl_finish_reason f = tl_request_finish_reason(g->r);
     tl_sbuf_printf(out, "%s{\"text\":", index ? "," : "");
-    tl_sbuf_json_str(out, t.s ? t.s : "");
+    tl_sbuf_json_strn(out, t.s ? t.s : "", t.n);
     free(t.s);
     tl_sbuf_printf(out, ",\"index\":%zu,\"logprobs\":null,\"finish_reason\":\"%s\"}", index,
                    f == TL_FINISH_LENGTH && cut == len ? "length" : "stop");

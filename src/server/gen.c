@@ -95,10 +95,12 @@ void tl_srv_gen_free(tl_srv_gen *g) {
     memset(g, 0, sizeof *g);
 }
 
-char *tl_srv_gen_text(const tl_srv_gen *g, size_t n_tokens, int skip_special) {
+char *tl_srv_gen_text(const tl_srv_gen *g, size_t n_tokens, int skip_special, size_t *len) {
     const int32_t *t = tl_request_generated(g->r, NULL, NULL);
     char *out = NULL;
-    if (tl_tokenizer_decode(tl_model_tokenizer(g->m->model), t, n_tokens, skip_special, 0, &out) != TL_OK) return NULL;
+    *len = 0;
+    if (tl_tokenizer_decode_len(tl_model_tokenizer(g->m->model), t, n_tokens, skip_special, 0, &out, len) != TL_OK)
+        return NULL;
     return out;
 }
 
@@ -129,9 +131,7 @@ static void openai_chunk(tl_sbuf *b, const char *id, long created, const char *m
     tl_sbuf_printf(b, "data: {\"id\":\"%s\",\"object\":\"text_completion\",\"created\":%ld,\"model\":", id, created);
     tl_sbuf_json_str(b, model);
     tl_sbuf_printf(b, ",\"choices\":[{\"text\":");
-    char *t = strndup(text, len);
-    tl_sbuf_json_str(b, t ? t : "");
-    free(t);
+    tl_sbuf_json_strn(b, text, len);
     tl_sbuf_printf(b, ",\"index\":%zu,\"logprobs\":null,\"finish_reason\":", index);
     if (finish) tl_sbuf_printf(b, "\"%s\"", finish); else PUT_LIT(b, "null");
     PUT_LIT(b, "}]}\n\n");
@@ -146,19 +146,17 @@ static const char *tgi_reason(tl_finish_reason f) {
 static void tgi_event(tl_srv_gen *g, size_t i, int32_t id, float lp, const char *piece, size_t len, int last,
                       tl_sbuf *b) {
     tl_sbuf_printf(b, "data: {\"index\":%zu,\"token\":{\"id\":%d,\"text\":", i, (int)id);
-    char *t = strndup(piece ? piece : "", len);
-    tl_sbuf_json_str(b, t ? t : "");
-    free(t);
+    tl_sbuf_json_strn(b, piece ? piece : "", len);
     PUT_LIT(b, ",\"logprob\":");
     if (isfinite(lp)) tl_sbuf_printf(b, "%.9g", (double)lp); else PUT_LIT(b, "null");
     tl_sbuf_printf(b, ",\"special\":%s},\"top_tokens\":null,\"generated_text\":", tl_srv_token_special(g->m, id) ? "true" : "false");
     if (!last) { PUT_LIT(b, "null,\"details\":null}\n\n"); return; }
-    char *text = tl_srv_gen_text(g, i + 1, 1);
+    size_t tlen = 0;
+    char *text = tl_srv_gen_text(g, i + 1, 1, &tlen);
     tl_sbuf tb = {0};
     if (g->full_text) tl_sbuf_put(&tb, g->prompt, strlen(g->prompt));
-    if (text) tl_sbuf_put(&tb, text, strlen(text));
-    tl_sbuf_put(&tb, "", 1);
-    tl_sbuf_json_str(b, tb.s ? tb.s : "");
+    if (text) tl_sbuf_put(&tb, text, tlen);
+    tl_sbuf_json_strn(b, tb.s ? tb.s : "", tb.n);
     free(tb.s);
     tl_free(text);
     if (!g->details) { PUT_LIT(b, ",\"details\":null}\n\n"); return; }
@@ -181,7 +179,9 @@ int tl_srv_gen_events(tl_srv_gen *g, tl_srv_gen_proto proto, size_t index, const
     }
     tl_text_stream *ts = g->ts;
     int failed = done && tl_request_status(g->r) != TL_OK;
-    for (; g->seen < n; g->seen++) {
+    /* the newest token waits for the next one or the end: the last event carries the end */
+    size_t upto_tok = done ? n : n ? n - 1 : 0;
+    for (; g->seen < upto_tok; g->seen++) {
         size_t i = g->seen, len = 0;
         int last = done && !failed && i + 1 == n;
         char *piece = NULL;
@@ -246,7 +246,7 @@ static long stream_read(void *cls, unsigned long long pos, char *buf, size_t max
             continue;
         }
         tl_srv_gen *g = &gs->gens[gs->cur];
-        tl_request_wait_tokens(g->r, g->seen, 1000);
+        tl_request_wait_tokens(g->r, g->seen + 1, 1000); /* the newest waits for the next (see events) */
         if (tl_srv_gen_events(g, gs->proto, gs->cur, gs->id, gs->created, &gs->out)) gs->cur++;
         if (gs->out.oom) return TL_SRV_STREAM_ERROR;
     }

@@ -122,6 +122,8 @@ void tl_sbuf_printf(tl_sbuf *b, const char *fmt, ...) __attribute__((format(prin
 void tl_sbuf_floats(tl_sbuf *b, const float *x, size_t n);
 /* Appends s as a JSON string literal. */
 void tl_sbuf_json_str(tl_sbuf *b, const char *s);
+/* Appends the n bytes of s (may hold NUL, escaped as \u0000) as a JSON string literal. */
+void tl_sbuf_json_strn(tl_sbuf *b, const char *s, size_t n);
 /* Sets rp to status with b's text (taken; b is emptied) as application/json. */
 void tl_reply_sbuf(tl_srv_reply *rp, int status, tl_sbuf *b);
 
@@ -219,8 +221,9 @@ int tl_srv_gen_add_stop(tl_srv_gen *g, const char *stop, tl_srv_reply *rp);
 int tl_srv_gen_submit(tl_srv *s, tl_srv_gen *g, const char *prompt, size_t truncate, tl_srv_reply *rp);
 /* Frees what g holds (its request is freed: a running one ends at the next step). */
 void tl_srv_gen_free(tl_srv_gen *g);
-/* The decoded text of g's tokens (skip_special: drop eos and other special tokens); malloc'd. */
-char *tl_srv_gen_text(const tl_srv_gen *g, size_t n_tokens, int skip_special);
+/* The decoded text of g's first n_tokens tokens (skip_special: drop eos and other special
+ * tokens), *len bytes (it may hold NUL bytes); free with tl_free. NULL on error. */
+char *tl_srv_gen_text(const tl_srv_gen *g, size_t n_tokens, int skip_special, size_t *len);
 /* 1 when token id is a special token of m's tokenizer (decodes to nothing when skipped). */
 int tl_srv_token_special(const tl_srv_model *m, int32_t id);
 /* Starts a server-sent-events reply streaming the n generations (taken: the stream frees

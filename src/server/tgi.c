@@ -131,52 +131,41 @@ static void tgi_answer(tl_srv_gen *g, int list, tl_srv_reply *rp) {
     tl_status st = tl_request_wait(g->r, -1);
     tl_reply_add_timing(rp, g->r);
     if (st != TL_OK) { tl_reply_error(rp, 500, "generation", "%s", tl_request_error(g->r)); return; }
-    size_t n = 0;
+    size_t n = 0, tlen = 0;
     const float *lps = NULL;
     const int32_t *toks = tl_request_generated(g->r, &n, &lps);
-    char *text = tl_srv_gen_text(g, n, 1);
+    char *text = tl_srv_gen_text(g, n, 1, &tlen);
+    tl_sbuf o = {0};
+    tl_sbuf_printf(&o, "%s{\"generated_text\":", list ? "[" : "");
     tl_sbuf t = {0};
     if (g->full_text) tl_sbuf_put(&t, g->prompt, strlen(g->prompt));
-    if (text) tl_sbuf_put(&t, text, strlen(text));
-    tl_sbuf_put(&t, "", 1);
+    if (text) tl_sbuf_put(&t, text, tlen);
     tl_free(text);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "generated_text", t.s ? t.s : "");
+    tl_sbuf_json_strn(&o, t.s ? t.s : "", t.n);
     free(t.s);
     if (g->details) {
         tl_finish_reason f = tl_request_finish_reason(g->r);
-        cJSON *d = cJSON_AddObjectToObject(o, "details");
-        cJSON_AddStringToObject(d, "finish_reason", f == TL_FINISH_EOS ? "eos_token" : f == TL_FINISH_LENGTH ? "length"
-                                                                                                     : "stop_sequence");
-        cJSON_AddNumberToObject(d, "generated_tokens", (double)n);
-        if (g->sampled) cJSON_AddNumberToObject(d, "seed", (double)g->gp.seed); else cJSON_AddNullToObject(d, "seed");
-        cJSON_AddArrayToObject(d, "prefill");
-        cJSON *tk = cJSON_AddArrayToObject(d, "tokens");
+        tl_sbuf_printf(&o, ",\"details\":{\"finish_reason\":\"%s\",\"generated_tokens\":%zu,\"seed\":",
+                       f == TL_FINISH_EOS ? "eos_token" : f == TL_FINISH_LENGTH ? "length" : "stop_sequence", n);
+        if (g->sampled) tl_sbuf_printf(&o, "%llu", (unsigned long long)g->gp.seed); else tl_sbuf_put(&o, "null", 4);
+        tl_sbuf_printf(&o, ",\"prefill\":[],\"tokens\":[");
         tl_text_stream ts = tl_text_stream_start(tl_model_tokenizer(g->m->model), 0);
         for (size_t i = 0; i < n; i++) {
             char *piece = NULL;
             size_t len = 0;
             if (i + 1 == n) tl_text_stream_flush(&ts, toks, i + 1, &piece, &len);
             else tl_text_stream_next(&ts, toks, i + 1, &piece, &len);
-            char *z = strndup(piece ? piece : "", len);
+            tl_sbuf_printf(&o, "%s{\"id\":%d,\"text\":", i ? "," : "", (int)toks[i]);
+            tl_sbuf_json_strn(&o, piece ? piece : "", len);
             free(piece);
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "id", toks[i]);
-            cJSON_AddStringToObject(e, "text", z ? z : "");
-            free(z);
-            if (isfinite(lps[i])) cJSON_AddNumberToObject(e, "logprob", lps[i]); else cJSON_AddNullToObject(e, "logprob");
-            cJSON_AddBoolToObject(e, "special", tl_srv_token_special(g->m, toks[i]));
-            cJSON_AddItemToArray(tk, e);
+            if (isfinite(lps[i])) tl_sbuf_printf(&o, ",\"logprob\":%.9g", (double)lps[i]);
+            else tl_sbuf_printf(&o, ",\"logprob\":null");
+            tl_sbuf_printf(&o, ",\"special\":%s}", tl_srv_token_special(g->m, toks[i]) ? "true" : "false");
         }
-        cJSON_AddNullToObject(d, "top_tokens");
-        cJSON_AddNullToObject(d, "best_of_sequences");
+        tl_sbuf_printf(&o, "],\"top_tokens\":null,\"best_of_sequences\":null}");
     }
-    if (list) {
-        cJSON *a = cJSON_CreateArray();
-        cJSON_AddItemToArray(a, o);
-        o = a;
-    }
-    tl_reply_json(rp, 200, o);
+    tl_sbuf_printf(&o, "}%s", list ? "]" : "");
+    tl_reply_sbuf(rp, 200, &o);
 }
 
 /* Runs one TGI request on m: stream 1 / 0, or -1 to read the body's "stream" (compat). */
