@@ -96,11 +96,13 @@ test-asan:
 # context: libgomp is not instrumented, so TSan cannot see its team's synchronization.
 test-tsan:
 	$(MAKE) BUILD=build-tsan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=thread" \
-	        build-tsan/tests/test_contexts build-tsan/tests/test_engine
+	        build-tsan/tests/test_contexts build-tsan/tests/test_engine build-tsan/tests/test_engine_gen
 	TL_TEST_CTX_THREADS=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/c/tsan.supp" \
 	        build-tsan/tests/test_contexts
 	TL_TEST_CTX_THREADS=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/c/tsan.supp" \
 	        build-tsan/tests/test_engine
+	TL_TEST_CTX_THREADS=1 TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/c/tsan.supp" \
+	        build-tsan/tests/test_engine_gen
 
 # The kernel tests and the BERT parity tests on each vector-ISA path below the machine's
 # best, forced at run time with TORCHLESS_ISA (src/kernels/vec.h); the best path is what

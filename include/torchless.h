@@ -436,6 +436,8 @@ typedef struct tl_engine_params {
     size_t max_batch_requests; /* sequences in one packed batch; 0 (default): 256 */
     int max_batch_delay_ms;    /* longest wait for more requests before a batch that is not
                                   full runs; 0 (default): run what is queued at once */
+    size_t kv_cache_tokens;    /* decoders: each worker context's KV cache, as
+                                  tl_context_params.kv_cache_tokens (0, default: its default) */
 } tl_engine_params;
 
 /* Returns the defaults described above. */
@@ -457,7 +459,8 @@ TL_API size_t tl_engine_queue_size(const tl_engine *e);
 typedef enum tl_request_kind {
     TL_REQUEST_EMBED = 0,    /* sentence embeddings, as tl_embed (n x tl_model_embedding_dim) */
     TL_REQUEST_FEATURES = 1, /* last hidden state of every token, as tl_extract_features */
-    TL_REQUEST_PIPELINE = 2  /* tl_pipeline_run(pipeline, inputs_json, params_json) */
+    TL_REQUEST_PIPELINE = 2, /* tl_pipeline_run(pipeline, inputs_json, params_json) */
+    TL_REQUEST_GENERATE = 3  /* tl_engine_submit_generate's (not through tl_engine_submit) */
 } tl_request_kind;
 
 typedef struct tl_request_params {
@@ -496,7 +499,9 @@ TL_API tl_status tl_engine_submit_ids(tl_engine *e, const int32_t *const *ids, c
 TL_API tl_status tl_request_wait(tl_request *r, int timeout_ms);
 
 /* Cancels r: if no worker has taken it, it is dropped before it runs and completes with
- * TL_ERR_INVALID_ARG, "cancelled"; a running request finishes normally. Thread-safe. */
+ * TL_ERR_INVALID_ARG, "cancelled"; a running request finishes normally, except a generate
+ * request, which ends at the next decode step (TL_ERR_INVALID_ARG, "cancelled", its tokens
+ * so far kept, its KV pages freed). Thread-safe. */
 TL_API void tl_request_cancel(tl_request *r);
 
 /* 1 when r is done (its result or error is set). */
@@ -522,8 +527,10 @@ TL_API const char *tl_request_output_json(const tl_request *r);
 typedef struct tl_request_timing {
     double tokenize_us;  /* tokenization on the submitting thread */
     double queue_us;     /* queued until a worker took it */
-    double inference_us; /* the worker's forward + pooling (or pipeline run) */
-    size_t batch_requests, batch_seqs, batch_tokens; /* the packed batch it ran in */
+    double inference_us; /* the worker's forward + pooling (or pipeline run; GENERATE:
+                            admission to the last token) */
+    size_t batch_requests, batch_seqs, batch_tokens; /* the packed batch it ran in (GENERATE:
+                            the largest decode step it shared: sequences, tokens) */
 } tl_request_timing;
 
 /* Fills *t (zeros until r is done). */
@@ -640,6 +647,59 @@ TL_API tl_generate_params tl_model_generate_params(const tl_model *model);
  * model. */
 TL_API tl_status tl_generate(tl_context *ctx, const tl_batch *prompts, const tl_generate_params *params,
                              int32_t *out, size_t out_len, size_t *n_out);
+
+/* ------------------------------------------------------------------ engine: generation */
+
+/* Submits one generation request on a decoder model (continuous batching): the prompt
+ * (len token ids, copied; empty: [bos_token_id] when params sets it) joins a worker's
+ * running decode batch between steps, its prefill packed with the other new prompts and
+ * the running sequences' decode step in one tl_context_decode; it leaves the batch when it
+ * ends (as tl_generate: eos, stop string, on_token's word, max_new_tokens) and its KV pages
+ * are freed. A request is admitted only when the pages it can ever need (prompt +
+ * max_new_tokens - 1 tokens, whole pages) are free, so no sequence overwrites another:
+ * until then it waits in the queue. params (NULL: tl_model_generate_params) is copied with
+ * its eos ids and stop strings; tokenizer NULL with stop strings: the model's; out_logprobs
+ * is ignored (the request keeps each token's log-probability); on_token, when set, is
+ * called with seq 0 on the worker's thread (keep it short and thread-safe). Sampling draws
+ * from tl_generate's stream of prompt 0 for params->seed, so a request gives what
+ * tl_generate gives for its prompt alone. Errors (here, *out NULL): an encoder model, bad
+ * settings or ids, a prompt past the model's positions, or one whose pages could never fit
+ * the worker's KV cache (naming both sizes). The caller reads tokens as they come with
+ * tl_request_wait_tokens / tl_request_generated and frees r with tl_request_free (which,
+ * for a running request, ends its sequence at the next step). Thread-safe. */
+TL_API tl_status tl_engine_submit_generate(tl_engine *e, const int32_t *prompt, size_t len,
+                                           const tl_generate_params *params, tl_request **out);
+
+/* Why a generate request ended. */
+typedef enum tl_finish_reason {
+    TL_FINISH_NONE = 0,      /* not ended (or not a generate request) */
+    TL_FINISH_EOS = 1,       /* an eos id (the last token) */
+    TL_FINISH_LENGTH = 2,    /* max_new_tokens tokens */
+    TL_FINISH_STOP = 3,      /* a stop string, or on_token returned nonzero */
+    TL_FINISH_CANCELLED = 4, /* tl_request_cancel / tl_request_free while it ran or waited */
+    TL_FINISH_ERROR = 5      /* the step failed (the request's message says why) */
+} tl_finish_reason;
+
+/* GENERATE: waits until r has generated more than seen tokens or is done (timeout_ms < 0:
+ * forever; 0: no wait) and returns the count generated so far. The hand-off from the worker
+ * to the caller's thread: tokens [0, count) stay valid and unchanged while r lives. */
+TL_API size_t tl_request_wait_tokens(tl_request *r, size_t seen, int timeout_ms);
+/* GENERATE: the tokens generated so far (*n of them; n may be NULL) and, when logprobs is
+ * not NULL, their log-probabilities (as tl_generate's out_logprobs); owned by r. */
+TL_API const int32_t *tl_request_generated(const tl_request *r, size_t *n, const float **logprobs);
+/* GENERATE: why r ended (TL_FINISH_NONE while it runs). */
+TL_API tl_finish_reason tl_request_finish_reason(const tl_request *r);
+
+/* Counters of an engine's decode work since it started. */
+typedef struct tl_engine_stats {
+    size_t decode_steps;     /* tl_context_decode calls of generate requests */
+    size_t generated_tokens; /* tokens chosen for generate requests */
+    size_t running_seqs;     /* sequences in the workers' decode batches now */
+    size_t max_step_seqs;    /* most sequences one step ran */
+} tl_engine_stats;
+
+/* Fills *st (zeros for NULL e). Thread-safe. */
+TL_API void tl_engine_get_stats(const tl_engine *e, tl_engine_stats *st);
 
 #ifdef __cplusplus
 }

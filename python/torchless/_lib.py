@@ -137,7 +137,7 @@ TOKEN_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_size_t, c_int32, c_float)
 
 class TlEngineParams(ctypes.Structure):
     _fields_ = [("num_workers", c_int), ("threads_per_worker", c_int), ("max_batch_tokens", c_size_t),
-                ("max_batch_requests", c_size_t), ("max_batch_delay_ms", c_int)]
+                ("max_batch_requests", c_size_t), ("max_batch_delay_ms", c_int), ("kv_cache_tokens", c_size_t)]
 
 
 class TlRequestParams(ctypes.Structure):

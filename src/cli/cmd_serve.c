@@ -15,14 +15,16 @@ static void serve_usage(FILE *f) {
     fprintf(f,
             "usage: torchless serve --model NAME=PATH_OR_ID[:TASK] [--model ...] [options]\n\n"
             "Serves the models over HTTP/1.1: Text Embeddings Inference, OpenAI embeddings, TorchServe,\n"
-            "KServe v2 (Open Inference Protocol), the Hugging Face Inference API task call, /metrics.\n"
+            "KServe v2 (Open Inference Protocol), the Hugging Face Inference API task call, /metrics;\n"
+            "decoders: text-generation-inference /generate(_stream), OpenAI /v1/completions.\n"
             "See docs/serve.md.\n\n"
             "  -m, --model NAME=PATH_OR_ID[:TASK]  a model to serve (repeatable); NAME is its name in URLs\n"
             "                         ([A-Za-z0-9._-]); TASK: embeddings, feature-extraction,\n"
             "                         text-classification, token-classification, question-answering,\n"
-            "                         fill-mask, zero-shot-classification, text-ranking (rerank);\n"
-            "                         default: from config.json (a bare encoder serves embeddings, a\n"
-            "                         one-label classifier reranks)\n"
+            "                         fill-mask, zero-shot-classification, text-ranking (rerank),\n"
+            "                         text-generation; default: from config.json (a bare encoder\n"
+            "                         serves embeddings, a one-label classifier reranks, a decoder\n"
+            "                         generates)\n"
             "      --host ADDR        IPv4 address to bind (default 127.0.0.1)\n"
             "  -p, --port N           port (default 8080)\n"
             "      --api-key KEY      require Authorization: Bearer KEY on every route but health\n"
@@ -35,6 +37,8 @@ static void serve_usage(FILE *f) {
             "      --max-batch-requests N  sequences in one packed batch (default 256)\n"
             "      --max-batch-delay-ms N  wait up to N ms for a fuller batch (default 0)\n"
             "      --workers N        engine workers per model, each with its own context (default 1)\n"
+            "      --kv-cache-tokens N  decoders: tokens each worker's KV cache holds, shared by the\n"
+            "                         running sequences (default: the model's positions, at most 8192)\n"
             "      --threads N        threads of each worker's forwards (default: every CPU)\n"
             "      --timeout S        close a connection idle for S seconds (default 10)\n"
             "      --max-connections N  open connections (default 1024)\n"
@@ -72,7 +76,7 @@ static int parse_model_arg(const char *arg, tl_srv_model *m) {
 
 int tl_cmd_serve(int argc, char **argv) {
     enum { O_HOST = 256, O_KEY, O_MAXCONC, O_PAYLOAD, O_CLIENTBATCH, O_TRUNC, O_BTOK, O_BREQ, O_BDELAY,
-           O_WORKERS, O_THREADS, O_TIMEOUT, O_MAXCONN, O_LOG };
+           O_WORKERS, O_THREADS, O_TIMEOUT, O_MAXCONN, O_LOG, O_KV };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"host", required_argument, 0, O_HOST},
         {"port", required_argument, 0, 'p'}, {"api-key", required_argument, 0, O_KEY},
@@ -82,6 +86,7 @@ int tl_cmd_serve(int argc, char **argv) {
         {"max-batch-delay-ms", required_argument, 0, O_BDELAY}, {"workers", required_argument, 0, O_WORKERS},
         {"threads", required_argument, 0, O_THREADS}, {"timeout", required_argument, 0, O_TIMEOUT},
         {"max-connections", required_argument, 0, O_MAXCONN}, {"log-format", required_argument, 0, O_LOG},
+        {"kv-cache-tokens", required_argument, 0, O_KV},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     tl_srv srv = {0};
     srv.cfg = (tl_srv_config){.host = "127.0.0.1", .port = 8080, .api_key = getenv("TORCHLESS_API_KEY"),
@@ -113,6 +118,7 @@ int tl_cmd_serve(int argc, char **argv) {
             v = strcmp(optarg, "0") ? ep.max_batch_delay_ms : 1;
             break;
         case O_WORKERS: v = ep.num_workers = (int)tl_cli_positive(optarg, 256, "serve", "--workers"); break;
+        case O_KV: v = (long)(ep.kv_cache_tokens = (size_t)tl_cli_positive(optarg, 1L << 24, "serve", "--kv-cache-tokens")); break;
         case O_THREADS: v = threads = (int)tl_cli_positive(optarg, 1024, "serve", "--threads"); break;
         case O_TIMEOUT: v = srv.cfg.timeout_s = (int)tl_cli_positive(optarg, 3600, "serve", "--timeout"); break;
         case O_MAXCONN: v = srv.cfg.max_connections = (int)tl_cli_positive(optarg, 65536, "serve", "--max-connections"); break;

@@ -55,18 +55,6 @@ static int buf_reserve(worker_buf *b, size_t seqs, size_t tokens, size_t hidden)
     return 1;
 }
 
-/* Unlinks the queue's head (under e->mu) and returns it. */
-static tl_request *pop_head(tl_engine *e) {
-    tl_request *r = e->head;
-    e->head = r->next;
-    if (!e->head) e->tail = NULL;
-    r->next = NULL;
-    e->q_len--;
-    e->q_seqs -= r->n + r->merge_items;
-    e->q_tokens -= r->total;
-    return r;
-}
-
 /* Completes a request cancelled before it ran. */
 static void drop(tl_request *r) {
     atomic_store(&r->dropped, 1);
@@ -112,21 +100,22 @@ static size_t take_batch(tl_engine *e, tl_request **batch, size_t cap, tl_reques
     while (e->head && n < cap) {
         tl_request *r = e->head;
         if (atomic_load(&r->cancel)) {
-            pop_head(e);
+            tl_engine_pop_head(e);
             r->next = *dropped;
             *dropped = r;
             continue;
         }
+        if (r->kind == TL_REQUEST_GENERATE) break; /* joins the decode batch (gen_batch.c) */
         if (n > 0 && (batch[0]->kind == TL_REQUEST_PIPELINE) != (r->kind == TL_REQUEST_PIPELINE)) break;
         if (r->kind == TL_REQUEST_PIPELINE) {
             if (n > 0 && (!same_call(batch[0], r) || seqs + r->merge_items > e->p.max_batch_requests)) break;
-            batch[n++] = pop_head(e);
+            batch[n++] = tl_engine_pop_head(e);
             seqs += r->merge_items;
             if (!r->merge_items) break;
             continue;
         }
         if (n > 0 && (seqs + r->n > e->p.max_batch_requests || tokens + r->total > e->p.max_batch_tokens)) break;
-        batch[n++] = pop_head(e);
+        batch[n++] = tl_engine_pop_head(e);
         seqs += r->n;
         tokens += r->total;
     }
@@ -216,22 +205,27 @@ static void run_packed(tl_engine *e, tl_context *ctx, worker_buf *b, tl_request 
 }
 
 /* Passed to a worker thread: its engine and its context. */
-typedef struct worker_arg { tl_engine *e; tl_context *ctx; tl_request **batch; } worker_arg;
+typedef struct worker_arg { tl_engine *e; tl_context *ctx; tl_request **batch; tl_gen_batch *gen; } worker_arg;
 
-/* Worker thread body: take a batch, run it, until the engine stops and the queue is empty. */
+/* Worker thread body: take a batch of encoder / pipeline requests and run it, or admit
+ * generate requests into the running decode batch and run one step, until the engine
+ * stops with the queue and the decode batch empty. */
 static void *worker_main(void *arg) {
     worker_arg *wa = arg;
     tl_engine *e = wa->e;
     tl_context *ctx = wa->ctx;
     tl_request **batch = wa->batch;
+    tl_gen_batch *wa_gen = wa->gen;
     free(wa);
     worker_buf b = {0};
     size_t cap = e->p.max_batch_requests;
+    tl_gen_batch *gb = wa_gen;
     for (;;) {
         tl_request *dropped = NULL;
         pthread_mutex_lock(&e->mu);
-        if (!wait_for_work(e)) { pthread_mutex_unlock(&e->mu); break; }
+        if (!tl_gen_batch_size(gb) && !wait_for_work(e)) { pthread_mutex_unlock(&e->mu); break; }
         size_t n = take_batch(e, batch, cap, &dropped);
+        if (!n) tl_gen_batch_admit(gb, &dropped);
         double t0 = tl_engine_now_us();
         for (size_t i = 0; i < n; i++) {
             pthread_mutex_lock(&batch[i]->mu);
@@ -247,7 +241,9 @@ static void *worker_main(void *arg) {
         }
         if (n && batch[0]->kind == TL_REQUEST_PIPELINE) run_pipelines(batch, n);
         else if (n) run_packed(e, ctx, &b, batch, n);
+        if (tl_gen_batch_size(gb)) tl_gen_batch_step(gb);
     }
+    tl_gen_batch_free(gb);
     free(batch);
     free(b.lens);
     free(b.ids);
@@ -297,18 +293,22 @@ tl_status tl_engine_new(tl_model *model, const tl_engine_params *params, tl_engi
     if (!e->threads || !e->ctx) { engine_destroy(e, 0); return tl_set_error(TL_ERR_OOM, "out of memory"); }
     tl_context_params cp = tl_context_default_params();
     cp.num_threads = p.threads_per_worker;
+    cp.kv_cache_tokens = p.kv_cache_tokens;
     for (int i = 0; i < p.num_workers; i++) {
         tl_status s = tl_context_new(model, &cp, &e->ctx[i]);
         if (s != TL_OK) { engine_destroy(e, 0); return s; }
     }
+    e->kv_capacity = tl_context_kv_capacity(e->ctx[0]); /* before any worker touches a context */
     for (int i = 0; i < p.num_workers; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         tl_request **batch = malloc(p.max_batch_requests > SIZE_MAX / sizeof *batch ? SIZE_MAX
                                     : p.max_batch_requests * sizeof *batch);
-        if (wa) *wa = (worker_arg){e, e->ctx[i], batch};
-        if (!wa || !batch || pthread_create(&e->threads[i], NULL, worker_main, wa) != 0) {
+        tl_gen_batch *gen = tl_gen_batch_new(e, e->ctx[i]);
+        if (wa) *wa = (worker_arg){e, e->ctx[i], batch, gen};
+        if (!wa || !batch || !gen || pthread_create(&e->threads[i], NULL, worker_main, wa) != 0) {
             free(wa);
             free(batch);
+            tl_gen_batch_free(gen);
             engine_destroy(e, i);
             return tl_set_error(TL_ERR_INTERNAL, "tl_engine_new: cannot start worker thread %d", i);
         }

@@ -24,8 +24,13 @@ double tl_engine_now_us(void) {
     return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
-/* Frees what r owns and r itself. */
-static void request_destroy(tl_request *r) {
+/* Frees what r owns and r itself (see engine_int.h). */
+void tl_request_destroy(tl_request *r) {
+    free(r->gen_eos);
+    for (size_t i = 0; r->gen_stops && i < r->gp.n_stop_strings; i++) free(r->gen_stops[i]);
+    free(r->gen_stops);
+    free(r->gen_out);
+    free(r->gen_lp);
     free(r->lens);
     free(r->ids);
     free(r->types);
@@ -45,7 +50,7 @@ static void request_unref(tl_request *r) {
     pthread_mutex_lock(&r->mu);
     int left = --r->refs;
     pthread_mutex_unlock(&r->mu);
-    if (left == 0) request_destroy(r);
+    if (left == 0) tl_request_destroy(r);
 }
 
 void tl_request_finish(tl_request *r, tl_status s, const char *msg) {
@@ -139,8 +144,8 @@ static tl_status take_ids(tl_request *r, const tl_model *m, const int32_t *const
     return TL_OK;
 }
 
-/* Appends r to e's queue and wakes a worker; fails when the engine is stopping. */
-static tl_status enqueue(tl_engine *e, tl_request *r) {
+/* Queues r (see engine_int.h). */
+tl_status tl_engine_enqueue(tl_engine *e, tl_request *r) {
     pthread_mutex_lock(&e->mu);
     if (e->stopping) {
         pthread_mutex_unlock(&e->mu);
@@ -155,6 +160,32 @@ static tl_status enqueue(tl_engine *e, tl_request *r) {
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
     return TL_OK;
+}
+
+/* Unlinks the queue's head (see engine_int.h). */
+tl_request *tl_engine_pop_head(tl_engine *e) {
+    tl_request *r = e->head;
+    e->head = r->next;
+    if (!e->head) e->tail = NULL;
+    r->next = NULL;
+    e->q_len--;
+    e->q_seqs -= r->n + r->merge_items;
+    e->q_tokens -= r->total;
+    return r;
+}
+
+/* A new request (see engine_int.h). */
+tl_request *tl_request_alloc(tl_engine *e, int kind, size_t n) {
+    tl_request *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->e = e;
+    r->kind = kind;
+    r->n = n;
+    r->refs = 2;
+    r->t_submit = tl_engine_now_us();
+    return r;
 }
 
 /* tl_engine_submit and tl_engine_submit_ids: texts or ids (one of them, or neither for a
@@ -178,16 +209,9 @@ static tl_status submit(tl_engine *e, const char *const *texts, const int32_t *c
         tl_status s = tl_model_require_tokenizer(e->m);
         if (s != TL_OK) return s;
     }
-    tl_request *r = calloc(1, sizeof *r);
+    tl_request *r = tl_request_alloc(e, p.kind, n);
     if (!r) return tl_set_error(TL_ERR_OOM, "out of memory");
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    r->e = e;
-    r->kind = p.kind;
     r->normalize = p.normalize;
-    r->n = n;
-    r->refs = 2;
-    r->t_submit = tl_engine_now_us();
     tl_status s = TL_OK;
     if (p.kind == TL_REQUEST_PIPELINE) {
         r->pipeline = p.pipeline;
@@ -201,9 +225,9 @@ static tl_status submit(tl_engine *e, const char *const *texts, const int32_t *c
     } else {
         s = tokenize(r, e->m, texts, lens, &p);
     }
-    if (s == TL_OK) s = enqueue(e, r);
+    if (s == TL_OK) s = tl_engine_enqueue(e, r);
     if (s != TL_OK) {
-        request_destroy(r);
+        tl_request_destroy(r);
         return s;
     }
     *out = r;
@@ -287,7 +311,7 @@ const float *tl_request_features(const tl_request *r, size_t i, size_t *n_tokens
 }
 
 size_t tl_request_tokens(const tl_request *r, size_t i) {
-    return r && r->kind != TL_REQUEST_PIPELINE && i < r->n ? r->lens[i] : 0;
+    return r && r->kind != TL_REQUEST_PIPELINE && i < r->n && r->lens ? r->lens[i] : 0;
 }
 
 const char *tl_request_output_json(const tl_request *r) {

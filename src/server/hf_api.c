@@ -80,6 +80,7 @@ int tl_hf_root_route(tl_srv *s, const tl_srv_req *rq, tl_srv_reply *rp) {
     rp->route = "tei_root";
     if (strcmp(rq->method, "POST")) { tl_reply_error(rp, 405, "Validation", "/ takes POST"); return 1; }
     tl_srv_model *m = tl_srv_pick_model(s, rq, ~0u, rp);
-    if (m) tl_tei_task_post(s, m, rq, rp);
+    if (m && m->task == TL_TASK_TEXT_GENERATION) tl_tgi_compat(s, m, rq, rp); /* as TGI's POST / */
+    else if (m) tl_tei_task_post(s, m, rq, rp);
     return 1;
 }

@@ -6,7 +6,9 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,9 +79,23 @@ static void log_request(const tl_srv *s, const char *method, const char *path, c
 }
 
 /* Queues rp on the connection with the timing headers. */
+_Static_assert(TL_SRV_STREAM_END == (long)MHD_CONTENT_READER_END_OF_STREAM &&
+               TL_SRV_STREAM_ERROR == (long)MHD_CONTENT_READER_END_WITH_ERROR, "stream codes are libmicrohttpd's");
+_Static_assert(sizeof(long) == sizeof(ssize_t) && sizeof(unsigned long long) == sizeof(uint64_t),
+               "the stream reader's signature is MHD_ContentReaderCallback's");
+
 static enum MHD_Result send_reply(struct MHD_Connection *c, tl_srv_reply *rp, double total_us) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(rp->len, rp->body, MHD_RESPMEM_MUST_FREE);
-    if (!r) return MHD_NO;
+    struct MHD_Response *r;
+    if (rp->stream_fn) { /* server-sent events: chunked, produced as the tokens come */
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, (MHD_ContentReaderCallback)rp->stream_fn,
+                                              rp->stream_cls, rp->stream_free);
+        if (!r) { rp->stream_free(rp->stream_cls); return MHD_NO; }
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    } else {
+        r = MHD_create_response_from_buffer(rp->len, rp->body, MHD_RESPMEM_MUST_FREE);
+        if (!r) return MHD_NO;
+    }
     rp->body = NULL;
     MHD_add_response_header(r, "Content-Type", rp->content_type ? rp->content_type : "application/json");
     char v[64];
@@ -130,7 +146,7 @@ static enum MHD_Result serve(tl_srv *s, struct MHD_Connection *c, const char *me
         tl_srv_route(s, &rq, &rp);
     }
     if (counted) atomic_fetch_sub(&s->in_flight, 1);
-    if (!rp.body) tl_reply_error(&rp, 500, "Backend", "no reply");
+    if (!rp.body && !rp.stream_fn) tl_reply_error(&rp, 500, "Backend", "no reply");
     double total = now_us() - st->t0;
     log_request(s, method, url, &rp, total);
     tl_metrics_record(&rp, total);

@@ -222,6 +222,6 @@ tl_srv_model *tl_srv_pick_model(tl_srv *s, const tl_srv_req *rq, unsigned tasks,
 const char *tl_srv_task_name(tl_srv_task t) {
     static const char *names[] = {"embeddings", "feature-extraction", "text-classification",
                                   "token-classification", "question-answering", "fill-mask",
-                                  "zero-shot-classification", "text-ranking"};
+                                  "zero-shot-classification", "text-ranking", "text-generation"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "unknown";
 }

@@ -91,6 +91,22 @@ void tl_metrics_render(tl_srv *s, tl_srv_reply *rp) {
     for (size_t i = 0; i < s->n_models; i++)
         tl_sbuf_printf(&b, "torchless_queue_size{model=\"%s\"} %zu\n", s->models[i].name,
                        tl_engine_queue_size(s->models[i].engine));
+    static const char *gen[][2] = {
+        {"torchless_decode_steps_total", "Decode steps (prefill + one token per running sequence) of generate requests"},
+        {"torchless_generated_tokens_total", "Tokens generated"},
+        {"torchless_running_sequences", "Sequences in the decode batches now"},
+        {"torchless_max_step_sequences", "Most sequences one decode step ran"}};
+    for (size_t k = 0; k < 4; k++) {
+        tl_sbuf_printf(&b, "# HELP %s %s, by model\n# TYPE %s %s\n", gen[k][0], gen[k][1], gen[k][0],
+                       k < 2 ? "counter" : "gauge");
+        for (size_t i = 0; i < s->n_models; i++) {
+            if (s->models[i].task != TL_TASK_TEXT_GENERATION) continue;
+            tl_engine_stats st;
+            tl_engine_get_stats(s->models[i].engine, &st);
+            size_t v = k == 0 ? st.decode_steps : k == 1 ? st.generated_tokens : k == 2 ? st.running_seqs : st.max_step_seqs;
+            tl_sbuf_printf(&b, "%s{model=\"%s\"} %zu\n", gen[k][0], s->models[i].name, v);
+        }
+    }
     tl_sbuf_printf(&b, "# HELP torchless_requests_in_flight Inference requests being served\n"
                        "# TYPE torchless_requests_in_flight gauge\ntorchless_requests_in_flight %d\n",
                    atomic_load(&s->in_flight));

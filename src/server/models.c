@@ -17,7 +17,7 @@ int tl_srv_parse_task(const char *t) {
         {"token-classification", TL_TASK_TOKEN_CLASSIFICATION}, {"ner", TL_TASK_TOKEN_CLASSIFICATION},
         {"question-answering", TL_TASK_QUESTION_ANSWERING}, {"fill-mask", TL_TASK_FILL_MASK},
         {"zero-shot-classification", TL_TASK_ZERO_SHOT}, {"text-ranking", TL_TASK_RERANK},
-        {"rerank", TL_TASK_RERANK}, {"reranking", TL_TASK_RERANK}};
+        {"rerank", TL_TASK_RERANK}, {"reranking", TL_TASK_RERANK}, {"text-generation", TL_TASK_TEXT_GENERATION}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(t, k[i].name)) return k[i].task;
     return -1;
@@ -86,12 +86,22 @@ int tl_srv_model_load(tl_srv_model *m, const tl_engine_params *ep, int threads) 
         fprintf(stderr, "torchless serve: model %s: cannot start its engine: %s\n", m->name, tl_last_error());
         return 0;
     }
-    /* warm-up: one forward through the engine before the server is ready */
+    /* warm-up: one forward (a decoder: one generated token) through the engine before the
+     * server is ready */
     const char *text = "hello world";
     tl_request_params rp = tl_request_default_params();
     rp.kind = TL_REQUEST_FEATURES;
     tl_request *r = NULL;
-    if (tl_engine_submit(m->engine, &text, NULL, 1, &rp, &r) != TL_OK || tl_request_wait(r, -1) != TL_OK) {
+    tl_status ws;
+    if (m->task == TL_TASK_TEXT_GENERATION) {
+        tl_generate_params gp = tl_generate_default_params();
+        gp.max_new_tokens = 1;
+        int32_t id = 0;
+        ws = tl_engine_submit_generate(m->engine, &id, 1, &gp, &r);
+    } else {
+        ws = tl_engine_submit(m->engine, &text, NULL, 1, &rp, &r);
+    }
+    if (ws != TL_OK || tl_request_wait(r, -1) != TL_OK) {
         fprintf(stderr, "torchless serve: model %s: warm-up failed: %s\n", m->name, r ? tl_request_error(r) : tl_last_error());
         tl_request_free(r);
         return 0;

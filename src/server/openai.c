@@ -1,4 +1,4 @@
-/* openai.c — the OpenAI embeddings API: POST /v1/embeddings (float or base64 encoding,
+/* openai.c — the OpenAI API: POST /v1/embeddings, POST /v1/completions (completions.c) (float or base64 encoding,
  * dimensions where the model allows) and GET /v1/models, with OpenAI's error body
  * {"error": {"message", "type", "param", "code"}}. */
 #include "server/server.h"
@@ -172,6 +172,9 @@ int tl_openai_route(tl_srv *s, const tl_srv_req *rq, tl_srv_reply *rp) {
         rp->route = "openai_embeddings";
         if (strcmp(rq->method, "POST")) tl_reply_error(rp, 405, "Validation", "/v1/embeddings takes POST");
         else embeddings(s, rq, rp);
+    } else if (!strcmp(rq->path, "/v1/completions") || !strcmp(rq->path, "/v1/chat/completions")) {
+        rp->route = rq->path[4] == 'c' && rq->path[5] == 'h' ? "openai_chat" : "openai_completions";
+        tl_openai_completions(s, rq, rp);
     } else if (!strcmp(rq->path, "/v1/models")) {
         rp->route = "openai_models";
         if (strcmp(rq->method, "GET")) tl_reply_error(rp, 405, "Validation", "/v1/models takes GET");

@@ -11,7 +11,7 @@ void tl_srv_route(tl_srv *s, const tl_srv_req *rq, tl_srv_reply *rp) {
         else tl_metrics_render(s, rp);
         return;
     }
-    if (tl_openai_route(s, rq, rp) || tl_kserve_route(s, rq, rp) || tl_torchserve_route(s, rq, rp) ||
+    if (tl_openai_route(s, rq, rp) || tl_tgi_route(s, rq, rp) || tl_kserve_route(s, rq, rp) || tl_torchserve_route(s, rq, rp) ||
         tl_tei_route(s, rq, rp) || tl_hf_root_route(s, rq, rp))
         return;
     rp->route = "not_found";

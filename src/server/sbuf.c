@@ -57,9 +57,11 @@ void tl_sbuf_floats(tl_sbuf *b, const float *x, size_t n) {
     b->n = (size_t)(p - b->s);
 }
 
-void tl_sbuf_json_str(tl_sbuf *b, const char *s) {
+void tl_sbuf_json_str(tl_sbuf *b, const char *s) { tl_sbuf_json_strn(b, s, strlen(s)); }
+
+void tl_sbuf_json_strn(tl_sbuf *b, const char *s, size_t n) {
     tl_sbuf_put(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
+    for (const char *p = s; p < s + n; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '"' || c == '\\') { char e[2] = {'\\', (char)c}; tl_sbuf_put(b, e, 2); }
         else if (c < 0x20) tl_sbuf_printf(b, "\\u%04x", c);

@@ -18,7 +18,8 @@ typedef enum tl_srv_task {
     TL_TASK_QUESTION_ANSWERING,
     TL_TASK_FILL_MASK,
     TL_TASK_ZERO_SHOT,
-    TL_TASK_RERANK              /* a cross-encoder: TEI /rerank, /predict on pairs */
+    TL_TASK_RERANK,             /* a cross-encoder: TEI /rerank, /predict on pairs */
+    TL_TASK_TEXT_GENERATION     /* a decoder: TGI /generate(_stream), OpenAI /v1/completions */
 } tl_srv_task;
 
 /* One served model: its name in URLs, its task, the loaded model, its engine, and the
@@ -85,7 +86,17 @@ typedef struct tl_srv_reply {
     int engine_runs;
     size_t json_header_len; /* > 0: body is that much JSON then binary data (KServe's
                                Inference-Header-Content-Length header) */
+    /* streaming (server-sent events): when stream_fn is set the body is produced by it, as
+     * libmicrohttpd's content reader (bytes written to buf, at most max; TL_SRV_STREAM_END
+     * at the end), on the connection's thread; stream_free(stream_cls) runs once the
+     * response is done or the client went away */
+    long (*stream_fn)(void *cls, unsigned long long pos, char *buf, size_t max);
+    void (*stream_free)(void *cls);
+    void *stream_cls;
 } tl_srv_reply;
+
+#define TL_SRV_STREAM_END (-1L)
+#define TL_SRV_STREAM_ERROR (-2L)
 
 /* ---------------------------------------------------------------- reply helpers (reply.c) */
 
@@ -111,6 +122,8 @@ void tl_sbuf_printf(tl_sbuf *b, const char *fmt, ...) __attribute__((format(prin
 void tl_sbuf_floats(tl_sbuf *b, const float *x, size_t n);
 /* Appends s as a JSON string literal. */
 void tl_sbuf_json_str(tl_sbuf *b, const char *s);
+/* Appends the n bytes of s (may hold NUL, escaped as \u0000) as a JSON string literal. */
+void tl_sbuf_json_strn(tl_sbuf *b, const char *s, size_t n);
 /* Sets rp to status with b's text (taken; b is emptied) as application/json. */
 void tl_reply_sbuf(tl_srv_reply *rp, int status, tl_sbuf *b);
 
@@ -172,6 +185,61 @@ void tl_tei_embed_all(tl_srv *s, tl_srv_model *m, const cJSON *b, tl_srv_reply *
 void tl_tei_predict(tl_srv *s, tl_srv_model *m, const cJSON *b, tl_srv_reply *rp);
 void tl_tei_rerank(tl_srv *s, tl_srv_model *m, const cJSON *b, tl_srv_reply *rp);
 void tl_tei_similarity(tl_srv *s, tl_srv_model *m, const cJSON *b, tl_srv_reply *rp);
+
+/* ---------------------------------------------------------------- text generation (gen.c, tgi.c, completions.c) */
+
+/* The protocols' shapes of a generation's output. */
+typedef enum { TL_GEN_TGI = 0, TL_GEN_OPENAI = 1 } tl_srv_gen_proto;
+
+/* One generation a route runs: the prompt (text and tokens), the settings, the engine
+ * request, and what the stream has handed out. */
+typedef struct tl_srv_gen {
+    tl_srv_model *m;
+    tl_generate_params gp;
+    int32_t eos[64];
+    char *stops[16];
+    size_t n_stops;
+    char *prompt;        /* the prompt text (copied) */
+    int32_t *ids;        /* its tokens */
+    size_t n_ids;
+    int details, full_text, sampled;
+    tl_request *r;
+    /* streaming state */
+    size_t seen;         /* tokens handed out */
+    void *ts;            /* tl_text_stream */
+    tl_sbuf text;        /* the text so far (OpenAI: before the stop cut) */
+    size_t sent;         /* OpenAI: bytes of text sent */
+    int ended;
+} tl_srv_gen;
+
+/* Sets g's defaults for model m (its eos ids and bos; greedy; max_new_tokens def_max). */
+void tl_srv_gen_init(tl_srv_gen *g, tl_srv_model *m, size_t def_max);
+/* Adds a stop sequence (copied); replies 422 and returns 0 on too many or an empty one. */
+int tl_srv_gen_add_stop(tl_srv_gen *g, const char *stop, tl_srv_reply *rp);
+/* Tokenizes the prompt (copied; truncate > 0 keeps its last truncate tokens), picks a seed
+ * when sampling without one, and submits the request. 0 after a 422 / 5xx reply. */
+int tl_srv_gen_submit(tl_srv *s, tl_srv_gen *g, const char *prompt, size_t truncate, tl_srv_reply *rp);
+/* Frees what g holds (its request is freed: a running one ends at the next step). */
+void tl_srv_gen_free(tl_srv_gen *g);
+/* The decoded text of g's first n_tokens tokens (skip_special: drop eos and other special
+ * tokens), *len bytes (it may hold NUL bytes); free with tl_free. NULL on error. */
+char *tl_srv_gen_text(const tl_srv_gen *g, size_t n_tokens, int skip_special, size_t *len);
+/* 1 when token id is a special token of m's tokenizer (decodes to nothing when skipped). */
+int tl_srv_token_special(const tl_srv_model *m, int32_t id);
+/* Starts a server-sent-events reply streaming the n generations (taken: the stream frees
+ * them and the array) in protocol proto; id / created / model name the OpenAI chunks. */
+void tl_srv_gen_stream(tl_srv_reply *rp, tl_srv_gen *gens, size_t n, tl_srv_gen_proto proto, const char *id,
+                       long created);
+/* Appends to b the events of g's tokens past g->seen (and its last event when done);
+ * index is the OpenAI choice index. Returns 1 when g has ended (all sent). */
+int tl_srv_gen_events(tl_srv_gen *g, tl_srv_gen_proto proto, size_t index, const char *id, long created,
+                      tl_sbuf *b);
+
+/* TGI's POST /generate, /generate_stream and the compat POST / of a text-generation model (tgi.c). */
+int tl_tgi_route(tl_srv *s, const tl_srv_req *rq, tl_srv_reply *rp);
+void tl_tgi_compat(tl_srv *s, tl_srv_model *m, const tl_srv_req *rq, tl_srv_reply *rp);
+/* OpenAI POST /v1/completions (completions.c); rq->path is checked by the caller. */
+void tl_openai_completions(tl_srv *s, const tl_srv_req *rq, tl_srv_reply *rp);
 
 /* ---------------------------------------------------------------- metrics (metrics.c) */
 

@@ -343,6 +343,13 @@ static void info(tl_srv *s, tl_srv_model *m, tl_srv_reply *rp) {
     cJSON *mt = cJSON_AddObjectToObject(o, "model_type");
     if (m->task == TL_TASK_EMBEDDINGS || m->task == TL_TASK_FEATURES) {
         cJSON_AddStringToObject(cJSON_AddObjectToObject(mt, "embedding"), "pooling", m->pooling);
+    } else if (m->task == TL_TASK_TEXT_GENERATION) { /* with TGI's limits */
+        cJSON *g = cJSON_AddObjectToObject(mt, "generator");
+        cJSON_AddNumberToObject(g, "kv_cache_tokens", (double)m->engine_params.kv_cache_tokens);
+        cJSON_AddNumberToObject(o, "max_total_tokens", (double)m->max_input_length);
+        cJSON_AddNumberToObject(o, "max_input_tokens", (double)(m->max_input_length - 1));
+        cJSON_AddNumberToObject(o, "max_stop_sequences", 16);
+        cJSON_AddNumberToObject(o, "max_best_of", 1);
     } else {
         cJSON *c = cJSON_AddObjectToObject(mt, m->task == TL_TASK_RERANK ? "reranker" : "classifier");
         const cJSON *i2l = cJSON_GetObjectItemCaseSensitive(m->config, "id2label");

@@ -22,13 +22,6 @@ tl_generate_params tl_generate_default_params(void) {
     return p;
 }
 
-/* Whether id is one of p's eos ids. */
-static int is_eos(const tl_generate_params *p, int32_t id) {
-    for (size_t i = 0; i < p->n_eos; i++)
-        if (p->eos_ids[i] == id) return 1;
-    return 0;
-}
-
 /* Checks prompts and sizes against the model and the cache before anything runs (an
  * empty prompt counts as the one bos token it becomes). */
 static tl_status check_args(tl_context *ctx, const tl_batch *b, const tl_generate_params *p, size_t out_len) {
@@ -71,41 +64,14 @@ static tl_status check_args(tl_context *ctx, const tl_batch *b, const tl_generat
     return TL_OK;
 }
 
-/* A run's per-sequence state: hist (n x stride) holds each prompt then its new tokens. */
+/* A run's state: seq[i] views sequence i's slices of hist (n x stride: the prompt then the
+ * new tokens), out and out_logprobs. */
 typedef struct gen_run {
     const tl_generate_params *p;
-    size_t n, V, M, stride;
-    int32_t *hist, *out;
-    size_t *hlen, *n_out;
-    tl_rng *rng;
-    unsigned char *mark; /* V bytes for the repetition penalty */
-    int32_t *work;
-    float *prob;
+    size_t n, V;
+    tl_gen_seq *seq;
+    tl_gen_scratch w;
 } gen_run;
-
-/* Chooses sequence i's next token from its logits row (modified); *done = 1 when the
- * sequence ends with it. */
-static tl_status choose(gen_run *g, size_t i, float *row, int *done) {
-    const tl_generate_params *p = g->p;
-    const int32_t *h = g->hist + i * g->stride;
-    tl_repetition_penalty(row, g->V, h, g->hlen[i], p->repetition_penalty, g->mark);
-    tl_no_repeat_ngram(row, g->V, h, g->hlen[i], p->no_repeat_ngram_size);
-    if (g->n_out[i] < p->min_new_tokens) tl_ban_ids(row, g->V, p->eos_ids, p->n_eos);
-    float lp;
-    int32_t next = tl_sample_next(row, g->V, p, &g->rng[i], g->work, g->prob, &lp);
-    size_t k = g->n_out[i]++;
-    g->out[i * g->M + k] = next;
-    if (p->out_logprobs) p->out_logprobs[i * g->M + k] = lp;
-    g->hist[i * g->stride + g->hlen[i]++] = next;
-    int stop = is_eos(p, next) || g->n_out[i] >= g->M;
-    if (p->on_token && p->on_token(p->user_data, i, next, lp)) stop = 1;
-    if (!stop && p->n_stop_strings) {
-        tl_status s = tl_stop_string_hit(p, g->out + i * g->M, g->n_out[i], &stop);
-        if (s) return s;
-    }
-    *done = stop;
-    return TL_OK;
-}
 
 /* The generation loop on the prompts b (none empty) and sequences ids (made), logits
  * (n x V). */
@@ -123,12 +89,12 @@ static tl_status run(tl_context *ctx, const tl_batch *b, gen_run *g, const int32
         size_t keep = 0;
         for (size_t a = 0; a < n_act && s == TL_OK; a++) {
             size_t i = (size_t)act[a];
-            int done = 0;
-            s = choose(g, i, logits + a * V, &done);
-            if (s == TL_OK && !done) {
+            int end = 0;
+            s = tl_gen_choose(g->p, V, &g->seq[i], logits + a * V, &g->w, i, &end);
+            if (s == TL_OK && !end) {
                 act[keep] = (int32_t)i;
                 act_ids[keep] = ids[i];
-                tok[keep++] = g->out[i * g->M + g->n_out[i] - 1];
+                tok[keep++] = g->seq[i].out[g->seq[i].n_out - 1];
             }
         }
         n_act = keep;
@@ -148,25 +114,28 @@ static tl_status generate(tl_context *ctx, const tl_batch *b, const tl_generate_
     const size_t n = b->n_seqs, V = tl_model_vocab_size(ctx->model), M = p->max_new_tokens;
     size_t longest = 0;
     for (size_t i = 0; i < n; i++) longest = b->seq_lens[i] > longest ? b->seq_lens[i] : longest;
-    gen_run g = {.p = p, .n = n, .V = V, .M = M, .stride = longest + M, .out = out, .n_out = n_out};
-    g.hist = malloc(n * g.stride * sizeof *g.hist);
-    g.hlen = calloc(n, sizeof *g.hlen);
-    g.rng = malloc(n * sizeof *g.rng);
-    g.mark = calloc(V, 1);
-    g.work = malloc(V * sizeof *g.work);
-    g.prob = malloc(V * sizeof *g.prob);
+    const size_t stride = longest + M;
+    gen_run g = {.p = p, .n = n, .V = V};
+    int32_t *hist = malloc(n * stride * sizeof *hist);
+    g.seq = calloc(n, sizeof *g.seq);
+    g.w.mark = calloc(V, 1);
+    g.w.work = malloc(V * sizeof *g.w.work);
+    g.w.prob = malloc(V * sizeof *g.w.prob);
     int32_t *ids = malloc(n * sizeof *ids);
     float *logits = malloc(n * V * sizeof *logits);
     size_t made = 0;
     tl_status s = TL_OK;
-    if (!g.hist || !g.hlen || !g.rng || !g.mark || !g.work || !g.prob || !ids || !logits)
+    if (!hist || !g.seq || !g.w.mark || !g.w.work || !g.w.prob || !ids || !logits)
         s = tl_set_error(TL_ERR_OOM, "out of memory for generation");
     for (size_t i = 0, t = 0; s == TL_OK && i < n; i++) {
-        memcpy(g.hist + i * g.stride, b->input_ids + t, b->seq_lens[i] * sizeof *g.hist);
-        g.hlen[i] = b->seq_lens[i];
+        tl_gen_seq *q = &g.seq[i];
+        q->hist = hist + i * stride;
+        q->out = out + i * M;
+        q->logprobs = p->out_logprobs ? p->out_logprobs + i * M : NULL;
+        memcpy(q->hist, b->input_ids + t, b->seq_lens[i] * sizeof *q->hist);
+        q->hlen = b->seq_lens[i];
         t += b->seq_lens[i];
-        g.rng[i] = tl_rng_for(p->seed, i);
-        n_out[i] = 0;
+        q->rng = tl_rng_for(p->seed, i);
         for (size_t k = 0; k < M; k++) {
             out[i * M + k] = -1;
             if (p->out_logprobs) p->out_logprobs[i * M + k] = NAN;
@@ -176,7 +145,8 @@ static tl_status generate(tl_context *ctx, const tl_batch *b, const tl_generate_
         if ((s = tl_context_seq_new(ctx, &ids[made]))) break;
     if (s == TL_OK) s = run(ctx, b, &g, ids, logits);
     for (size_t i = 0; i < made; i++) tl_context_seq_free(ctx, ids[i]);
-    free(g.hist); free(g.hlen); free(g.rng); free(g.mark); free(g.work); free(g.prob);
+    for (size_t i = 0; i < n; i++) n_out[i] = g.seq ? g.seq[i].n_out : 0;
+    free(hist); free(g.seq); free(g.w.mark); free(g.w.work); free(g.w.prob);
     free(ids); free(logits);
     return s;
 }

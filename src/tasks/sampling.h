@@ -46,4 +46,32 @@ int32_t tl_sample_next(float *logits, size_t V, const tl_generate_params *p, tl_
  * strings (decoded by p->tokenizer; called after each token). Errors: decoding. */
 tl_status tl_stop_string_hit(const tl_generate_params *p, const int32_t *toks, size_t n, int *hit);
 
+/* One sequence's generation state, over buffers its owner holds: hist (prompt then the
+ * generated tokens; room for hlen + max_new_tokens), out (room for max_new_tokens) and
+ * logprobs (NULL or as out). */
+typedef struct tl_gen_seq {
+    int32_t *hist, *out;
+    float *logprobs;
+    size_t hlen, n_out;
+    tl_rng rng;
+} tl_gen_seq;
+
+/* V-sized scratch shared by the sequences of one thread: mark (V bytes, all 0), work (V
+ * int32), prob (V floats). */
+typedef struct tl_gen_scratch {
+    unsigned char *mark;
+    int32_t *work;
+    float *prob;
+} tl_gen_scratch;
+
+/* How tl_gen_choose ended a sequence (0: it goes on). */
+enum { TL_GEN_GOING = 0, TL_GEN_EOS = 1, TL_GEN_LENGTH = 2, TL_GEN_STOP = 3 };
+
+/* Chooses g's next token from its logits row (V; modified) as tl_generate does: the
+ * logits processors, then tl_sample_next; appends it to g (hist, out, logprobs), calls
+ * p->on_token with seq, and sets *end to the TL_GEN_* reason the sequence ends with it.
+ * Errors: decoding for stop strings. */
+tl_status tl_gen_choose(const tl_generate_params *p, size_t V, tl_gen_seq *g, float *row, tl_gen_scratch *w,
+                        size_t seq, int *end);
+
 #endif

@@ -31,11 +31,12 @@ def sh_lines():
 
 @pytest.fixture(scope="module")
 def env(minilm_dir, tmp_path_factory):
-    from tiny_models import build_tiny_bert_task
+    from tiny_models import build_tiny_bert_task, build_tiny_gpt2_lm
 
     mk = lambda task, seed, **kw: build_tiny_bert_task(tmp_path_factory.mktemp(task), task, seed=seed, **kw)
     e = dict(os.environ, MINILM_DIR=str(minilm_dir), CLS_DIR=str(mk("seq-cls", 1)), QA_DIR=str(mk("qa", 3)),
-             CE_DIR=str(mk("cross-encoder", 6, scale=3.0)), PATH=f"{EXE.parent}:{os.environ['PATH']}")
+             CE_DIR=str(mk("cross-encoder", 6, scale=3.0)),
+             GPT_DIR=str(build_tiny_gpt2_lm(tmp_path_factory.mktemp("gpt"), seed=2, n_positions=320)), PATH=f"{EXE.parent}:{os.environ['PATH']}")
     return e
 
 
@@ -70,7 +71,10 @@ def test_every_documented_command_runs(env, tmp_path):
             if line.startswith("curl"):
                 body, _, code = r.stdout.rpartition("\n") if not own_code else ("", "", r.stdout.strip())
                 assert code.startswith("2"), (line, code, body[:300])
-                if "/metrics" not in line and "-o /dev/null" not in line:
+                if body.startswith("data:"):  # server-sent events: each a JSON object, or [DONE]
+                    events = [l[5:].strip() for l in body.splitlines() if l.startswith("data:")]
+                    assert events and all(e == "[DONE]" or isinstance(json.loads(e), dict) for e in events), line
+                elif "/metrics" not in line and "-o /dev/null" not in line:
                     json.loads(body)
                 ran += 1
         assert ran == sum(l.startswith("curl") for l in lines)
