@@ -41,18 +41,6 @@ def parse_profile(text: str) -> list[dict]:
     return reports
 
 
-def make_ids(lens, vocab, seed=0):
-    """Random token ids [CLS] x... [SEP] for each length (fixed seed)."""
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    out = []
-    for n in lens:
-        ids = rng.integers(1000, vocab - 1, size=n).astype(np.int32)
-        ids[0], ids[-1] = 101, 102
-        out.append(ids)
-    return out
-
-
 def worker(args) -> None:
     """Inside the profiled process: runs the forwards; the C side prints to fd 2."""
     sys.path.insert(0, args.python_dir or str(ROOT / "python"))
@@ -62,6 +50,7 @@ def worker(args) -> None:
     lens = [int(x) for x in args.lens.split(",")]
     if args.batch > 1 and len(lens) == 1:
         lens = lens * args.batch
+    from workloads import make_ids
     seqs = make_ids(lens, cfg["vocab_size"], args.seed)
     tts = [np.zeros_like(s) for s in seqs]
     m = torchless.Model(args.model, num_threads=args.threads, load_tokenizer=False)
