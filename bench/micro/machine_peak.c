@@ -12,7 +12,8 @@
  *   {"isa", "threads", "fma_peak_gflops", "read_gbs", "clock_ghz",
  *    "peaks": {"<kind>": {"precision", "unit", "ops_per_instr", "t1", "tN"}, ...}}
  * (t1 / tN: GFLOP/s or GOP/s at 1 and OMP_NUM_THREADS threads; kinds this CPU lacks are
- * left out, with the reason in "skipped"). --no-bandwidth skips the 512 MB read.
+ * left out, with the reason in "skipped"). --no-bandwidth skips the 512 MB read; --quick runs
+ * each kind 2 times a quarter as long (a smoke test), not 5 times.
  * Built by bench/micro/Makefile; not part of the library or of `make test`. */
 #define _GNU_SOURCE
 #include <cpuid.h>
@@ -291,14 +292,16 @@ static float run_kind(int k, long iters) {
     }
 }
 
-/* Best of 5 runs of kind k on nt threads at once, in G(FL)OP/s summed over the threads, each
+static int g_reps = 5, g_div = 1; /* --quick: 2 runs, a quarter of the steps */
+
+/* Best of g_reps runs of kind k on nt threads at once, in G(FL)OP/s summed over the threads, each
  * thread's rate over its own CPU time: on a machine shared with other jobs a thread that is
  * preempted is not counted as slow (the peak is what a core does while it runs). */
 static double kind_peak(int k, int nt) {
     double best = 0;
-    long iters = KINDS[k].iters;
+    long iters = KINDS[k].iters / g_div;
     double ops = (double)iters * KINDS[k].instr_per_step * KINDS[k].ops_per_instr;
-    for (int rep = 0; rep < 5; rep++) {
+    for (int rep = 0; rep < g_reps; rep++) {
         volatile float sink = 0;
         double rate = 0;
 #pragma omp parallel num_threads(nt) reduction(+ : rate)
@@ -359,8 +362,10 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-bandwidth") == 0) {
             bandwidth = 0;
+        } else if (strcmp(argv[i], "--quick") == 0) {
+            g_reps = 2, g_div = 4;
         } else {
-            fprintf(stderr, "machine_peak: unknown option '%s' (known: --no-bandwidth)\n", argv[i]);
+            fprintf(stderr, "machine_peak: unknown option '%s' (known: --no-bandwidth, --quick)\n", argv[i]);
             return 2;
         }
     }
