@@ -41,6 +41,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--workloads", default=None, help="comma list of W1..W4")
     ap.add_argument("--docs", action="store_true", help="write docs/ even with --quick")
     ap.add_argument("--no-docs", action="store_true", help="never write docs/")
+    ap.add_argument("--min-rounds", type=int, default=None,
+                    help="rounds at least (default: 3 quick, 4 for heavy workloads, 10 otherwise)")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds of timing per workload before stopping after min rounds "
+                         "(default: 45 BERT-base / 20 MiniLM, quick 6 / 3)")
     ap.add_argument("--render", metavar="JSON", help="only rewrite docs/BENCHMARKS.md from a saved record")
     return ap.parse_args(argv)
 
@@ -220,8 +225,8 @@ def render_markdown(res: dict) -> str:
          f"{', KVM guest (shared host)' if mi.get('hypervisor') else ''}; ISA flags: {', '.join(mi['isa'])}",
          f"- Threads for every engine: **{res['threads']}**; software: torch {mi['torch']}, onnxruntime "
          f"{mi['onnxruntime']}, transformers {mi['transformers']}; torchless commit `{res['engine_commit']}`",
-         f"- Command: `{res['command']}`, run on {res['date']} ({res['elapsed_s'] / 60:.0f} min)",
-         f"- Load (`uptime`) before: `{res['uptime_before']}`; after: `{res['uptime_after']}`. The machine "
+         f"- Command: `{res['command']}`, run on {res['date']} ({res.get('elapsed_s', 0) / 60:.0f} min)",
+         f"- Load (`uptime`) before: `{res['uptime_before']}`; after: `{res.get('uptime_after', '?')}`. The machine "
          "is shared with other sessions, so absolute times drift; rounds are interleaved (one call of "
          "each engine per round, order rotated), which keeps the ratios fair. p10..p90 shows the spread.", ""]
     if pk:
@@ -520,9 +525,11 @@ def main(argv=None) -> int:
             acc = {n: token_accuracy(o, outs[REFERENCE]) for n, o in outs.items() if n != REFERENCE}
             del outs
             heavy = gf > 2e11
-            budget = (6 if big else 3) if quick else (45 if big else 20)
-            tim = W.interleaved(engines, inp, budget=budget, min_rounds=3 if quick else (4 if heavy else 10),
-                                max_rounds=5 if quick else 60, warmup=1)
+            budget = args.budget if args.budget is not None else \
+                (6 if big else 3) if quick else (45 if big else 20)
+            rounds = args.min_rounds if args.min_rounds is not None else 3 if quick else (4 if heavy else 10)
+            tim = W.interleaved(engines, inp, budget=budget, min_rounds=rounds,
+                                max_rounds=max(rounds, 5 if quick else 60), warmup=1)
             st = derive({n: W.stats(t) for n, t in tim.items()}, gf + af, peaks)
             m["workloads"][wl] = {"lens": lens, "tokens": sum(lens), "padded_tokens": max(lens) * len(lens),
                                   "useful_flops": gf + af, "engines": st, "accuracy": acc,

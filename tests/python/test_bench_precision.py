@@ -203,3 +203,16 @@ def test_machine_peak_is_sane(machine_peak):
 def test_machine_peak_bad_option(machine_peak):
     r = subprocess.run([str(ROOT / "build/bench/machine_peak"), "--bogus"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown option '--bogus'" in r.stderr
+
+
+def test_documented_command_parses():
+    """The command docs/BENCHMARKS.md's precision section says it ran is one precision.py accepts."""
+    doc = (ROOT / "docs/BENCHMARKS.md").read_text()
+    if P.START not in doc:
+        pytest.skip("no precision section in docs/BENCHMARKS.md yet")
+    sec = doc[doc.index(P.START):doc.index(P.END)]
+    line = next(l for l in sec.splitlines() if l.startswith("- Command: `"))
+    cmd = line.split("`")[1].split()
+    assert cmd[:2] == [".venv/bin/python", "bench/precision.py"], cmd
+    a = P.parse_args(cmd[2:])
+    assert a.threads >= 1 and not a.quick
