@@ -144,6 +144,7 @@ def derive(st: dict, useful_flops: float, peaks: dict) -> dict:
 
 
 def _fmt(x, spec: str, none: str = "—") -> str:
+    """format(x, spec), or `none` for None."""
     return none if x is None else format(x, spec)
 
 
@@ -319,6 +320,7 @@ def splice(doc: str, section: str) -> str:
 
 # ---- measurement (heavy imports inside) -----------------------------------------------------
 def log(*a):
+    """Prints a line with the seconds since start."""
     print(f"[{time.time() - T0:7.1f}s]", *a, flush=True)
 
 
@@ -457,6 +459,7 @@ def machine() -> dict:
 
 
 def uptime() -> str:
+    """The `uptime` line (load averages)."""
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
