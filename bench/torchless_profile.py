@@ -5,6 +5,7 @@ forward), so bench/run.py calls it as a subprocess; it also works by hand:
 
     .venv/bin/python bench/torchless_profile.py MODEL_DIR --lens 128 --reps 10
     .venv/bin/python bench/torchless_profile.py MODEL_DIR --lens 128,64 --env OPENBLAS_CORETYPE=SkylakeX
+    .venv/bin/python bench/torchless_profile.py MODEL_DIR --lens 512 --batch 8 --precision int8
 
 Prints one JSON object: the median wall time of a forward, and per kernel the median
 milliseconds over the timed forwards (after --warmup untimed ones).
@@ -41,18 +42,6 @@ def parse_profile(text: str) -> list[dict]:
     return reports
 
 
-def make_ids(lens, vocab, seed=0):
-    """Random token ids [CLS] x... [SEP] for each length (fixed seed)."""
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    out = []
-    for n in lens:
-        ids = rng.integers(1000, vocab - 1, size=n).astype(np.int32)
-        ids[0], ids[-1] = 101, 102
-        out.append(ids)
-    return out
-
-
 def worker(args) -> None:
     """Inside the profiled process: runs the forwards; the C side prints to fd 2."""
     sys.path.insert(0, args.python_dir or str(ROOT / "python"))
@@ -62,9 +51,11 @@ def worker(args) -> None:
     lens = [int(x) for x in args.lens.split(",")]
     if args.batch > 1 and len(lens) == 1:
         lens = lens * args.batch
+    from workloads import make_ids
     seqs = make_ids(lens, cfg["vocab_size"], args.seed)
     tts = [np.zeros_like(s) for s in seqs]
-    m = torchless.Model(args.model, num_threads=args.threads, load_tokenizer=False)
+    m = torchless.Model(args.model, num_threads=args.threads, load_tokenizer=False,
+                        precision=args.precision)
     walls = []
     for i in range(args.warmup + args.reps):
         t0 = time.perf_counter()
@@ -75,7 +66,8 @@ def worker(args) -> None:
 
 
 def profile(model: str, lens: list[int], threads: int = 2, reps: int = 10, warmup: int = 2,
-            env: dict | None = None, seed: int = 0, python_dir: str | None = None) -> dict:
+            env: dict | None = None, seed: int = 0, python_dir: str | None = None,
+            precision: str = "fp32") -> dict:
     """Runs the worker in a subprocess with TORCHLESS_PROFILE=1 and returns
     {"wall_ms": median, "kernels": {name: median ms}, "forwards": n}."""
     e = dict(os.environ)
@@ -84,7 +76,7 @@ def profile(model: str, lens: list[int], threads: int = 2, reps: int = 10, warmu
     e.update(env or {})
     cmd = [sys.executable, __file__, model, "--lens", ",".join(map(str, lens)), "--reps",
            str(reps), "--warmup", str(warmup), "--threads", str(threads), "--seed", str(seed),
-           "--worker"] + (["--python-dir", python_dir] if python_dir else [])
+           "--precision", precision, "--worker"] + (["--python-dir", python_dir] if python_dir else [])
     with tempfile.TemporaryFile("w+") as err:
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, env=e, timeout=1800)
         err.seek(0)
@@ -110,6 +102,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", default="fp32", help="fp32, bf16, int8 or auto (the linear layers)")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the worker")
     ap.add_argument("--python-dir", help="directory holding the torchless package (default: python/;"
                     " set TORCHLESS_LIB for the matching libtorchless.so)")
@@ -123,7 +116,7 @@ def main() -> None:
         lens = lens * args.batch
     env = dict(kv.split("=", 1) for kv in args.env)
     print(json.dumps(profile(args.model, lens, args.threads, args.reps, args.warmup, env,
-                             args.seed, args.python_dir), indent=1))
+                             args.seed, args.python_dir, args.precision), indent=1))
 
 
 if __name__ == "__main__":
