@@ -158,7 +158,8 @@ def test_render_and_splice():
 @pytest.fixture(scope="module")
 def machine_peak():
     exe = ROOT / "build/bench/machine_peak"
-    r = subprocess.run(["make", "-C", str(ROOT / "bench/micro"), str(exe)], capture_output=True, text=True)
+    r = subprocess.run(["make", "-C", str(ROOT / "bench/micro"), f"OUT={exe.parent}", str(exe)],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     out = subprocess.run([str(exe), "--no-bandwidth", "--quick"], capture_output=True, text=True, timeout=120,
                          env=dict(os.environ, OMP_NUM_THREADS="2"))
