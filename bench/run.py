@@ -156,26 +156,6 @@ def machine_info() -> dict:
 
 
 # ---- engines ---------------------------------------------------------------------------------
-class Inputs:
-    def __init__(self, lens, vocab, seed=0):
-        self.lens = list(lens)
-        self.seqs = torchless_profile.make_ids(lens, vocab, seed)
-        self.tts = [np.zeros_like(s) for s in self.seqs]
-        B, Lmax = len(lens), max(lens)
-        ids = np.zeros((B, Lmax), np.int64)
-        am = np.zeros((B, Lmax), np.int64)
-        for i, s in enumerate(self.seqs):
-            ids[i, :len(s)] = s
-            am[i, :len(s)] = 1
-        self.np_feed = {"input_ids": ids, "attention_mask": am,
-                        "token_type_ids": np.zeros_like(ids)}
-        self.t_feed = {k: torch.from_numpy(v) for k, v in self.np_feed.items()}
-
-    def unpad(self, out) -> list[np.ndarray]:
-        out = np.asarray(out)
-        return [out[i, :n] for i, n in enumerate(self.lens)]
-
-
 class Torchless(Engine):
     name, pads = "torchless", False
 
