@@ -253,12 +253,15 @@ void tl_pipeline_free(tl_pipeline *p) {
 
 const char *tl_pipeline_task(const tl_pipeline *p) { return p && p->task ? p->task->name : NULL; }
 
+static tl_status run_unstreamed(tl_pipeline *p, const char *inputs_json, const char *params_json,
+                                char **output_json);
+
 tl_status tl_pipeline_run_stream(tl_pipeline *p, const char *inputs_json, const char *params_json,
                                  tl_text_fn on_text, void *user_data, char **output_json) {
     void *prev_user;
     tl_text_fn prev = tl_pl_stream(&prev_user);
     tl_pl_stream_set(on_text, user_data);
-    tl_status s = tl_pipeline_run(p, inputs_json, params_json, output_json);
+    tl_status s = run_unstreamed(p, inputs_json, params_json, output_json);
     tl_pl_stream_set(prev, prev_user);
     return s;
 }
@@ -289,6 +292,13 @@ done:
 }
 
 tl_status tl_pipeline_run(tl_pipeline *p, const char *inputs_json, const char *params_json, char **output_json) {
+    /* no stream function, even when called from inside another run's (same thread) */
+    return tl_pipeline_run_stream(p, inputs_json, params_json, NULL, NULL, output_json);
+}
+
+/* tl_pipeline_run with this thread's stream function as it is set. */
+static tl_status run_unstreamed(tl_pipeline *p, const char *inputs_json, const char *params_json,
+                                char **output_json) {
     if (!output_json) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run: output_json is NULL");
     *output_json = NULL;
     if (!p || !inputs_json) return tl_set_error(TL_ERR_INVALID_ARG, "tl_pipeline_run: NULL pipeline or inputs");

@@ -115,6 +115,8 @@ void tl_pl_softmax(float *x, size_t n);
 /* Decodes ids as tokenizer.decode does (the tokenizer's decoder, optional skip of special
  * tokens, clean_up_tokenization_spaces). Returns a malloc'd string, NULL on OOM. */
 char *tl_pl_decode(const tl_pipeline *p, const int32_t *ids, size_t n, int skip_special);
+/* tl_pl_decode with clean_up_tokenization_spaces given (the call's) instead of the tokenizer's. */
+char *tl_pl_decode_clean(const tl_pipeline *p, const int32_t *ids, size_t n, int skip_special, int clean);
 
 /* Joins token strings as tokenizer.convert_tokens_to_string does. malloc'd, NULL on OOM. */
 char *tl_pl_tokens_to_string(const tl_pipeline *p, const char *const *toks, size_t n);

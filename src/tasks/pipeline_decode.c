@@ -34,10 +34,14 @@ char *tl_pl_tokens_to_string(const tl_pipeline *p, const char *const *toks, size
 }
 
 char *tl_pl_decode(const tl_pipeline *p, const int32_t *ids, size_t n, int skip_special) {
+    return tl_pl_decode_clean(p, ids, n, skip_special, p->clean_up_spaces);
+}
+
+char *tl_pl_decode_clean(const tl_pipeline *p, const int32_t *ids, size_t n, int skip_special, int clean) {
     const tl_tokenizer *tok = p->m->tok;
     char *s = NULL;
     if (!tl_tokenizer_wordpiece_default(tok))
-        return tl_tokenizer_decode(tok, ids, n, skip_special, p->clean_up_spaces, &s) == TL_OK ? s : NULL;
+        return tl_tokenizer_decode(tok, ids, n, skip_special, clean, &s) == TL_OK ? s : NULL;
     const char **toks = malloc((n ? n : 1) * sizeof *toks);
     if (!toks) return NULL;
     size_t k = 0;
@@ -47,6 +51,6 @@ char *tl_pl_decode(const tl_pipeline *p, const int32_t *ids, size_t n, int skip_
     }
     s = tl_pl_tokens_to_string(p, toks, k);
     free(toks);
-    if (s && p->clean_up_spaces) clean_up_tokenization(s);
+    if (s && clean) clean_up_tokenization(s);
     return s;
 }

@@ -40,6 +40,7 @@ typedef struct tg_settings {
     int32_t eos[64];
     const char *stops[64];
     int full_text, tensors, skip_special, add_special;
+    int clean; /* clean_up_tokenization_spaces: -1 the tokenizer's */
 } tg_settings;
 
 /* Reads eos_token_id (an id or a list) into t. */
@@ -79,6 +80,12 @@ static tl_status get_stops(const tl_pipeline *p, const cJSON *params, tg_setting
 /* The settings of a run: the model's generation defaults, the pipeline's defaults for what
  * the model's generation_config.json does not set (max_new_tokens 256, do_sample true,
  * temperature 0.7, as TextGenerationPipeline), then params. */
+/* 1 when params holds key with a value other than null (transformers' "is not None"). */
+static int given(const cJSON *params, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
+    return v && !cJSON_IsNull(v);
+}
+
 static tl_status settings(const tl_pipeline *p, const cJSON *params, tg_settings *t) {
     memset(t, 0, sizeof *t);
     t->g = tl_model_generate_params(p->m);
@@ -118,7 +125,23 @@ static tl_status settings(const tl_pipeline *p, const cJSON *params, tg_settings
         return s;
     if (nrs != 1)
         return tl_set_error(TL_ERR_UNSUPPORTED, "num_return_sequences %ld: only 1 is supported", nrs);
+    /* transformers' _sanitize_parameters: the three return_* are exclusive, and a
+     * return_tensors given at all (even false) asks for the token ids */
+    int has_full = given(params, "return_full_text"), has_text = given(params, "return_text");
+    int has_tens = given(params, "return_tensors");
     (void)text;
+    if (has_full && has_text)
+        return tl_set_error(TL_ERR_INVALID_ARG, "`return_text` is mutually exclusive with `return_full_text`");
+    if (has_full && has_tens)
+        return tl_set_error(TL_ERR_INVALID_ARG, "`return_full_text` is mutually exclusive with `return_tensors`");
+    if (has_tens && has_text)
+        return tl_set_error(TL_ERR_INVALID_ARG, "`return_text` is mutually exclusive with `return_tensors`");
+    tens = has_tens;
+    int clean = -1;
+    if (given(params, "clean_up_tokenization_spaces") &&
+        (s = tl_pl_bool(params, "clean_up_tokenization_spaces", 0, &clean)))
+        return s;
+    t->clean = clean;
     t->g.max_new_tokens = (size_t)mx;
     t->g.min_new_tokens = (size_t)mn;
     t->g.top_k = (int)k;
@@ -169,7 +192,8 @@ static tl_status record(const tl_pipeline *p, const tg_settings *t, const char *
         *rec = r;
         return TL_OK;
     }
-    char *text = tl_pl_decode(p, out, n, t->skip_special);
+    char *text = t->clean < 0 ? tl_pl_decode(p, out, n, t->skip_special)
+                              : tl_pl_decode_clean(p, out, n, t->skip_special, t->clean);
     if (!text) { cJSON_Delete(r); return tl_set_error(TL_ERR_OOM, "out of memory decoding"); }
     if (t->full_text) {
         size_t a = strlen(prompt), b = strlen(text);

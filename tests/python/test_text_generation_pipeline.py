@@ -25,7 +25,10 @@ def hf_pipe(gpt2_dir):
 
 @pytest.mark.parametrize("kw", [dict(max_new_tokens=12), dict(max_new_tokens=20, return_full_text=False),
                                 dict(max_new_tokens=9, no_repeat_ngram_size=2, repetition_penalty=1.2),
-                                dict(max_new_tokens=6, return_tensors=True), dict(max_new_tokens=15, min_new_tokens=5)])
+                                dict(max_new_tokens=6, return_tensors=True), dict(max_new_tokens=15, min_new_tokens=5),
+                                dict(max_new_tokens=6, return_tensors=False), dict(max_new_tokens=6, return_text=False),
+                                dict(max_new_tokens=8, clean_up_tokenization_spaces=True),
+                                dict(max_new_tokens=8, clean_up_tokenization_spaces=False)])
 def test_greedy_matches_transformers_pipeline(gpt2_dir, hf_pipe, kw):
     import torchless
     pipe = torchless.pipeline("text-generation", model=str(gpt2_dir))
@@ -125,3 +128,15 @@ def test_on_text_streams_pieces_that_make_the_text(gpt2_dir, hf_pipe):
     # a true return ends that input there
     cut = pipe(PROMPTS[0], on_text=lambda i, t: True, **kw)
     assert len(cut[0]["generated_text"]) < len(got[0][0]["generated_text"])
+
+
+@pytest.mark.parametrize("kw", [dict(return_full_text=True, return_text=True), dict(return_full_text=False, return_tensors=True),
+                                dict(return_tensors=True, return_text=True)])
+def test_exclusive_return_options_are_refused_as_transformers_does(gpt2_dir, hf_pipe, kw):
+    import torchless
+    pipe = torchless.pipeline("text-generation", model=str(gpt2_dir))
+    with pytest.raises(ValueError, match="mutually exclusive") as want:
+        hf_pipe(PROMPTS[0], do_sample=False, max_new_tokens=2, **kw)
+    with pytest.raises(ValueError, match="mutually exclusive") as got:
+        pipe(PROMPTS[0], do_sample=False, max_new_tokens=2, **kw)
+    assert str(want.value) in str(got.value)
