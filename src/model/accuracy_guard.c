@@ -3,6 +3,7 @@
  * the comparison of two last hidden states (a decoder's: the logits of every token). */
 #include "core/error.h"
 #include "model/precision.h"
+#include "runtime/kv_cache.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -33,7 +34,10 @@ tl_status tl_guard_forward(const tl_model *m, float **out, size_t *n_tokens) {
         ids[i] = (int32_t)((seed >> 8) % (a->vocab_size ? a->vocab_size : 1));
     }
     tl_batch b = {.n_seqs = NSEQ, .seq_lens = sl, .input_ids = ids};
-    if (s == TL_OK) s = tl_context_new(m, NULL, &c);
+    /* a decoder's KV cache holds every calibration sequence at once, in whole pages */
+    tl_context_params cp = tl_context_default_params();
+    for (size_t i = 0; i < NSEQ; i++) cp.kv_cache_tokens += (sl[i] + TL_KV_PAGE_TOKENS - 1) / TL_KV_PAGE_TOKENS * TL_KV_PAGE_TOKENS;
+    if (s == TL_OK) s = tl_context_new(m, &cp, &c);
     if (s == TL_OK)
         s = tl_model_is_decoder(m) ? tl_context_logits(c, &b, y, T * W) : tl_context_forward(c, &b, y, T * W);
     tl_context_free(c);
