@@ -78,7 +78,9 @@ void tl_linear_panel64_avx512(const float *x, const tl_packed *pk, const float *
     const size_t K = pk->C, N = pk->OC, n_panels = (N + PANEL - 1) / PANEL;
     const float *W = pk->data;
     const int nt = omp_in_parallel() ? 1 : tl_threads_get();
-#pragma omp parallel for num_threads(nt) schedule(static) \
+/* panels handed out one at a time: a thread the OS preempts (a shared machine) holds
+     * back no fixed share, and a panel (C x 256 bytes) dwarfs the hand-out's cost */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) \
     if (nt > 1 && n_panels > 1 && T * K * N >= TL_SMALL_PARALLEL_MIN)
     for (size_t p = 0; p < n_panels; p++) {
         float tile[ROWS * PANEL] __attribute__((aligned(64)));

@@ -137,6 +137,12 @@ void tl_attention_cached(const float *q, size_t q_ld, float *out, size_t out_ld,
                          size_t n_seqs, float *const *const *pages, const size_t *past,
                          const tl_kv_layout *lay, size_t n_heads, size_t n_kv_heads, size_t d,
                          size_t window, float scale, float *scratch, int n_threads);
+/* The scalar reference of one query row of tl_attention_cached: qr (d floats) at position
+ * p of a sequence with page table pg attends over keys [p + 1 - window, p] (window 0: all
+ * up to p) of KV head kh with scores * scale; result in o (d floats); sc: p + 1 floats. */
+void tl_attend_cached_row_ref(const float *qr, float *o, size_t p, float *const *pg,
+                              const tl_kv_layout *lay, size_t kh, size_t d, size_t window,
+                              float scale, float *sc);
 /* Scratch floats one thread of tl_attention_cached needs for up to max_keys keys. */
 size_t tl_attention_cached_scratch(size_t max_keys);
 

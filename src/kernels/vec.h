@@ -96,6 +96,10 @@ typedef struct tl_vec_kernels {
      * NULL, 1 <= T <= TL_SMALL_M_MAX; NULL where this ISA has none (generic, avx2). */
     void (*linear_panel64)(const float *x, const tl_packed *pk, const float *b, float *out,
                            size_t T);
+    /* One query row of cached decoder attention, as tl_attend_cached_row_ref. */
+    void (*attend_cached_row)(const float *restrict qr, float *restrict o, size_t p,
+                              float *const *pg, const tl_kv_layout *lay, size_t kh, size_t d,
+                              size_t window, float scale, float *restrict sc);
 } tl_vec_kernels;
 
 /* The AVX-512 linear_panel64 (gemm_small.c). */

@@ -127,3 +127,62 @@ static void TL_FN(add_layernorm_row)(float *restrict row, const float *restrict 
     }
     for (; i < H; i++) row[i] = (row[i] - mean) * inv * g[i] + (b ? b[i] : 0.0f);
 }
+
+/* Dot product of a and b (n floats): 16 float lanes, then the tail. */
+static inline float TL_FN(dot)(const float *restrict a, const float *restrict b, size_t n) {
+    tl_v16f acc = {0};
+    size_t c = 0;
+    for (; c + 16 <= n; c += 16) acc += tl_v16_load(a + c) * tl_v16_load(b + c);
+    float s = 0.0f;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    for (; c < n; c++) s += a[c] * b[c];
+    return s;
+}
+
+/* o (d) <- attention of one query row qr (d) at position p over the cached keys / values
+ * of KV head kh (pages pg, layout lay), keys [p + 1 - window, p] (window 0: [0, p]),
+ * scores scaled by scale; sc holds p + 1 floats of scratch. As tl_attend_cached_row_ref,
+ * in 16-lane vectors: sums reassociated, exp from fastmath.h (relative error < 3e-7). */
+static void TL_FN(attend_cached_row)(const float *restrict qr, float *restrict o, size_t p,
+                                     float *const *pg, const tl_kv_layout *lay, size_t kh,
+                                     size_t d, size_t window, float scale, float *restrict sc) {
+    const size_t lo = window && p + 1 > window ? p + 1 - window : 0, n = p + 1 - lo;
+    const size_t pt = lay->page_tokens, off = kh * d;
+    float mx = -INFINITY;
+    for (size_t j = lo, pi = lo / pt, r = lo % pt; j <= p; j++) {
+        const float *k = pg[pi] + lay->k_off + r * lay->ld + off;
+        const float s = TL_FN(dot)(qr, k, d) * scale;
+        sc[j - lo] = s;
+        mx = s > mx ? s : mx;
+        if (++r == pt) r = 0, pi++;
+    }
+    tl_v16f vsum = {0};
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        tl_v16f e = tl_exp_nonpos_v16(tl_v16_load(sc + j) - mx);
+        memcpy(sc + j, &e, sizeof e);
+        vsum += e;
+    }
+    float sum = 0.0f;
+    for (int k = 0; k < 16; k++) sum += vsum[k];
+    for (; j < n; j++) {
+        sc[j] = tl_exp_nonpos(sc[j] - mx);
+        sum += sc[j];
+    }
+    const float inv = 1.0f / sum;
+    size_t c = 0;
+    for (; c + 16 <= d; c += 16) { /* 16 output columns at a time, every key */
+        tl_v16f acc = {0};
+        for (size_t jj = lo, pi = lo / pt, r = lo % pt; jj <= p; jj++) {
+            acc += sc[jj - lo] * tl_v16_load(pg[pi] + lay->v_off + r * lay->ld + off + c);
+            if (++r == pt) r = 0, pi++;
+        }
+        acc *= inv;
+        memcpy(o + c, &acc, sizeof acc);
+    }
+    for (; c < d; c++) {
+        float acc = 0.0f;
+        for (size_t jj = lo; jj <= p; jj++) acc += sc[jj - lo] * tl_kv_v_row(lay, pg, jj)[off + c];
+        o[c] = acc * inv;
+    }
+}

@@ -1,11 +1,16 @@
 /* accuracy_guard.c — the calibration batch the accuracy guard runs (pseudo-random token
  * ids, fixed seed, sequences of 1, 9, 40 and 77 tokens capped at the model's limit) and
- * the comparison of two last hidden states. */
+ * the comparison of two last hidden states (a decoder's: the logits of every token). */
 #include "core/error.h"
 #include "model/precision.h"
+#include "runtime/kv_cache.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+size_t tl_guard_width(const tl_model *m) {
+    return tl_model_is_decoder(m) ? m->arch.vocab_size : m->arch.hidden;
+}
 
 tl_status tl_guard_forward(const tl_model *m, float **out, size_t *n_tokens) {
     static const size_t lens[] = {1, 9, 40, 77};
@@ -19,7 +24,8 @@ tl_status tl_guard_forward(const tl_model *m, float **out, size_t *n_tokens) {
     *out = NULL;
     *n_tokens = 0;
     int32_t *ids = malloc(T * sizeof *ids);
-    float *y = malloc(T * a->hidden * sizeof *y);
+    const size_t W = tl_guard_width(m);
+    float *y = malloc(T * W * sizeof *y);
     tl_context *c = NULL;
     tl_status s = ids && y ? TL_OK : tl_set_error(TL_ERR_OOM, "out of memory for the accuracy guard");
     uint32_t seed = 12345u;
@@ -28,8 +34,12 @@ tl_status tl_guard_forward(const tl_model *m, float **out, size_t *n_tokens) {
         ids[i] = (int32_t)((seed >> 8) % (a->vocab_size ? a->vocab_size : 1));
     }
     tl_batch b = {.n_seqs = NSEQ, .seq_lens = sl, .input_ids = ids};
-    if (s == TL_OK) s = tl_context_new(m, NULL, &c);
-    if (s == TL_OK) s = tl_context_forward(c, &b, y, T * a->hidden);
+    /* a decoder's KV cache holds every calibration sequence at once, in whole pages */
+    tl_context_params cp = tl_context_default_params();
+    for (size_t i = 0; i < NSEQ; i++) cp.kv_cache_tokens += (sl[i] + TL_KV_PAGE_TOKENS - 1) / TL_KV_PAGE_TOKENS * TL_KV_PAGE_TOKENS;
+    if (s == TL_OK) s = tl_context_new(m, &cp, &c);
+    if (s == TL_OK)
+        s = tl_model_is_decoder(m) ? tl_context_logits(c, &b, y, T * W) : tl_context_forward(c, &b, y, T * W);
     tl_context_free(c);
     free(ids);
     if (s != TL_OK) {

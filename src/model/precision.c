@@ -3,6 +3,7 @@
  * encoder's linear layers to bf16 (round to nearest even) or int8 (per-output-channel
  * symmetric scales), and the accuracy guard's verdict, which also decides AUTO. */
 #include "model/precision.h"
+#include "model/block.h"
 #include "core/error.h"
 #include "kernels/quant.h"
 #include "kernels/vec.h"
@@ -59,17 +60,27 @@ tl_status tl_precision_available(int p) {
 
 static const char *const kind_names[4] = {"qkv", "attn_out", "ffn_in", "ffn_out"};
 
-/* Fills out with the encoder's linear layers of w (embedding projection, then each layer
- * group's QKV, attention output, FFN in and out) and layer / kind with where each sits
- * (layer -1: the projection; kind 0..3 as kind_names, 4 for it); returns how many. */
+/* Kinds past kind_names: the embedding projection, a decoder's output projection. */
+enum { KIND_EMB_PROJ = 4, KIND_LM_HEAD = 5 };
+
+/* A record's name in reports: kind_names, "emb_proj" or "lm_head". */
+static const char *kind_name(int k) {
+    return k < 4 ? kind_names[k] : k == KIND_EMB_PROJ ? "emb_proj" : "lm_head";
+}
+
+/* Fills out with the linear layers of w (embedding projection, then each layer group's
+ * QKV, attention output, FFN in and out, then a decoder's lm_head) and layer / kind with
+ * where each sits (layer -1: the projection and lm_head; kind 0..3 as kind_names, then
+ * KIND_EMB_PROJ, KIND_LM_HEAD); returns how many (at most 2 + 4 * n_layer_groups). */
 static size_t linears(tl_weights *w, const tl_arch *a, tl_linear **out, int *layer, int *kind) {
     size_t n = 0;
-    if (a->has_emb_proj) layer[n] = -1, kind[n] = 4, out[n++] = &w->emb_proj;
+    if (a->has_emb_proj) layer[n] = -1, kind[n] = KIND_EMB_PROJ, out[n++] = &w->emb_proj;
     for (size_t l = 0; l < a->n_layer_groups; l++) {
         tl_layer_weights *L = &w->layers[l];
         tl_linear *k[4] = {&L->qkv, &L->attn_out, &L->ffn_in, &L->ffn_out};
         for (int j = 0; j < 4; j++) layer[n] = (int)l, kind[n] = j, out[n++] = k[j];
     }
+    if (a->family->block->decode && w->lm_head.w) layer[n] = -1, kind[n] = KIND_LM_HEAD, out[n++] = &w->lm_head;
     return n;
 }
 
@@ -156,7 +167,7 @@ static void thresholds(const tl_model_params *p, int cand, float *min_cos, float
  * overrides the default set TL_INT8_KEEP for experiments. */
 static int int8_keeps(int k) {
     const char *e = getenv("TORCHLESS_QUANT_KEEP"), *list = e && *e ? e : TL_INT8_KEEP;
-    const char *name = k < 4 ? kind_names[k] : "emb_proj";
+    const char *name = kind_name(k);
     const size_t len = strlen(name);
     for (const char *p = list; (p = strstr(p, name)) != NULL; p += len)
         if ((p == list || p[-1] == ',') && (p[len] == '\0' || p[len] == ',')) return 1;
@@ -223,7 +234,7 @@ tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, in
     }
     const int bf16_ok = tl_precision_available(TL_PRECISION_BF16) == TL_OK;
     tl_clear_error();
-    const size_t cap = 1 + 4 * m->arch.n_layer_groups;
+    const size_t cap = 2 + 4 * m->arch.n_layer_groups;
     tl_linear **ls = malloc(cap * sizeof *ls);
     int *layer = malloc(cap * sizeof *layer), *kind = malloc(cap * sizeof *kind);
     const size_t n = ls && layer && kind ? linears(&m->w, &m->arch, ls, layer, kind) : 0;
@@ -253,7 +264,7 @@ tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, in
         for (size_t i = 0; s == TL_OK && i < n; i++) {
             int pi = cand;
             if (cand == TL_PRECISION_INT8 && bf16_ok && int8_keeps(kind[i])) pi = TL_PRECISION_BF16;
-            drift[i] = (tl_layer_drift){.layer = layer[i], .name = kind[i] < 4 ? kind_names[kind[i]] : "emb_proj",
+            drift[i] = (tl_layer_drift){.layer = layer[i], .name = kind_name(kind[i]),
                                         .precision = pi, .min_cos = 1.0f};
             if (pi != TL_PRECISION_FP32)
                 s = convert(&m->w, ls[i], pi == TL_PRECISION_BF16 ? TL_DTYPE_BF16 : TL_DTYPE_I8, amax[i]);
@@ -265,7 +276,7 @@ tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, in
         if (s == TL_OK && guard && (s = probed_forward(m, ls, n, NULL, saved, drift, &got, &T)) == TL_OK) {
             float min_cos, max_rel;
             thresholds(p, cand, &min_cos, &max_rel);
-            tl_guard_compare(ref, got, T, m->arch.hidden, &r.max_rel_error, &r.min_cosine);
+            tl_guard_compare(ref, got, T, tl_guard_width(m), &r.max_rel_error, &r.min_cosine);
             free(got);
             got = NULL;
             const tl_layer_drift *wd = worst_drift(drift, n);
@@ -308,9 +319,10 @@ tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, in
             restore(&m->w, ls, saved, n);
             break;
         }
-        /* kept: the fp32 originals go (owned copies freed, mapped pages dropped) */
+        /* kept: the fp32 originals go (owned copies freed, mapped pages dropped), except a
+         * tied lm_head's, which is the embedding table lookups still read */
         for (size_t i = 0; i < n; i++)
-            if (ls[i]->wtype != TL_DTYPE_F32)
+            if (ls[i]->wtype != TL_DTYPE_F32 && saved[i].w != m->w.word_emb)
                 tl_weights_forget(&m->w, saved[i].w, saved[i].in * saved[i].out * sizeof(float), drop);
         m->accuracy = r;
         if (guard) { /* the per-layer report stays with the model */

@@ -37,8 +37,12 @@ const char *tl_precision_path(int precision);
 tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, int drop);
 
 /* The accuracy guard: runs m's built-in calibration batch (token ids of a few lengths,
- * fixed seed) and returns its last hidden state in *out (malloc'd, n_tokens x hidden). */
+ * fixed seed) and returns its last hidden state in *out (malloc'd, n_tokens x
+ * tl_guard_width(m)); a decoder's is the logits of every token. */
 tl_status tl_guard_forward(const tl_model *m, float **out, size_t *n_tokens);
+
+/* The width of a row of tl_guard_forward's output: hidden (encoders), vocab (decoders). */
+size_t tl_guard_width(const tl_model *m);
 
 /* Largest ||got - ref|| / ||ref|| and least cosine over the n rows of width H (rows whose
  * reference is zero are skipped). */

@@ -230,6 +230,9 @@ void tl_weights_pack(tl_weights *w, const tl_arch *a, const tl_gemm_backend *g, 
         pack_one(w, g, &L->ffn_in, d);
         pack_one(w, g, &L->ffn_out, d);
     }
+    if (!a->family->block->decode) return;
+    if (w->lm_head.w == w->word_emb) tl_linear_pack(&w->lm_head, g); /* tied: lookups read w */
+    else pack_one(w, g, &w->lm_head, d);
 }
 
 void tl_weights_free(tl_weights *w) {
@@ -241,6 +244,7 @@ void tl_weights_free(tl_weights *w) {
         tl_packed_free(L->ffn_out.pk);
     }
     tl_packed_free(w->emb_proj.pk);
+    tl_packed_free(w->lm_head.pk);
     for (size_t i = 0; i < w->n_owned; i++) free(w->owned[i]);
     free(w->owned);
     free(w->layers);

@@ -78,7 +78,8 @@ tl_status tl_weights_get_linear(tl_weights *w, const tl_safetensors *st, tl_role
  * plain copies this struct owns (fused QKV, converted tensors). A weight it does not own
  * stays where it is; with drop_mapped set it must lie in a read-only file mapping, whose
  * pages are then dropped from memory (re-read from the file only if a fallback touches
- * them). A weight g declines to pack stays plain. Never fails: packing is an optimization. */
+ * them). A decoder's lm_head is packed too; tied to the word embeddings it keeps them.
+ * A weight g declines to pack stays plain. Never fails: packing is an optimization. */
 void tl_weights_pack(tl_weights *w, const tl_arch *arch, const tl_gemm_backend *g, int drop_mapped);
 
 /* Frees what tl_weights_bind and tl_weights_pack allocated; safe on a zeroed struct. */
