@@ -182,7 +182,9 @@ typedef struct tl_model_params {
     int precision;      /* tl_precision of the encoder's linear layers (default FP32) */
     int check_accuracy; /* 1: run the accuracy guard at load (always on for AUTO) */
     float min_cosine;   /* guard: least cosine of a token's last hidden state to fp32's;
-                           0 (default): TL_DEFAULT_MIN_COSINE_BF16 / _INT8 */
+                           0 (default): TL_DEFAULT_MIN_COSINE_BF16 / _INT8. Each linear
+                           layer's own output must also keep cosine 0.99 to its fp32 twin's,
+                           or min_cosine when that is set lower */
     float max_rel_error; /* guard: largest relative L2 error of a token's last hidden
                             state; 0 (default): TL_DEFAULT_MAX_REL_ERROR_BF16 / _INT8 */
 } tl_model_params;

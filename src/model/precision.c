@@ -106,18 +106,16 @@ static tl_status convert(tl_weights *w, tl_linear *L, tl_dtype dt, const float *
     } else {
         float *sc = malloc(OC * sizeof *sc), *sinv = NULL, *sm = NULL;
         int32_t *ws = malloc(OC * sizeof *ws);
-        if (!sc || !tl_weights_keep(w, sc) || !ws || !tl_weights_keep(w, ws)) {
-            if (!sc) free(ws);
-            return tl_set_error(TL_ERR_OOM, "out of memory quantizing weights");
-        }
+        /* tl_weights_keep frees what it cannot keep */
+        if (!sc || !ws) { free(sc); free(ws); return tl_set_error(TL_ERR_OOM, "out of memory quantizing weights"); }
+        if (!tl_weights_keep(w, sc)) { free(ws); return tl_set_error(TL_ERR_OOM, "out of memory quantizing weights"); }
+        if (!tl_weights_keep(w, ws)) return tl_set_error(TL_ERR_OOM, "out of memory quantizing weights");
         const float alpha = smooth_alpha();
         if (amax && alpha > 0.0f) {
             sinv = malloc(C * sizeof *sinv);
             sm = malloc(C * sizeof *sm);
-            if (!sinv || !tl_weights_keep(w, sinv) || !sm) {
-                free(sm);
-                return tl_set_error(TL_ERR_OOM, "out of memory quantizing weights");
-            }
+            if (!sinv || !sm) { free(sinv); free(sm); return tl_set_error(TL_ERR_OOM, "out of memory quantizing weights"); }
+            if (!tl_weights_keep(w, sinv)) { free(sm); return tl_set_error(TL_ERR_OOM, "out of memory quantizing weights"); }
             for (size_t c = 0; c < C; c++) {
                 float wmax = 0.0f;
                 for (size_t o = 0; o < OC; o++) wmax = fmaxf(wmax, fabsf(src[o * C + c]));
@@ -280,7 +278,10 @@ tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, in
             free(got);
             got = NULL;
             const tl_layer_drift *wd = worst_drift(drift, n);
-            const int layer_bad = wd && !(wd->min_cos >= TL_MIN_LAYER_COSINE);
+            /* a min_cosine the user set below the per-layer threshold lowers it too */
+            const float layer_min = p->min_cosine > 0.0f && p->min_cosine < TL_MIN_LAYER_COSINE ? p->min_cosine
+                                                                                              : TL_MIN_LAYER_COSINE;
+            const int layer_bad = wd && !(wd->min_cos >= layer_min);
             if (layer_bad && r.min_cosine >= min_cos && r.max_rel_error <= max_rel) {
                 /* the output held, but one layer's product drifted past what any precision
                  * should: inputs the calibration did not exercise may not hold */
@@ -290,7 +291,7 @@ tl_status tl_precision_apply(tl_model *m, const tl_model_params *p, int pack, in
                 snprintf(why, sizeof why, "precision %s failed the accuracy guard on %zu calibration tokens: "
                          "%s%s drifts, cosine %.6f to fp32 on the same input, below the per-layer threshold "
                          "%.6f (relative error %.6f; the outputs: min cosine %.6f, max relative error %.6f)",
-                         tl_precision_name(cand), T, lay, wd->name, wd->min_cos, (double)TL_MIN_LAYER_COSINE,
+                         tl_precision_name(cand), T, lay, wd->name, wd->min_cos, (double)layer_min,
                          wd->max_rel, r.min_cosine, r.max_rel_error);
                 restore(&m->w, ls, saved, n);
                 if (want != TL_PRECISION_AUTO) s = tl_set_error(TL_ERR_UNSUPPORTED, "%s", why);

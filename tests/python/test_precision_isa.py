@@ -160,3 +160,15 @@ def test_cli_inspect_prints_per_layer_drift(cli, outlier_bert):
     r = subprocess.run([str(cli), "inspect", "--model", str(outlier_bert), "--precision", "int8",
                         "--check-accuracy"], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "layer 1 qkv drifts" in r.stderr, r.stderr
+
+
+def test_a_lower_min_cosine_lowers_the_per_layer_threshold(outlier_bert):
+    """The user's min_cosine, set below 0.99, is the per-layer threshold too."""
+    if not any(has(f) for f in ("avx512_vnni", "avx_vnni", "amx_int8")):
+        pytest.skip("int8 is not native on this CPU")
+    m = Model(outlier_bert, load_tokenizer=False, precision="int8", check_accuracy=True, min_cosine=0.5,
+              max_rel_error=1.0)
+    assert m.precision == "int8"
+    with pytest.raises(TorchlessError, match="below the per-layer threshold 0.990000"):  # not raised above 0.99
+        Model(outlier_bert, load_tokenizer=False, precision="int8", check_accuracy=True, min_cosine=0.995,
+              max_rel_error=1.0)
