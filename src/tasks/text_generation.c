@@ -240,6 +240,10 @@ static tl_status generate_texts(tl_pipeline *p, const tg_settings *t0, const cha
     tl_status s = encs && lens && n_out ? TL_OK : tl_set_error(TL_ERR_OOM, "out of memory");
     if (s == TL_OK) s = encode_all(p, &t, texts, n, encs, lens, &ids);
     size_t rows = 0, pages = 0;
+    const size_t max_pos = tl_model_max_positions(p->m); /* before allocating for max_new_tokens */
+    if (s == TL_OK && t.g.max_new_tokens >= max_pos)
+        s = tl_set_error(TL_ERR_INVALID_ARG, "max_new_tokens %zu must be in [1, %zu) (the model's max positions)",
+                         t.g.max_new_tokens, max_pos);
     if (s == TL_OK && tl_mul_overflow(n, t.g.max_new_tokens, &rows))
         s = tl_set_error(TL_ERR_INVALID_ARG, "max_new_tokens %zu is too large", t.g.max_new_tokens);
     if (s == TL_OK && !(out = malloc(rows * sizeof *out))) s = tl_set_error(TL_ERR_OOM, "out of memory");

@@ -73,6 +73,8 @@ def test_errors_are_named(gpt2_dir):
         pipe("hi", temperature=-1.0)
     with pytest.raises(TorchlessError, match="max_new_tokens"):
         pipe("hi", max_new_tokens=320)
+    with pytest.raises(TorchlessError, match="max positions"):  # refused before allocating for it
+        pipe("hi", max_new_tokens=2**40)
     with pytest.raises(TorchlessError, match="unknown parameter 'bogus'"):
         pipe("hi", bogus=1)
     with pytest.raises(TorchlessError, match="chat messages are not supported"):
