@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <stdio.h>
 
 /* The parameters this task takes (transformers' pipeline and generate() names). */
 static const char *const known[] = {
@@ -80,6 +82,20 @@ static tl_status get_stops(const tl_pipeline *p, const cJSON *params, tg_setting
 /* The settings of a run: the model's generation defaults, the pipeline's defaults for what
  * the model's generation_config.json does not set (max_new_tokens 256, do_sample true,
  * temperature 0.7, as TextGenerationPipeline), then params. */
+/* A new seed from the OS (the clock and a counter if it has none). */
+static uint64_t fresh_seed(void) {
+    static _Atomic uint64_t counter;
+    uint64_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&v, sizeof v, 1, f) != 1) v = 0;
+        fclose(f);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return v ^ ((uint64_t)ts.tv_sec * 1000000007u + (uint64_t)ts.tv_nsec) ^ (++counter * 0x9E3779B97F4A7C15ull);
+}
+
 /* 1 when params holds key with a value other than null (transformers' "is not None"). */
 static int given(const cJSON *params, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, key);
@@ -146,7 +162,8 @@ static tl_status settings(const tl_pipeline *p, const cJSON *params, tg_settings
     t->g.min_new_tokens = (size_t)mn;
     t->g.top_k = (int)k;
     t->g.no_repeat_ngram_size = (size_t)nr;
-    t->g.seed = (uint64_t)seed;
+    /* no seed: each call samples afresh, as transformers' pipeline does */
+    t->g.seed = given(params, "seed") ? (uint64_t)seed : fresh_seed();
     t->g.do_sample = ds;
     t->full_text = full;
     t->tensors = tens;

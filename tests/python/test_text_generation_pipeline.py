@@ -45,6 +45,9 @@ def test_task_inferred_and_defaults(gpt2_dir, hf_pipe):
     out = pipe("hello", seed=1)
     assert isinstance(out, list) and len(out) == 1 and out[0]["generated_text"].startswith("hello")
     assert out == pipe("hello", seed=1)
+    # no seed: each call samples afresh, as transformers' pipeline does (nearly flat logits of a
+    # random model: two 30-token samples agree with negligible probability)
+    assert pipe("hello", max_new_tokens=30) != pipe("hello", max_new_tokens=30)
     # options given at creation apply to every call
     greedy = torchless.pipeline("text-generation", model=str(gpt2_dir), do_sample=False, max_new_tokens=8)
     assert greedy("hello world") == hf_pipe("hello world", do_sample=False, max_new_tokens=8)
