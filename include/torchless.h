@@ -104,6 +104,11 @@ typedef struct tl_encode_params {
                                * pad_to_multiple_of included), else TL_ERR_INVALID_ARG before
                                * allocating; 0 (default) = TL_DEFAULT_MAX_PADDED_LENGTH,
                                * SIZE_MAX = no limit */
+    int drop_overflowing;   /* 1: truncation drops the cut-off tokens instead of making
+                             * overflowing encodings (the kept tokens are the same; what the
+                             * tasks use); a single text truncated on the right then stops
+                             * tokenizing once it has max_length tokens. 0 (default):
+                             * tokenizers' overflowing encodings */
 } tl_encode_params;
 
 /* The default of tl_encode_params.max_overflow_tokens (tokenizers has no such limit). */

@@ -1,5 +1,6 @@
 /* encode.c — tl_tokenizer_encode(_batch): added tokens -> normalizer -> pre-tokenizer ->
- * model (WordPiece, BPE, Unigram) per sequence, then truncation (overflowing windows),
+ * model (WordPiece, BPE, Unigram) per sequence (stopping early when truncation drops the
+ * rest), then truncation (overflowing windows, unless dropped),
  * the post-processor (overflow.c combines the windows) and padding. */
 #include "tokenizer/tok_tokenizer.h"
 #include "core/error.h"
@@ -29,6 +30,7 @@ typedef struct {
     size_t cps_cap;
     tl_wcache *cache;      /* this thread's word cache (NULL: none) */
     tl_encoding a, b;      /* the text's and the pair's tokens before post-processing */
+    size_t stop_at;        /* a sequence stops tokenizing once it has more tokens than this */
 } scratch;
 
 /* Frees w's buffers (not its cache, which belongs to the tokenizer's pool). */
@@ -102,7 +104,7 @@ static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t 
     for (size_t i = a; i < b; i++) tl_nstr_push(&w->ns, cps[i], (int32_t)i, (int32_t)i + 1);
     tl_status st = tl_normalizer_apply(&t->norm, &w->ns);
     if (st == TL_OK) st = tl_added_split(&t->added, 1, w->ns.cp, w->ns.len, &w->npieces);
-    for (size_t p = 0; p < w->npieces.len && st == TL_OK; p++) {
+    for (size_t p = 0; p < w->npieces.len && st == TL_OK && enc->len <= w->stop_at; p++) {
         const tl_piece *pc = &w->npieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
@@ -111,13 +113,15 @@ static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t 
             continue;
         }
         st = tl_pretok_run(&t->pre, &w->ns, pc->s, pc->e, &w->pt);
-        for (size_t k = 0; k < w->pt.words.len && st == TL_OK; k++)
+        for (size_t k = 0; k < w->pt.words.len && st == TL_OK && enc->len <= w->stop_at; k++)
             st = encode_word(t, w, w->pt.words.v[k].s, w->pt.words.v[k].e, (*word)++, type_id, enc);
     }
     return st;
 }
 
-/* Encodes one sequence (no specials) into enc, with w's buffers. */
+/* Encodes one sequence (no specials) into enc, with w's buffers; it stops after the word
+ * (or added token) that brings enc past w->stop_at tokens (past, so that truncation, and
+ * its errors, happen exactly when they would for the whole text). */
 static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text, size_t len, const char *what,
                             int32_t type_id, tl_encoding *enc) {
     if (!text && len) return tl_set_error(TL_ERR_INVALID_ARG, "%s: NULL with length %zu", what, len);
@@ -127,7 +131,7 @@ static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text,
     const uint32_t *cps = w->cps;
     int32_t word = 0;
     st = tl_added_split(&t->added, 0, cps, n, &w->pieces);
-    for (size_t p = 0; p < w->pieces.len && st == TL_OK; p++) {
+    for (size_t p = 0; p < w->pieces.len && st == TL_OK && enc->len <= w->stop_at; p++) {
         const tl_piece *pc = &w->pieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
@@ -166,6 +170,17 @@ static tl_status pad_target(const tl_encode_params *p, size_t len, const char *f
     return TL_OK;
 }
 
+/* The number of tokens after which the text's tokenization may stop under p: a single
+ * text cut on the right without overflowing encodings keeps only its first max_length
+ * tokens (minus the specials), whatever follows them. SIZE_MAX: tokenize everything. */
+static size_t stop_at(const tl_tokenizer *tok, const tl_encode_params *p, int pair) {
+    if (pair || !p->drop_overflowing || !p->max_length || p->truncation_left ||
+        p->truncation == TL_TRUNCATE_ONLY_SECOND) /* only_second fails past the limit */
+        return SIZE_MAX;
+    size_t added = p->add_special_tokens ? tl_postproc_added(&tok->post, 0) : 0;
+    return p->max_length >= added ? p->max_length - added : SIZE_MAX;
+}
+
 /* Encodes one input without padding (params already validated), with w's buffers. */
 static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *text, size_t text_len, const char *pair,
                             size_t pair_len, const tl_encode_params *p, tl_encoding **out) {
@@ -176,7 +191,9 @@ static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *tex
     if (st == TL_OK && !b->ids) st = tl_enc_init(b);
     tl_enc_reset(a);
     tl_enc_reset(b); /* res (zeroed) gets its arrays from tl_enc_assemble's reservation */
+    w->stop_at = stop_at(tok, p, pair != NULL);
     if (st == TL_OK) st = encode_seq(tok, w, text, text_len, "text", 0, a);
+    w->stop_at = SIZE_MAX;
     if (st == TL_OK && pair) st = encode_seq(tok, w, pair, pair_len, "pair", 1, b);
     if (st == TL_OK && p->max_length > 0) {
         /* tokenizers subtracts the specials in unsigned arithmetic: when max_length is
@@ -184,7 +201,7 @@ static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *tex
         size_t added = p->add_special_tokens ? tl_postproc_added(&tok->post, pair != NULL) : 0;
         if (p->max_length >= added)
             st = tl_truncate(a, pair ? b : NULL, p->max_length - added, p->truncation, p->stride,
-                             p->truncation_left);
+                             p->truncation_left, p->drop_overflowing);
     }
     if (st == TL_OK && tok->post.trim_before) {
         trim_all(&tok->post, a);
