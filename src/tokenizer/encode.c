@@ -31,6 +31,8 @@ typedef struct {
     tl_wcache *cache;      /* this thread's word cache (NULL: none) */
     tl_encoding a, b;      /* the text's and the pair's tokens before post-processing */
     size_t stop_at;        /* a sequence stops tokenizing once it has more tokens than this */
+    size_t norm_growth;    /* tl_encode_params.max_normalize_growth */
+    size_t regex_ms;       /* tl_encode_params.max_regex_ms */
 } scratch;
 
 /* Frees w's buffers (not its cache, which belongs to the tokenizer's pool). */
@@ -95,13 +97,24 @@ static tl_status encode_word(const tl_tokenizer *t, scratch *w, size_t s, size_t
     return st;
 }
 
+/* The most characters the normalizer may make of n under growth (0: the default); 0 for
+ * no limit (SIZE_MAX, or when the product overflows). */
+static size_t norm_limit(size_t growth, size_t n) {
+    size_t g = growth ? growth : TL_DEFAULT_NORMALIZE_GROWTH, l;
+    if (g == SIZE_MAX || tl_mul_overflow(n, g, &l) || tl_add_overflow(l, 4096, &l)) return 0;
+    return l;
+}
+
 /* Normalizes the plain text cps[a, b), splits it on normalized added tokens, then
  * pre-tokenizes and tokenizes each part. *word counts splits as tokenizers does. */
 static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t *cps, size_t a,
                               size_t b, int32_t *word, int32_t type_id, tl_encoding *enc) {
     w->ns.len = 0;
+    w->ns.limit = 0;
     if (tl_nstr_reserve(&w->ns, b - a + 1)) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
     for (size_t i = a; i < b; i++) tl_nstr_push(&w->ns, cps[i], (int32_t)i, (int32_t)i + 1);
+    w->ns.limit = norm_limit(w->norm_growth, b - a);
+    w->ns.regex_ms = w->pt.rx.budget_ms = w->regex_ms;
     tl_status st = tl_normalizer_apply(&t->norm, &w->ns);
     if (st == TL_OK) st = tl_added_split(&t->added, 1, w->ns.cp, w->ns.len, &w->npieces);
     for (size_t p = 0; p < w->npieces.len && st == TL_OK && enc->len <= w->stop_at; p++) {
@@ -116,6 +129,9 @@ static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t 
         for (size_t k = 0; k < w->pt.words.len && st == TL_OK && enc->len <= w->stop_at; k++)
             st = encode_word(t, w, w->pt.words.v[k].s, w->pt.words.v[k].e, (*word)++, type_id, enc);
     }
+    /* a normalizer growing the text past its limit, a regex past its budget: the
+     * tokenizer's doing, so its file is named */
+    if (st == TL_ERR_INVALID_ARG && t->source) return tl_error_prefix(st, "%s", t->source);
     return st;
 }
 
@@ -192,6 +208,8 @@ static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *tex
     tl_enc_reset(a);
     tl_enc_reset(b); /* res (zeroed) gets its arrays from tl_enc_assemble's reservation */
     w->stop_at = stop_at(tok, p, pair != NULL);
+    w->norm_growth = p->max_normalize_growth;
+    w->regex_ms = p->max_regex_ms;
     if (st == TL_OK) st = encode_seq(tok, w, text, text_len, "text", 0, a);
     w->stop_at = SIZE_MAX;
     if (st == TL_OK && pair) st = encode_seq(tok, w, pair, pair_len, "pair", 1, b);
