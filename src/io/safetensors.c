@@ -339,32 +339,22 @@ static tl_status map_file(const char *path, st_map *m) {
     }
     m->len = (size_t)sb.st_size;
     count_holes(fd, m->len, m);
+    if (m->hole_bytes >= ST_MAX_HOLE_BYTES && m->hole_bytes >= m->len / ST_MAX_HOLE_SHARE) {
+        close(fd); /* before mapping: the declared size may exceed the address space */
+        return tl_set_error(TL_ERR_FORMAT,
+                            "%s: the file is sparse: %s%zu MiB of its %zu MiB are holes with no data on disk "
+                            "(the first at byte %zu); an incomplete or hostile file, refused rather than read "
+                            "as zeros",
+                            path, m->hole_bytes > ST_MAX_HOLE_BYTES && m->hole_bytes > m->len / ST_MAX_HOLE_SHARE
+                                      ? "at least " : "", /* count_holes stops counting there */
+                            m->hole_bytes >> 20, m->len >> 20, m->first_hole);
+    }
     void *p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;
     close(fd);
     if (p == MAP_FAILED) return tl_set_error(TL_ERR_IO, "%s: cannot mmap %zu bytes: %s", path, m->len, strerror(err));
     m->base = p;
     return TL_OK;
-}
-
-/* Refuses a sparse file (maps[0]) whose holes reach ST_MAX_HOLE_BYTES and
- * 1/ST_MAX_HOLE_SHARE of it, naming the tensor the first hole is in. */
-static tl_status check_holes(const char *path, const tl_safetensors *st) {
-    const st_map *m = &st->maps[0];
-    if (m->hole_bytes < ST_MAX_HOLE_BYTES || m->hole_bytes < m->len / ST_MAX_HOLE_SHARE) return TL_OK;
-    const char *at = (const char *)m->base + m->first_hole, *name = NULL;
-    for (size_t i = 0; i < st->n && !name; i++) {
-        const char *d = st->tensors[i].data;
-        if (at >= d && at < d + st->tensors[i].nbytes) name = st->tensors[i].name;
-    }
-    return tl_set_error(TL_ERR_FORMAT,
-                        "%s: the file is sparse: %s%zu MiB of its %zu MiB are holes with no data on disk "
-                        "(the first at byte %zu%s%s%s); an incomplete or hostile file, refused rather than "
-                        "read as zeros",
-                        path, m->hole_bytes > ST_MAX_HOLE_BYTES && m->hole_bytes > m->len / ST_MAX_HOLE_SHARE
-                                  ? "at least " : "", /* count_holes stopped there */
-                        m->hole_bytes >> 20,
-                        m->len >> 20, m->first_hole, name ? ", in tensor '" : "", name ? name : "", name ? "'" : "");
 }
 
 /* Opens and validates one .safetensors file (see safetensors.h). Caller closes *out. */
@@ -402,7 +392,6 @@ tl_status tl_st_open_file(const char *path, tl_safetensors **out) {
     }
     const char *hdr = (const char *)b + 8;
     s = parse_header(path, hdr, (size_t)hn, hdr + hn, avail - (size_t)hn, st);
-    if (s == TL_OK) s = check_holes(path, st);
     if (s != TL_OK) {
         tl_st_close(st);
         return s;
