@@ -33,6 +33,7 @@ typedef struct {
     size_t stop_at;        /* a sequence stops tokenizing once it has more tokens than this */
     size_t norm_growth;    /* tl_encode_params.max_normalize_growth */
     size_t regex_ms;       /* tl_encode_params.max_regex_ms */
+    int stopped_mid;       /* encode_plain stopped at stop_at with words of its text left */
 } scratch;
 
 /* Frees w's buffers (not its cache, which belongs to the tokenizer's pool). */
@@ -108,12 +109,12 @@ static size_t norm_limit(size_t growth, size_t n) {
 /* Normalizes the plain text cps[a, b), splits it on normalized added tokens, then
  * pre-tokenizes and tokenizes each part. *word counts splits as tokenizers does. */
 static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t *cps, size_t a,
-                              size_t b, int32_t *word, int32_t type_id, tl_encoding *enc) {
+                              size_t b, size_t whole, int32_t *word, int32_t type_id, tl_encoding *enc) {
     w->ns.len = 0;
     w->ns.limit = 0;
     if (tl_nstr_reserve(&w->ns, b - a + 1)) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
     for (size_t i = a; i < b; i++) tl_nstr_push(&w->ns, cps[i], (int32_t)i, (int32_t)i + 1);
-    w->ns.limit = norm_limit(w->norm_growth, b - a);
+    w->ns.limit = norm_limit(w->norm_growth, whole); /* the whole part's limit, also for a prefix */
     w->ns.regex_ms = w->pt.rx.budget_ms = w->regex_ms;
     tl_status st = tl_normalizer_apply(&t->norm, &w->ns);
     if (st == TL_OK) st = tl_added_split(&t->added, 1, w->ns.cp, w->ns.len, &w->npieces);
@@ -123,16 +124,42 @@ static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t 
             const tl_added_token *at = &t->added.v[pc->tok];
             st = push_text(w, at->id, w->ns.cp + pc->s, pc->e - pc->s, type_id, w->ns.os[pc->s],
                            w->ns.oe[pc->e - 1], (*word)++, enc);
+            if (enc->len > w->stop_at && p + 1 < w->npieces.len) w->stopped_mid = 1;
             continue;
         }
         st = tl_pretok_run(&t->pre, &w->ns, pc->s, pc->e, &w->pt);
-        for (size_t k = 0; k < w->pt.words.len && st == TL_OK && enc->len <= w->stop_at; k++)
+        size_t k = 0;
+        for (; k < w->pt.words.len && st == TL_OK && enc->len <= w->stop_at; k++)
             st = encode_word(t, w, w->pt.words.v[k].s, w->pt.words.v[k].e, (*word)++, type_id, enc);
+        if (enc->len > w->stop_at && (k < w->pt.words.len || p + 1 < w->npieces.len)) w->stopped_mid = 1;
     }
     /* a normalizer growing the text past its limit, a regex past its budget: the
      * tokenizer's doing, so its file is named */
     if (st == TL_ERR_INVALID_ARG && t->source) return tl_error_prefix(st, "%s", t->source);
     return st;
+}
+
+/* The shortest prefix tried by encode_prefix, in chars. */
+#define PREFIX_MIN_CHARS ((size_t)65536)
+
+/* encode_plain of cps[a, b) when the text is cut at w->stop_at tokens: tokenizes prefixes
+ * of it (cut by tl_prefix_cut, 65,536 chars or 16 per kept token at first, then 4 times
+ * longer) until one stops with words of it left, whose tokens (all before the prefix's
+ * last word) are then those of the whole text; else the whole text. Linear in the text. */
+static tl_status encode_prefix(const tl_tokenizer *t, scratch *w, const uint32_t *cps, size_t a, size_t b,
+                               int32_t *word, int32_t type_id, tl_encoding *enc) {
+    size_t len0 = enc->len, k = PREFIX_MIN_CHARS;
+    int32_t word0 = *word;
+    if (w->stop_at < SIZE_MAX / 32 && 16 * (w->stop_at + 1) > k) k = 16 * (w->stop_at + 1);
+    for (;;) {
+        size_t c = b - a > k ? tl_prefix_cut(cps, a + k, b) : b;
+        w->stopped_mid = 0;
+        tl_status st = encode_plain(t, w, cps, a, c, b - a, word, type_id, enc);
+        if (st != TL_OK || c == b || w->stopped_mid) return st;
+        tl_enc_truncate(enc, len0); /* the prefix's last word may be cut: try a longer one */
+        *word = word0;
+        k = k > SIZE_MAX / 4 ? SIZE_MAX : 4 * k;
+    }
 }
 
 /* Encodes one sequence (no specials) into enc, with w's buffers; it stops after the word
@@ -153,8 +180,10 @@ static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text,
             const tl_added_token *at = &t->added.v[pc->tok];
             st = push_text(w, at->id, cps + pc->s, pc->e - pc->s, type_id, (int32_t)pc->s,
                            (int32_t)pc->e, word++, enc);
+        } else if (w->stop_at != SIZE_MAX && t->prefix_safe && pc->e - pc->s > PREFIX_MIN_CHARS) {
+            st = encode_prefix(t, w, cps, pc->s, pc->e, &word, type_id, enc);
         } else {
-            st = encode_plain(t, w, cps, pc->s, pc->e, &word, type_id, enc);
+            st = encode_plain(t, w, cps, pc->s, pc->e, pc->e - pc->s, &word, type_id, enc);
         }
     }
     return st;

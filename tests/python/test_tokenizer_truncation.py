@@ -283,3 +283,40 @@ def test_sequence_processor(tmp_path, order):
     ours, ref = _both(tmp_path / "tokenizer.json")
     singles, pairs = _texts(6, 6)
     compare_truncation(ours, ref, singles + ["  two leading", "x"], pairs, CONFIGS[::4] + [(64, 0, "longest_first", "right")])
+
+
+def _unigram_metaspace(path):
+    """A Unigram tokenizer with NFKC + Lowercase and Metaspace (prefix-safe stages)."""
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+    tok = tokenizers.Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.train_from_iterator(training_corpus(6, 300), trainers.UnigramTrainer(
+        vocab_size=3000, special_tokens=["<unk>"], unk_token="<unk>"))
+    tok.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["minilm", "gpt2_aps", "roberta", "unigram"])
+def test_drop_overflowing_long_texts_from_a_prefix(tmp_path, minilm_dir, kind):
+    """Texts over 65,536 chars cut on the right with drop_overflowing are tokenized from a
+    prefix (prefix.c): the kept tokens equal tokenizers' for the whole text, including a
+    first word longer than the first prefix (the retry), text without spaces, accents and
+    combining marks, CJK and emoji near the cuts, and specials in the text."""
+    if kind == "minilm":
+        path = minilm_dir / "tokenizer.json"
+    elif kind == "unigram":
+        path = _unigram_metaspace(tmp_path / "tokenizer.json")
+    else:
+        (gpt2_like(True) if kind == "gpt2_aps" else roberta_like()).save(str(tmp_path / "tokenizer.json"))
+        path = tmp_path / "tokenizer.json"
+    ours, ref = _both(path)
+    rnd = random.Random(13)
+    base = training_corpus(8, 200) + [s for s in HANDWRITTEN if s] + _random_strings(8, 100)
+    words = " ".join(rnd.choice(base) for _ in range(2000))
+    assert len(words) > 70000
+    texts = [words, "a" * 70000 + " " + words, "x" * 100000, "é" * 40000 + " " + words,
+             "e\u0301 " * 40000 + words, "東京 😀 " * 15000 + words, words + " [SEP] [CLS] " + words]
+    configs = [(5, 0, "longest_first", "right"), (300, 0, "longest_first", "right"), (300, 0, "only_first", "left")]
+    assert compare_truncation(ours, ref, texts, [], configs, drop=True) == len(texts) * len(configs) * 2
