@@ -28,34 +28,7 @@ typedef struct st_map {
     char *path;
     void *base;
     size_t len;
-    size_t hole_bytes, first_hole; /* holes of a sparse file (bytes with no data on disk) */
 } st_map;
-
-/* A sparse file whose holes reach both limits is refused: its declared tensors would be
- * read (and converted, packed) as zeros the file does not hold. ZFS with compression
- * stores zero blocks as holes, so a real checkpoint's zero tensors may be holes: hence
- * the share as well as the size. */
-#define ST_MAX_HOLE_BYTES ((size_t)64 << 20)
-#define ST_MAX_HOLE_SHARE 8 /* holes may be at most 1/8 of the file */
-
-/* Counts the bytes of fd (size bytes) that are holes (SEEK_HOLE / SEEK_DATA), stopping
- * once they pass ST_MAX_HOLE_BYTES and size / ST_MAX_HOLE_SHARE or after 1M holes;
- * nothing when the file system cannot say. */
-static void count_holes(int fd, size_t size, st_map *m) {
-    m->hole_bytes = 0;
-    m->first_hole = size;
-    size_t stop = size / ST_MAX_HOLE_SHARE > ST_MAX_HOLE_BYTES ? size / ST_MAX_HOLE_SHARE : ST_MAX_HOLE_BYTES;
-    off_t pos = 0;
-    for (int i = 0; i < 1000000 && (size_t)pos < size && m->hole_bytes <= stop; i++) {
-        off_t h = lseek(fd, pos, SEEK_HOLE);
-        if (h < 0 || (size_t)h >= size) break; /* the implicit hole at the end, or unsupported */
-        off_t d = lseek(fd, h, SEEK_DATA);
-        size_t end = d < 0 ? size : (size_t)d; /* ENXIO: a hole up to the end */
-        if (m->first_hole == size) m->first_hole = (size_t)h;
-        m->hole_bytes += end - (size_t)h;
-        pos = (off_t)end;
-    }
-}
 
 /* Name index entry: tensors sorted by name for bsearch. */
 typedef struct st_name {
@@ -338,16 +311,11 @@ static tl_status map_file(const char *path, st_map *m) {
         return tl_set_error(TL_ERR_IO, "%s: file too large to map", path);
     }
     m->len = (size_t)sb.st_size;
-    count_holes(fd, m->len, m);
-    if (m->hole_bytes >= ST_MAX_HOLE_BYTES && m->hole_bytes >= m->len / ST_MAX_HOLE_SHARE) {
-        close(fd); /* before mapping: the declared size may exceed the address space */
-        return tl_set_error(TL_ERR_FORMAT,
-                            "%s: the file is sparse: %s%zu MiB of its %zu MiB are holes with no data on disk "
-                            "(the first at byte %zu); an incomplete or hostile file, refused rather than read "
-                            "as zeros",
-                            path, m->hole_bytes > ST_MAX_HOLE_BYTES && m->hole_bytes > m->len / ST_MAX_HOLE_SHARE
-                                      ? "at least " : "", /* count_holes stops counting there */
-                            m->hole_bytes >> 20, m->len >> 20, m->first_hole);
+    tl_status sp = tl_refuse_sparse(fd, m->len, path); /* before mapping: the declared size may exceed
+                                                         * the address space */
+    if (sp != TL_OK) {
+        close(fd);
+        return sp;
     }
     void *p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;

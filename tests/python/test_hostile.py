@@ -317,11 +317,25 @@ FILE_CASES = {
                                       (d / "config.json").write_text(json.dumps(
                                           {**json.loads((d / "config.json").read_text()), "vocab_size": 1 << 26}))),
                            "sparse"),
+    # the same as a pytorch_model.bin (its zip followed by an 8 GB hole)
+    "sparse_bin": (lambda d: _sparse_bin(d), "sparse"),
     # 100,000-deep JSON in the safetensors header and in tokenizer.json
     "deep_safetensors_header": (lambda d: _deep_header(d), "model.safetensors"),
     "deep_tokenizer_json": (lambda d: (d / "tokenizer.json").write_text("[" * 100000 + "]" * 100000),
                             "tokenizer.json"),
 }
+
+
+def _sparse_bin(d):
+    """Replaces d/model.safetensors by a torch.save'd pytorch_model.bin of the same tensors,
+    extended by an 8 GB hole."""
+    import torch
+    from safetensors.torch import load_file
+
+    torch.save(load_file(str(d / "model.safetensors")), str(d / "pytorch_model.bin"))
+    (d / "model.safetensors").unlink()
+    with open(d / "pytorch_model.bin", "r+b") as f:
+        f.truncate((d / "pytorch_model.bin").stat().st_size + (8 << 30))
 
 
 def _deep_header(d):
