@@ -316,7 +316,7 @@ def test_drop_overflowing_long_texts_from_a_prefix(tmp_path, minilm_dir, kind):
     base = training_corpus(8, 200) + [s for s in HANDWRITTEN if s] + _random_strings(8, 100)
     words = " ".join(rnd.choice(base) for _ in range(2000))
     assert len(words) > 70000
-    texts = [words, "a" * 70000 + " " + words, "x" * 100000, "é" * 40000 + " " + words,
-             "e\u0301 " * 40000 + words, "東京 😀 " * 15000 + words, words + " [SEP] [CLS] " + words]
-    configs = [(5, 0, "longest_first", "right"), (300, 0, "longest_first", "right"), (300, 0, "only_first", "left")]
+    texts = ["a" * 70000 + " " + words, "x" * 100000, "é" * 40000 + " e\u0301 " * 20000 + words,
+             "東京 😀 " * 15000 + words, words + " [SEP] [CLS] " + words]
+    configs = [(5, 0, "longest_first", "right"), (300, 0, "only_first", "right")]
     assert compare_truncation(ours, ref, texts, [], configs, drop=True) == len(texts) * len(configs) * 2
