@@ -104,10 +104,29 @@ typedef struct tl_encode_params {
                                * pad_to_multiple_of included), else TL_ERR_INVALID_ARG before
                                * allocating; 0 (default) = TL_DEFAULT_MAX_PADDED_LENGTH,
                                * SIZE_MAX = no limit */
+    int drop_overflowing;   /* 1: truncation drops the cut-off tokens instead of making
+                             * overflowing encodings (the kept tokens are the same; what the
+                             * tasks use); a single text truncated on the right then stops
+                             * tokenizing once it has max_length tokens. 0 (default):
+                             * tokenizers' overflowing encodings */
+    size_t max_normalize_growth; /* the normalizer may make at most this many times the
+                                  * characters it is given, + 4096 (one text, or one part
+                                  * between added tokens), else TL_ERR_INVALID_ARG before
+                                  * allocating more; 0 (default) =
+                                  * TL_DEFAULT_NORMALIZE_GROWTH, SIZE_MAX = no limit */
+    size_t max_regex_ms;    /* a regex of the tokenizer (Split, Replace) may run this many ms
+                             * on one text, + 1 ms per 1,000 chars, else TL_ERR_INVALID_ARG
+                             * naming the pattern; 0 (default) = TL_DEFAULT_REGEX_MS,
+                             * SIZE_MAX = no limit. PCRE2's match limit applies always */
 } tl_encode_params;
 
 /* The default of tl_encode_params.max_overflow_tokens (tokenizers has no such limit). */
 #define TL_DEFAULT_MAX_OVERFLOW_TOKENS ((size_t)1000000)
+/* The default of tl_encode_params.max_normalize_growth (tokenizers has no such limit; NFKC
+ * makes at most 18 characters of one, real normalizers about 1 to 3). */
+#define TL_DEFAULT_NORMALIZE_GROWTH ((size_t)8)
+/* The default of tl_encode_params.max_regex_ms (tokenizers has no such limit). */
+#define TL_DEFAULT_REGEX_MS ((size_t)1000)
 /* The default of tl_encode_params.max_padded_length (tokenizers has no such limit). */
 #define TL_DEFAULT_MAX_PADDED_LENGTH ((size_t)1000000)
 

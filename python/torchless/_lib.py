@@ -85,7 +85,8 @@ class TlEncodeParams(ctypes.Structure):
                 ("pad_length", c_size_t), ("pad_to_multiple_of", c_size_t), ("pad_id", c_int32),
                 ("pad_type_id", c_int32), ("pad_token", c_char_p), ("padding_left", c_int),
                 ("num_threads", c_int), ("max_overflow_tokens", c_size_t),
-                ("max_padded_length", c_size_t)]
+                ("max_padded_length", c_size_t), ("drop_overflowing", c_int),
+                ("max_normalize_growth", c_size_t), ("max_regex_ms", c_size_t)]
 
 
 class TlModelParams(ctypes.Structure):

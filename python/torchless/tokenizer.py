@@ -177,6 +177,15 @@ class Tokenizer:
         self.max_overflow_tokens = 0
         # longest padded length; 0 = the C default (1,000,000)
         self.max_padded_length = 0
+        # True: truncation drops the cut-off tokens (no overflowing encodings; the kept
+        # tokens are the same, and a single text cut on the right stops tokenizing early)
+        self.drop_overflowing = False
+        # the normalizer may make at most this many times a text's characters + 4096;
+        # 0 = the C default (8)
+        self.max_normalize_growth = 0
+        # a regex of the tokenizer may run this many ms on a text (+ 1 ms per 1,000
+        # characters); 0 = the C default (1000)
+        self.max_regex_ms = 0
         self._load_settings(str(path_or_id))
 
     # -- construction -------------------------------------------------------------
@@ -300,6 +309,9 @@ class Tokenizer:
         p.num_threads = self.num_threads
         p.max_overflow_tokens = self.max_overflow_tokens
         p.max_padded_length = self.max_padded_length
+        p.drop_overflowing = 1 if self.drop_overflowing else 0
+        p.max_normalize_growth = self.max_normalize_growth
+        p.max_regex_ms = self.max_regex_ms
         t = self._trunc
         if t is not None:
             p.max_length = t["max_length"]

@@ -97,3 +97,23 @@ char *tl_strdup(const char *s) {
     if (p) memcpy(p, s, n);
     return p;
 }
+
+tl_status tl_refuse_sparse(int fd, size_t size, const char *path) {
+    const size_t min_bytes = (size_t)64 << 20, share = 8;
+    size_t holes = 0, first = size, stop = size / share > min_bytes ? size / share : min_bytes;
+    off_t pos = 0;
+    for (int i = 0; i < 1000000 && (size_t)pos < size && holes <= stop; i++) {
+        off_t h = lseek(fd, pos, SEEK_HOLE);
+        if (h < 0 || (size_t)h >= size) break; /* the implicit hole at the end, or unsupported */
+        off_t d = lseek(fd, h, SEEK_DATA);
+        size_t end = d < 0 ? size : (size_t)d; /* ENXIO: a hole up to the end */
+        if (first == size) first = (size_t)h;
+        holes += end - (size_t)h;
+        pos = (off_t)end;
+    }
+    if (holes < min_bytes || holes < size / share) return TL_OK;
+    return tl_set_error(TL_ERR_FORMAT,
+                        "%s: the file is sparse: %s%zu MiB of its %zu MiB are holes with no data on disk (the "
+                        "first at byte %zu); an incomplete or hostile file, refused rather than read as zeros",
+                        path, holes > stop ? "at least " : "", holes >> 20, size >> 20, first);
+}

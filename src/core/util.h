@@ -18,6 +18,13 @@ const char *tl_file_kind(mode_t mode);
  * socket), a symbolic link loop, or a missing file. Caller closes *fd. */
 tl_status tl_open_regular(const char *path, int *fd);
 
+/* Refuses (TL_ERR_FORMAT naming path) a sparse file fd of size bytes whose holes
+ * (SEEK_HOLE / SEEK_DATA: ranges with no data on disk) make at least 64 MiB and 1/8 of it:
+ * what it declares would be read as zeros it does not hold (an incomplete or hostile
+ * file). ZFS stores zero blocks as holes, hence the share as well as the size. Counts at
+ * most 1M holes; TL_OK when the file system cannot say. Call before mapping the file. */
+tl_status tl_refuse_sparse(int fd, size_t size, const char *path);
+
 /* Reads a whole file into a NUL-terminated malloc'd buffer (*len excludes the NUL).
  * Returns TL_ERR_IO naming the path when it is missing or unreadable. Caller frees *out. */
 tl_status tl_read_file(const char *path, char **out, size_t *len);

@@ -79,6 +79,7 @@ static tl_status tokenize(tl_request *r, const tl_model *m, const char *const *t
     if (p->truncate) {
         ep.max_length = limit;
         ep.truncation_left = p->truncate_left;
+        ep.drop_overflowing = 1; /* only the kept tokens are run */
     }
     tl_status s = TL_OK;
     size_t total = 0;

@@ -311,6 +311,12 @@ static tl_status map_file(const char *path, st_map *m) {
         return tl_set_error(TL_ERR_IO, "%s: file too large to map", path);
     }
     m->len = (size_t)sb.st_size;
+    tl_status sp = tl_refuse_sparse(fd, m->len, path); /* before mapping: the declared size may exceed
+                                                         * the address space */
+    if (sp != TL_OK) {
+        close(fd);
+        return sp;
+    }
     void *p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;
     close(fd);

@@ -96,6 +96,11 @@ static tl_status map_file(tl_torch_bin *b, const char *path) {
         return tl_set_error(TL_ERR_FORMAT, "%s: file is %lld bytes: not a torch.save checkpoint", path,
                             (long long)sb.st_size);
     }
+    tl_status sp = tl_refuse_sparse(fd, (size_t)sb.st_size, path);
+    if (sp != TL_OK) {
+        close(fd);
+        return sp;
+    }
     void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;
     close(fd);

@@ -13,6 +13,7 @@ tl_status tl_pl_encode(const tl_pipeline *p, const char *text, const char *pair,
                        size_t index, tl_encoding **out) {
     tl_encode_params ep = tl_encode_default_params();
     ep.max_length = max_length;
+    ep.drop_overflowing = 1; /* the tasks keep the truncated tokens only */
     tl_status s = tl_tokenizer_encode(p->m->tok, text, strlen(text), pair, pair ? strlen(pair) : 0, &ep, out);
     if (s != TL_OK) return tl_error_prefix(s, "input %zu", index);
     size_t len = tl_encoding_length(*out), cap = tl_model_max_positions(p->m);

@@ -48,6 +48,7 @@ tl_status tl_text_batch_build(const tl_model *m, const char *const *texts, size_
     if (!encs) return tl_set_error(TL_ERR_OOM, "out of memory");
     tl_encode_params ep = tl_encode_default_params();
     ep.max_length = max_length;
+    ep.drop_overflowing = 1; /* only the kept tokens are run */
     tl_status s = TL_OK;
     for (size_t i = 0; i < n && s == TL_OK; i++) {
         if (!texts[i]) { s = tl_set_error(TL_ERR_INVALID_ARG, "input %zu is NULL", i); break; }

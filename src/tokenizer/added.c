@@ -33,6 +33,7 @@ tl_status tl_added_push(tl_added *a, const char *content, int32_t id, int specia
         tl_nstr ns = {0};
         if (tl_nstr_reserve(&ns, t->n_cps + 1)) { free(t->content); free(t->cps); return tl_set_error(TL_ERR_OOM, "added tokens: out of memory"); }
         for (size_t i = 0; i < t->n_cps; i++) tl_nstr_push(&ns, t->cps[i], (int32_t)i, (int32_t)i + 1);
+        ns.limit = TL_DEFAULT_NORMALIZE_GROWTH * t->n_cps + 4096; /* as encoding's default */
         s = tl_normalizer_apply(norm, &ns);
         if (s != TL_OK) { tl_nstr_free(&ns); free(t->content); free(t->cps); return s; }
         t->ncps = ns.cp; /* take ownership of the code points */

@@ -1,5 +1,6 @@
 /* encode.c — tl_tokenizer_encode(_batch): added tokens -> normalizer -> pre-tokenizer ->
- * model (WordPiece, BPE, Unigram) per sequence, then truncation (overflowing windows),
+ * model (WordPiece, BPE, Unigram) per sequence (stopping early when truncation drops the
+ * rest), then truncation (overflowing windows, unless dropped),
  * the post-processor (overflow.c combines the windows) and padding. */
 #include "tokenizer/tok_tokenizer.h"
 #include "core/error.h"
@@ -29,6 +30,10 @@ typedef struct {
     size_t cps_cap;
     tl_wcache *cache;      /* this thread's word cache (NULL: none) */
     tl_encoding a, b;      /* the text's and the pair's tokens before post-processing */
+    size_t stop_at;        /* a sequence stops tokenizing once it has more tokens than this */
+    size_t norm_growth;    /* tl_encode_params.max_normalize_growth */
+    size_t regex_ms;       /* tl_encode_params.max_regex_ms */
+    int stopped_mid;       /* encode_plain stopped at stop_at with words of its text left */
 } scratch;
 
 /* Frees w's buffers (not its cache, which belongs to the tokenizer's pool). */
@@ -93,31 +98,73 @@ static tl_status encode_word(const tl_tokenizer *t, scratch *w, size_t s, size_t
     return st;
 }
 
+/* The most characters the normalizer may make of n under growth (0: the default); 0 for
+ * no limit (SIZE_MAX, or when the product overflows). */
+static size_t norm_limit(size_t growth, size_t n) {
+    size_t g = growth ? growth : TL_DEFAULT_NORMALIZE_GROWTH, l;
+    if (g == SIZE_MAX || tl_mul_overflow(n, g, &l) || tl_add_overflow(l, 4096, &l)) return 0;
+    return l;
+}
+
 /* Normalizes the plain text cps[a, b), splits it on normalized added tokens, then
  * pre-tokenizes and tokenizes each part. *word counts splits as tokenizers does. */
 static tl_status encode_plain(const tl_tokenizer *t, scratch *w, const uint32_t *cps, size_t a,
-                              size_t b, int32_t *word, int32_t type_id, tl_encoding *enc) {
+                              size_t b, size_t whole, int32_t *word, int32_t type_id, tl_encoding *enc) {
     w->ns.len = 0;
+    w->ns.limit = 0;
     if (tl_nstr_reserve(&w->ns, b - a + 1)) return tl_set_error(TL_ERR_OOM, "encode: out of memory");
     for (size_t i = a; i < b; i++) tl_nstr_push(&w->ns, cps[i], (int32_t)i, (int32_t)i + 1);
+    w->ns.limit = norm_limit(w->norm_growth, whole); /* the whole part's limit, also for a prefix */
+    w->ns.regex_ms = w->pt.rx.budget_ms = w->regex_ms;
     tl_status st = tl_normalizer_apply(&t->norm, &w->ns);
     if (st == TL_OK) st = tl_added_split(&t->added, 1, w->ns.cp, w->ns.len, &w->npieces);
-    for (size_t p = 0; p < w->npieces.len && st == TL_OK; p++) {
+    for (size_t p = 0; p < w->npieces.len && st == TL_OK && enc->len <= w->stop_at; p++) {
         const tl_piece *pc = &w->npieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
             st = push_text(w, at->id, w->ns.cp + pc->s, pc->e - pc->s, type_id, w->ns.os[pc->s],
                            w->ns.oe[pc->e - 1], (*word)++, enc);
+            if (enc->len > w->stop_at && p + 1 < w->npieces.len) w->stopped_mid = 1;
             continue;
         }
         st = tl_pretok_run(&t->pre, &w->ns, pc->s, pc->e, &w->pt);
-        for (size_t k = 0; k < w->pt.words.len && st == TL_OK; k++)
+        size_t k = 0;
+        for (; k < w->pt.words.len && st == TL_OK && enc->len <= w->stop_at; k++)
             st = encode_word(t, w, w->pt.words.v[k].s, w->pt.words.v[k].e, (*word)++, type_id, enc);
+        if (enc->len > w->stop_at && (k < w->pt.words.len || p + 1 < w->npieces.len)) w->stopped_mid = 1;
     }
+    /* a normalizer growing the text past its limit, a regex past its budget: the
+     * tokenizer's doing, so its file is named */
+    if (st == TL_ERR_INVALID_ARG && t->source) return tl_error_prefix(st, "%s", t->source);
     return st;
 }
 
-/* Encodes one sequence (no specials) into enc, with w's buffers. */
+/* The shortest prefix tried by encode_prefix, in chars. */
+#define PREFIX_MIN_CHARS ((size_t)65536)
+
+/* encode_plain of cps[a, b) when the text is cut at w->stop_at tokens: tokenizes prefixes
+ * of it (cut by tl_prefix_cut, 65,536 chars or 16 per kept token at first, then 4 times
+ * longer) until one stops with words of it left, whose tokens (all before the prefix's
+ * last word) are then those of the whole text; else the whole text. Linear in the text. */
+static tl_status encode_prefix(const tl_tokenizer *t, scratch *w, const uint32_t *cps, size_t a, size_t b,
+                               int32_t *word, int32_t type_id, tl_encoding *enc) {
+    size_t len0 = enc->len, k = PREFIX_MIN_CHARS;
+    int32_t word0 = *word;
+    if (w->stop_at < SIZE_MAX / 32 && 16 * (w->stop_at + 1) > k) k = 16 * (w->stop_at + 1);
+    for (;;) {
+        size_t c = b - a > k ? tl_prefix_cut(cps, a + k, b) : b;
+        w->stopped_mid = 0;
+        tl_status st = encode_plain(t, w, cps, a, c, b - a, word, type_id, enc);
+        if (st != TL_OK || c == b || w->stopped_mid) return st;
+        tl_enc_truncate(enc, len0); /* the prefix's last word may be cut: try a longer one */
+        *word = word0;
+        k = k > SIZE_MAX / 4 ? SIZE_MAX : 4 * k;
+    }
+}
+
+/* Encodes one sequence (no specials) into enc, with w's buffers; it stops after the word
+ * (or added token) that brings enc past w->stop_at tokens (past, so that truncation, and
+ * its errors, happen exactly when they would for the whole text). */
 static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text, size_t len, const char *what,
                             int32_t type_id, tl_encoding *enc) {
     if (!text && len) return tl_set_error(TL_ERR_INVALID_ARG, "%s: NULL with length %zu", what, len);
@@ -127,14 +174,16 @@ static tl_status encode_seq(const tl_tokenizer *t, scratch *w, const char *text,
     const uint32_t *cps = w->cps;
     int32_t word = 0;
     st = tl_added_split(&t->added, 0, cps, n, &w->pieces);
-    for (size_t p = 0; p < w->pieces.len && st == TL_OK; p++) {
+    for (size_t p = 0; p < w->pieces.len && st == TL_OK && enc->len <= w->stop_at; p++) {
         const tl_piece *pc = &w->pieces.v[p];
         if (pc->tok >= 0) {
             const tl_added_token *at = &t->added.v[pc->tok];
             st = push_text(w, at->id, cps + pc->s, pc->e - pc->s, type_id, (int32_t)pc->s,
                            (int32_t)pc->e, word++, enc);
+        } else if (w->stop_at != SIZE_MAX && t->prefix_safe && pc->e - pc->s > PREFIX_MIN_CHARS) {
+            st = encode_prefix(t, w, cps, pc->s, pc->e, &word, type_id, enc);
         } else {
-            st = encode_plain(t, w, cps, pc->s, pc->e, &word, type_id, enc);
+            st = encode_plain(t, w, cps, pc->s, pc->e, pc->e - pc->s, &word, type_id, enc);
         }
     }
     return st;
@@ -166,6 +215,17 @@ static tl_status pad_target(const tl_encode_params *p, size_t len, const char *f
     return TL_OK;
 }
 
+/* The number of tokens after which the text's tokenization may stop under p: a single
+ * text cut on the right without overflowing encodings keeps only its first max_length
+ * tokens (minus the specials), whatever follows them. SIZE_MAX: tokenize everything. */
+static size_t stop_at(const tl_tokenizer *tok, const tl_encode_params *p, int pair) {
+    if (pair || !p->drop_overflowing || !p->max_length || p->truncation_left ||
+        p->truncation == TL_TRUNCATE_ONLY_SECOND) /* only_second fails past the limit */
+        return SIZE_MAX;
+    size_t added = p->add_special_tokens ? tl_postproc_added(&tok->post, 0) : 0;
+    return p->max_length >= added ? p->max_length - added : SIZE_MAX;
+}
+
 /* Encodes one input without padding (params already validated), with w's buffers. */
 static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *text, size_t text_len, const char *pair,
                             size_t pair_len, const tl_encode_params *p, tl_encoding **out) {
@@ -176,7 +236,11 @@ static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *tex
     if (st == TL_OK && !b->ids) st = tl_enc_init(b);
     tl_enc_reset(a);
     tl_enc_reset(b); /* res (zeroed) gets its arrays from tl_enc_assemble's reservation */
+    w->stop_at = stop_at(tok, p, pair != NULL);
+    w->norm_growth = p->max_normalize_growth;
+    w->regex_ms = p->max_regex_ms;
     if (st == TL_OK) st = encode_seq(tok, w, text, text_len, "text", 0, a);
+    w->stop_at = SIZE_MAX;
     if (st == TL_OK && pair) st = encode_seq(tok, w, pair, pair_len, "pair", 1, b);
     if (st == TL_OK && p->max_length > 0) {
         /* tokenizers subtracts the specials in unsigned arithmetic: when max_length is
@@ -184,7 +248,7 @@ static tl_status encode_one(const tl_tokenizer *tok, scratch *w, const char *tex
         size_t added = p->add_special_tokens ? tl_postproc_added(&tok->post, pair != NULL) : 0;
         if (p->max_length >= added)
             st = tl_truncate(a, pair ? b : NULL, p->max_length - added, p->truncation, p->stride,
-                             p->truncation_left);
+                             p->truncation_left, p->drop_overflowing);
     }
     if (st == TL_OK && tok->post.trim_before) {
         trim_all(&tok->post, a);

@@ -143,6 +143,8 @@ static tl_status precompiled(const tl_normalizer *nm, tl_nstr *s) {
             }
         }
         g = e;
+        /* a charsmap entry can be long: bound the text it makes as it grows */
+        if (st == TL_OK && s->limit && len > s->limit) st = tl_nstr_error(-2, s);
     }
     if (st == TL_OK) st = tl_norm_transform(s, cp, ch, len);
     free(cp);
@@ -154,23 +156,23 @@ static tl_status precompiled(const tl_normalizer *nm, tl_nstr *s) {
  * match's last char (an empty match: of the char before it). */
 static tl_status replace(const tl_normalizer *nm, tl_nstr *s) {
     if (!nm->re) return TL_OK;
-    tl_rx_scratch rx = {0};
+    tl_rx_scratch rx = {.budget_ms = s->regex_ms};
     tl_matches m = {0};
     tl_status st = tl_regex_find(nm->re, s->cp, s->len, &rx, &m);
-    tl_nstr out = {0};
-    if (st == TL_OK && tl_nstr_reserve(&out, s->len + 1)) st = tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
-    for (size_t i = 0; i < m.len && st == TL_OK; i++) {
+    tl_nstr out = {.limit = s->limit, .regex_ms = s->regex_ms};
+    int r = st == TL_OK ? tl_nstr_reserve(&out, s->len + 1) : 0;
+    for (size_t i = 0; i < m.len && st == TL_OK && !r; i++) {
         const tl_match *p = &m.v[i];
         if (!p->match) {
-            for (size_t k = p->s; k < p->e; k++)
-                if (tl_nstr_push(&out, s->cp[k], s->os[k], s->oe[k])) st = tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
+            for (size_t k = p->s; k < p->e && !r; k++) r = tl_nstr_push(&out, s->cp[k], s->os[k], s->oe[k]);
             continue;
         }
         int32_t os = 0, oe = 0;
         if (p->e >= 1 && p->e - 1 < s->len) { os = s->os[p->e - 1]; oe = s->oe[p->e - 1]; }
-        for (size_t k = 0; k < nm->n_text; k++)
-            if (tl_nstr_push(&out, nm->text[k], os, oe)) st = tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
+        /* a replacement longer than what it replaces grows the text: out.limit bounds it */
+        for (size_t k = 0; k < nm->n_text && !r; k++) r = tl_nstr_push(&out, nm->text[k], os, oe);
     }
+    if (st == TL_OK && r) st = tl_nstr_error(r, &out);
     tl_rx_scratch_free(&rx);
     free(m.v);
     if (st != TL_OK) { tl_nstr_free(&out); return st; }
@@ -197,8 +199,9 @@ tl_status tl_normalizer_apply_extra(const tl_normalizer *n, tl_nstr *s) {
     }
     case TL_NORM_PREPEND: {
         if (s->len == 0 || n->n_text == 0) return TL_OK;
-        tl_nstr out = {0};
-        if (tl_nstr_reserve(&out, s->len + n->n_text)) return tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
+        tl_nstr out = {.limit = s->limit, .regex_ms = s->regex_ms};
+        int r = tl_nstr_reserve(&out, s->len + n->n_text);
+        if (r) return tl_nstr_error(r, &out);
         for (size_t k = 0; k < n->n_text; k++) tl_nstr_push(&out, n->text[k], s->os[0], s->oe[0]);
         for (size_t k = 0; k < s->len; k++) tl_nstr_push(&out, s->cp[k], s->os[k], s->oe[k]);
         tl_nstr_free(s);

@@ -1,7 +1,8 @@
 /* regex.c — PCRE2 (UTF + UCP) behind tokenizers' Pattern semantics: find_matches over a
  * code-point string returning alternating (gap, match) pieces that cover it, with the
- * empty-match stepping of the onig crate's find_iter; and the SplitDelimiterBehavior
- * rules that turn those pieces into word spans. */
+ * empty-match stepping of the onig crate's find_iter, bounded in steps and time (a
+ * hostile tokenizer.json's pattern may backtrack catastrophically); and the
+ * SplitDelimiterBehavior rules that turn those pieces into word spans. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tokenizer/tok_regex.h"
 #include "tokenizer/tok_text.h"
@@ -9,14 +10,17 @@
 #include "core/util.h"
 #include "tokenizer/regex_tables.h"
 
+#include <limits.h>
 #include <pcre2.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct tl_regex {
     pcre2_code *code;
     int jit;
+    char *pattern; /* as the file gives it, for errors */
 };
 
 /* A growable output string for the pattern rewriter. */
@@ -49,16 +53,47 @@ static const tl_rx_class *find_class(const char *name, size_t n) {
     return NULL;
 }
 
+/* The length of the group opener at pat (outside a class) after which a callout may go
+ * without changing what the pattern means: "(" of a capturing group, "(?:", "(?>",
+ * "(?=", "(?!", "(?<=", "(?<!" and option groups such as "(?i:"; 0 for anything else
+ * ("(?#", "(?(", "(?<name>", "(*VERB)", "(?i)"...). */
+static size_t group_opener(const char *pat) {
+    if (pat[0] != '(') return 0;
+    if (pat[1] != '?') return pat[1] == '*' ? 0 : 1;
+    if (pat[2] == ':' || pat[2] == '>' || pat[2] == '=' || pat[2] == '!') return 3;
+    if (pat[2] == '<' && (pat[3] == '=' || pat[3] == '!')) return 4;
+    size_t k = 2;
+    while ((pat[k] >= 'a' && pat[k] <= 'z') || (pat[k] >= 'A' && pat[k] <= 'Z') || pat[k] == '-' || pat[k] == '^') k++;
+    return k > 2 && pat[k] == ':' ? k + 1 : 0;
+}
+
 /* Rewrites \\p{X}, \\P{X}, \\s and \\S (X one of the measured classes) into explicit
- * code point classes, so PCRE2 matches exactly what tokenizers' Oniguruma does. Returns
- * a malloc'd pattern, or NULL on OOM. */
+ * code point classes, so PCRE2 matches exactly what tokenizers' Oniguruma does, and puts
+ * a callout (?C1) at the start (after any leading (*VERB)s) and at the start of every
+ * group and lookaround, where tl_regex_find checks its time budget. Returns a malloc'd
+ * pattern, or NULL on OOM. */
 static char *rewrite_pattern(const char *pat) {
     sbuf b = {0};
     int in_class = 0;
     size_t n = strlen(pat);
     sb_put(&b, "", 0);
-    for (size_t i = 0; i < n; i++) {
+    size_t i0 = 0;
+    while (pat[i0] == '(' && pat[i0 + 1] == '*') { /* leading verbs must stay first */
+        const char *e = strchr(pat + i0, ')');
+        if (!e) break;
+        i0 = (size_t)(e - pat) + 1;
+    }
+    sb_put(&b, pat, i0);
+    sb_put(&b, "(?C1)", 5);
+    for (size_t i = i0; i < n; i++) {
         char c = pat[i];
+        size_t go = in_class ? 0 : group_opener(pat + i);
+        if (go) {
+            sb_put(&b, pat + i, go);
+            sb_put(&b, "(?C1)", 5);
+            i += go - 1;
+            continue;
+        }
         if (c == '\\' && i + 1 < n) {
             char d = pat[i + 1];
             const tl_rx_class *cls = NULL;
@@ -141,7 +176,11 @@ tl_status tl_regex_compile(const char *pattern, int literal, const char *what, t
                             pattern, (size_t)eoff, (const char *)msg);
     }
     tl_regex *re = calloc(1, sizeof *re);
-    if (!re) { pcre2_code_free(code); return tl_set_error(TL_ERR_OOM, "%s: out of memory", what); }
+    if (!re || !(re->pattern = tl_strdup(pattern))) {
+        free(re);
+        pcre2_code_free(code);
+        return tl_set_error(TL_ERR_OOM, "%s: out of memory", what);
+    }
     re->code = code;
     re->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     *out = re;
@@ -152,6 +191,7 @@ tl_status tl_regex_compile(const char *pattern, int literal, const char *what, t
 void tl_regex_free(tl_regex *re) {
     if (!re) return;
     pcre2_code_free(re->code);
+    free(re->pattern);
     free(re);
 }
 
@@ -160,6 +200,8 @@ void tl_rx_scratch_free(tl_rx_scratch *sc) {
     free(sc->u8);
     free(sc->b2c);
     if (sc->md) pcre2_match_data_free(sc->md);
+    if (sc->mctx) pcre2_match_context_free(sc->mctx);
+    if (sc->jstack) pcre2_jit_stack_free(sc->jstack);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -202,22 +244,84 @@ static int to_utf8(tl_rx_scratch *sc, const uint32_t *cps, size_t n, size_t *ble
     return 0;
 }
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The callout at each start and group of a rewritten pattern: fails the match (the
+ * negative value ends pcre2_match) once the find's deadline has passed. */
+static int budget_callout(pcre2_callout_block *cb, void *arg) {
+    (void)cb;
+    tl_rx_scratch *sc = arg;
+    if (now_ns() <= sc->deadline_ns) return 0;
+    sc->timed_out = 1;
+    return PCRE2_ERROR_CALLOUT;
+}
+
+/* Creates sc's match data, match context (match limit, callout) and JIT stack once. */
+static int scratch_ready(tl_rx_scratch *sc) {
+    if (!sc->md && !(sc->md = pcre2_match_data_create(1, NULL))) return -1;
+    if (!sc->mctx) {
+        if (!(sc->mctx = pcre2_match_context_create(NULL))) return -1;
+        pcre2_set_match_limit(sc->mctx, TL_REGEX_MATCH_LIMIT);
+        pcre2_set_depth_limit(sc->mctx, TL_REGEX_MATCH_LIMIT);
+        pcre2_set_heap_limit(sc->mctx, 64 * 1024); /* KiB: the interpreter's backtracking frames */
+    }
+    /* the JIT's default 32 KiB stack ends long group repeats early; 8 MiB at most */
+    if (!sc->jstack && (sc->jstack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL)))
+        pcre2_jit_stack_assign(sc->mctx, NULL, sc->jstack);
+    pcre2_set_callout(sc->mctx, budget_callout, sc); /* sc may have moved since */
+    return 0;
+}
+
+/* The error for PCRE2 result rc of re at char pos of an n-char text. */
+static tl_status match_error(const tl_regex *re, const tl_rx_scratch *sc, int rc, size_t pos, size_t n,
+                             size_t budget_ms) {
+    const char *pat = re->pattern;
+    int pl = strlen(pat) > 200 ? 200 : (int)strlen(pat);
+    const char *more = strlen(pat) > 200 ? "..." : "";
+    if (sc->timed_out)
+        return tl_set_error(TL_ERR_INVALID_ARG,
+                            "regex \"%.*s%s\" ran longer than its budget of %zu ms on a text of %zu characters "
+                            "(it backtracks catastrophically; tl_encode_params.max_regex_ms, default %d, "
+                            "+ 1 ms per 1,000 characters; Python Tokenizer.max_regex_ms)",
+                            pl, pat, more, budget_ms, n, (int)TL_DEFAULT_REGEX_MS);
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT ||
+        rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        return tl_set_error(TL_ERR_INVALID_ARG,
+                            "regex \"%.*s%s\" reached PCRE2's backtracking limit (%u steps) at character %zu "
+                            "of %zu: it backtracks catastrophically (nested quantifiers such as (a+)+)",
+                            pl, pat, more, TL_REGEX_MATCH_LIMIT, pos, n);
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(rc, msg, sizeof msg);
+    return tl_set_error(TL_ERR_INTERNAL, "regex \"%.*s%s\": match failed (PCRE2 error %d: %s)", pl, pat, more, rc,
+                        (const char *)msg);
+}
+
 tl_status tl_regex_find(const tl_regex *re, const uint32_t *cps, size_t n, tl_rx_scratch *sc,
                         tl_matches *out) {
     out->len = 0;
     if (n == 0) return match_push(out, 0, 0, 0) ? tl_set_error(TL_ERR_OOM, "regex: out of memory") : TL_OK;
     size_t blen;
     if (to_utf8(sc, cps, n, &blen)) return tl_set_error(TL_ERR_OOM, "regex: out of memory");
-    if (!sc->md && !(sc->md = pcre2_match_data_create(1, NULL))) return tl_set_error(TL_ERR_OOM, "regex: out of memory");
+    if (scratch_ready(sc)) return tl_set_error(TL_ERR_OOM, "regex: out of memory");
+    size_t base = sc->budget_ms ? sc->budget_ms : TL_DEFAULT_REGEX_MS, budget = base;
+    if (base != SIZE_MAX && (budget = base + n / 1000) < base) budget = SIZE_MAX;
+    sc->timed_out = 0;
+    sc->deadline_ns = budget >= (size_t)(LLONG_MAX / 2000000) ? LLONG_MAX : now_ns() + (long long)budget * 1000000LL;
     size_t prev = 0, last_end = 0;
     int have_last = 0;
     size_t last_match_end = 0;
     while (last_end <= blen) {
-        int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)sc->u8, blen, last_end, 0, sc->md, NULL)
-                         : pcre2_match(re->code, (PCRE2_SPTR)sc->u8, blen, last_end, PCRE2_NO_UTF_CHECK, sc->md, NULL);
+        int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)sc->u8, blen, last_end, 0, sc->md, sc->mctx)
+                         : pcre2_match(re->code, (PCRE2_SPTR)sc->u8, blen, last_end, PCRE2_NO_UTF_CHECK, sc->md,
+                                       sc->mctx);
         if (rc < 0) {
             if (rc == PCRE2_ERROR_NOMATCH) break;
-            return tl_set_error(TL_ERR_INTERNAL, "regex: match failed (PCRE2 error %d)", rc);
+            return match_error(re, sc, rc, sc->b2c[last_end], n, budget);
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(sc->md);
         size_t s = ov[0], e = ov[1];

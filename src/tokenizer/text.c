@@ -17,6 +17,7 @@ static int grow(void **p, size_t elem, size_t n) {
 }
 
 int tl_nstr_reserve(tl_nstr *s, size_t n) {
+    if (s->limit && n > s->limit) return -2;
     if (n <= s->cap) return 0;
     size_t c = s->cap ? s->cap : 16;
     while (c < n) {
@@ -31,12 +32,23 @@ int tl_nstr_reserve(tl_nstr *s, size_t n) {
 }
 
 int tl_nstr_push(tl_nstr *s, uint32_t cp, int32_t os, int32_t oe) {
-    if (s->len == s->cap && tl_nstr_reserve(s, s->len + 1)) return -1;
+    if (s->limit && s->len >= s->limit) return -2;
+    int r = s->len == s->cap ? tl_nstr_reserve(s, s->len + 1) : 0;
+    if (r) return r;
     s->cp[s->len] = cp;
     s->os[s->len] = os;
     s->oe[s->len] = oe;
     s->len++;
     return 0;
+}
+
+tl_status tl_nstr_error(int r, const tl_nstr *s) {
+    if (r == -2)
+        return tl_set_error(TL_ERR_INVALID_ARG,
+                            "normalizer: normalizing this text would make more than %zu characters (the limit "
+                            "is tl_encode_params.max_normalize_growth, default 8, times the text's characters "
+                            "+ 4096; Python Tokenizer.max_normalize_growth; SIZE_MAX: no limit)", s->limit);
+    return tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
 }
 
 void tl_nstr_free(tl_nstr *s) {
@@ -144,8 +156,9 @@ int tl_tok_json_index(const cJSON *obj, const char *key, long def, long max, lon
 
 /* Replaces s by NormalizedString::transform of (cp, ch) pairs (tok_text.h); TL_ERR_OOM. */
 tl_status tl_norm_transform(tl_nstr *s, const uint32_t *cp, const int32_t *ch, size_t n) {
-    tl_nstr out = {0};
-    if (tl_nstr_reserve(&out, n ? n : 1)) return tl_set_error(TL_ERR_OOM, "normalizer: out of memory");
+    tl_nstr out = {.limit = s->limit, .regex_ms = s->regex_ms};
+    int r = tl_nstr_reserve(&out, n ? n : 1);
+    if (r) return tl_nstr_error(r, &out);
     size_t idx = 0;
     for (size_t i = 0; i < n; i++) {
         int32_t os = 0, oe = 0;

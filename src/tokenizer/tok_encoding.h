@@ -53,12 +53,14 @@ void tl_enc_clear(tl_encoding *e);
 /* tokenizers' Encoding::truncate: e keeps the first window of max_len tokens (the last
  * one when left != 0); the following windows, overlapping by stride, go to e->ovf.
  * max_len 0 moves everything to e->ovf. TL_ERR_INVALID_ARG when stride >= max_len
- * (tokenizers panics there), TL_ERR_OOM on allocation failure. */
-tl_status tl_enc_split(tl_encoding *e, size_t max_len, size_t stride, int left);
+ * (tokenizers panics there), TL_ERR_OOM on allocation failure. drop != 0 keeps the same
+ * window in e but makes no overflowing encodings (and drops any e had). */
+tl_status tl_enc_split(tl_encoding *e, size_t max_len, size_t stride, int left, int drop);
 /* tokenizers' truncate_encodings: strategy is a tl_truncation_strategy; b may be NULL.
  * TL_ERR_INVALID_ARG for only_second without a pair, a sequence too short to remove the
- * excess, or a stride too large. */
-tl_status tl_truncate(tl_encoding *a, tl_encoding *b, size_t max_len, int strategy, size_t stride, int left);
+ * excess, or a stride too large. drop != 0: no overflowing encodings (tl_enc_split). */
+tl_status tl_truncate(tl_encoding *a, tl_encoding *b, size_t max_len, int strategy, size_t stride, int left,
+                      int drop);
 /* Encoding::pad: pads e (and its overflowing windows) to target tokens. pad_token NULL
  * means "[PAD]". TL_ERR_OOM on failure. */
 tl_status tl_enc_pad(tl_encoding *e, size_t target, int32_t pad_id, int32_t pad_type_id,

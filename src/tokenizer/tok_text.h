@@ -13,12 +13,19 @@ typedef struct tl_nstr {
     uint32_t *cp;
     int32_t *os, *oe;
     size_t len, cap;
+    size_t limit;           /* most chars it may hold (0: no limit); normalizers keep it */
+    size_t regex_ms;        /* a Replace normalizer's regex budget (tl_rx_scratch.budget_ms) */
 } tl_nstr;
 
-/* Grows s to hold at least n entries; returns 0, or -1 on OOM/overflow. */
+/* Grows s to hold at least n entries; returns 0, -1 on OOM/overflow, or -2 when n is
+ * over s->limit (nothing allocated then). */
 int tl_nstr_reserve(tl_nstr *s, size_t n);
-/* Appends one code point with its original span; returns 0, or -1 on OOM. */
+/* Appends one code point with its original span; returns 0, -1 on OOM, -2 when s already
+ * holds s->limit chars. */
 int tl_nstr_push(tl_nstr *s, uint32_t cp, int32_t os, int32_t oe);
+/* Sets and returns the error of a failed tl_nstr_reserve / push on s (r -2: the limit,
+ * TL_ERR_INVALID_ARG naming it; else TL_ERR_OOM). */
+tl_status tl_nstr_error(int r, const tl_nstr *s);
 /* Frees s's arrays and zeroes it. */
 void tl_nstr_free(tl_nstr *s);
 

@@ -25,7 +25,16 @@ struct tl_tokenizer {
     tl_decoder dec;
     size_t vocab_size;     /* |model vocab ∪ added tokens| */
     tl_wcache_pool *wcache; /* BPE / Unigram word caches (NULL: none), one per thread */
+    int prefix_safe;       /* tl_tok_prefix_safe, set by tl_tokenizer_finish */
 };
+
+/* prefix.c: 1 when tok's normalizer, pre-tokenizer and added tokens make, for a prefix of a
+ * text cut at tl_prefix_cut, the same words as for the whole text up to the prefix's last
+ * word; then a text truncated on the right can be tokenized from a prefix. */
+int tl_tok_prefix_safe(const struct tl_tokenizer *tok);
+/* The first c in [max(from, 1), to) where cps[c] is a space after a printable ASCII char,
+ * else to. */
+size_t tl_prefix_cut(const uint32_t *cps, size_t from, size_t to);
 
 /* Frees tok's word caches so it runs BPE / Unigram uncached (tests' reference); no call
  * may be encoding with tok. */

@@ -20,6 +20,7 @@ typedef struct tl_vocab {
     size_t *alias_len;
     int32_t *alias_id;
     size_t n_alias, alias_cap;
+    size_t max_len;        /* the longest token string (bytes), aliases included */
 } tl_vocab;
 
 /* Adds token -> id (first insertion of a string wins; a token for an id already taken is

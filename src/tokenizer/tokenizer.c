@@ -38,6 +38,7 @@ void tl_tokenizer_finish(tl_tokenizer *tok) {
         if (!dup) n++;
     }
     tok->vocab_size = n;
+    tok->prefix_safe = tl_tok_prefix_safe(tok);
     if (tok->model != TL_MODEL_WORDPIECE && !tok->wcache) tok->wcache = tl_wcache_pool_new(); /* NULL: no cache */
 }
 

@@ -1,7 +1,7 @@
 /* truncate.c — tokenizers' truncation and padding of encodings: Encoding::truncate
  * (windows of max_len tokens overlapping by stride, the rest as overflowing encodings),
- * truncate_encodings' strategies (longest_first, only_first, only_second) and
- * Encoding::pad. */
+ * truncate_encodings' strategies (longest_first, only_first, only_second), the same
+ * cut without overflowing encodings (drop), and Encoding::pad. */
 #include "tokenizer/tok_encoding.h"
 #include "core/error.h"
 #include "core/util.h"
@@ -21,19 +21,41 @@ static tl_status push_window(tl_encoding **v, size_t *n, size_t *cap, const tl_e
     return tl_enc_slice(w, src, s, stop);
 }
 
-tl_status tl_enc_split(tl_encoding *e, size_t max_len, size_t stride, int left) {
+/* Keeps only the window of max_len tokens that tl_enc_split keeps in e (no overflowing
+ * encodings are made): the first max_len tokens, or the last ones when left != 0. */
+static tl_status keep_window(tl_encoding *e, size_t max_len, int left) {
+    for (size_t i = 0; i < e->n_ovf; i++) tl_enc_clear(&e->ovf[i]);
+    free(e->ovf);
+    e->ovf = NULL;
+    e->n_ovf = 0;
+    e->n_rng = 0; /* as tl_enc_split's windows: no sequence ranges */
+    if (!left || max_len == 0) {
+        tl_enc_truncate(e, max_len);
+        return TL_OK;
+    }
+    tl_encoding w;
+    tl_status st = tl_enc_init_sized(&w, max_len, e->str_len - e->tok_off[e->len - max_len] + 1);
+    if (st == TL_OK) st = tl_enc_slice(&w, e, e->len - max_len, e->len);
+    if (st != TL_OK) { tl_enc_clear(&w); return st; }
+    tl_enc_clear(e);
+    *e = w;
+    return TL_OK;
+}
+
+tl_status tl_enc_split(tl_encoding *e, size_t max_len, size_t stride, int left, int drop) {
     size_t len = e->len;
     if (max_len >= len) return TL_OK;
+    if (max_len > 0 && stride >= max_len)
+        return tl_set_error(TL_ERR_INVALID_ARG,
+                            "truncation: stride %zu must be less than the %zu tokens left for this sequence "
+                            "(max_length minus the special tokens)", stride, max_len);
+    if (drop) return keep_window(e, max_len, left);
     tl_encoding *w = NULL;
     size_t n = 0, cap = 0;
     tl_status st = TL_OK;
     if (max_len == 0) { /* everything overflows; e becomes empty */
         st = push_window(&w, &n, &cap, e, 0, len);
     } else {
-        if (stride >= max_len)
-            return tl_set_error(TL_ERR_INVALID_ARG,
-                                "truncation: stride %zu must be less than the %zu tokens left for this sequence "
-                                "(max_length minus the special tokens)", stride, max_len);
         size_t step = max_len - stride;
         if (!left) {
             for (size_t start = 0; st == TL_OK; start += step) {
@@ -81,11 +103,12 @@ tl_status tl_enc_split(tl_encoding *e, size_t max_len, size_t stride, int left) 
     return TL_OK;
 }
 
-tl_status tl_truncate(tl_encoding *a, tl_encoding *b, size_t max_len, int strategy, size_t stride, int left) {
+tl_status tl_truncate(tl_encoding *a, tl_encoding *b, size_t max_len, int strategy, size_t stride, int left,
+                      int drop) {
     tl_status st;
     if (max_len == 0) {
-        st = tl_enc_split(a, 0, stride, left);
-        return st == TL_OK && b ? tl_enc_split(b, 0, stride, left) : st;
+        st = tl_enc_split(a, 0, stride, left, drop);
+        return st == TL_OK && b ? tl_enc_split(b, 0, stride, left, drop) : st;
     }
     size_t total = a->len + (b ? b->len : 0);
     if (total <= max_len) return TL_OK;
@@ -97,11 +120,11 @@ tl_status tl_truncate(tl_encoding *a, tl_encoding *b, size_t max_len, int strate
             return tl_set_error(TL_ERR_INVALID_ARG,
                                 "truncation: the %s sequence (%zu tokens) is too short to remove %zu tokens",
                                 t == a ? "first" : "second", t->len, to_remove);
-        return tl_enc_split(t, t->len - to_remove, stride, left);
+        return tl_enc_split(t, t->len - to_remove, stride, left, drop);
     }
     if (strategy != TL_TRUNCATE_LONGEST_FIRST)
         return tl_set_error(TL_ERR_INVALID_ARG, "truncation: unknown strategy %d", strategy);
-    if (!b) return tl_enc_split(a, max_len, stride, left);
+    if (!b) return tl_enc_split(a, max_len, stride, left, drop);
     size_t n1 = a->len, n2 = b->len;
     int swap = n1 > n2;
     if (swap) { size_t t = n1; n1 = n2; n2 = t; }
@@ -113,8 +136,8 @@ tl_status tl_truncate(tl_encoding *a, tl_encoding *b, size_t max_len, int strate
         n2 = n1 + max_len % 2;
     }
     if (swap) { size_t t = n1; n1 = n2; n2 = t; }
-    st = tl_enc_split(a, n1, stride, left);
-    return st == TL_OK ? tl_enc_split(b, n2, stride, left) : st;
+    st = tl_enc_split(a, n1, stride, left, drop);
+    return st == TL_OK ? tl_enc_split(b, n2, stride, left, drop) : st;
 }
 
 tl_status tl_enc_pad(tl_encoding *e, size_t target, int32_t pad_id, int32_t pad_type_id,

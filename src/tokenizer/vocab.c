@@ -96,6 +96,7 @@ int32_t tl_vocab_get(const tl_vocab *v, const char *tok, size_t len) {
 int tl_vocab_add(tl_vocab *v, const char *tok, size_t len, int32_t id) {
     if (id < 0 || memchr(tok, 0, len)) return -2;
     if (tl_vocab_get(v, tok, len) >= 0) return 0;
+    if (len > v->max_len) v->max_len = len; /* only grows: a failed add leaves a bound */
     if ((size_t)id >= v->n_ids) {
         size_t n = (size_t)id + 1, bytes;
         if (n < v->n_ids * 2) n = v->n_ids * 2;

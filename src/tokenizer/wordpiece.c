@@ -1,5 +1,5 @@
 /* wordpiece.c — the WordPiece model (greedy longest-match-first with a
- * continuing-subword prefix). */
+ * continuing-subword prefix; matches never tried past the vocabulary's longest token). */
 #include "tokenizer/tok_model.h"
 #include "tokenizer/tok_text.h"
 #include "tokenizer/tok_vocab.h"
@@ -87,8 +87,8 @@ tl_status tl_wordpiece_tokenize(const tl_wordpiece *wp, const uint32_t *cps, siz
     boff[n] = b;
     tl_status st = TL_OK;
     size_t start = 0;
+    const size_t maxb = wp->vocab.max_len;
     while (start < n) {
-        size_t end = n;
         int32_t id = -1;
         /* bytes before char start are consumed: write the prefix over them */
         size_t from = boff[start];
@@ -96,6 +96,10 @@ tl_status tl_wordpiece_tokenize(const tl_wordpiece *wp, const uint32_t *cps, siz
             from -= plen;
             memcpy(buf + from, wp->prefix, plen);
         }
+        /* no token is longer than maxb bytes (so than maxb chars): the longest match
+         * is tried from there, so a word of n chars costs O(n * maxb), not O(n^2) */
+        size_t end = n - start > maxb ? start + maxb : n;
+        while (end > start && boff[end] - from > maxb) end--;
         while (start < end) {
             id = tl_vocab_get(&wp->vocab, buf + from, boff[end] - from);
             if (id >= 0) break;

@@ -283,6 +283,89 @@ done:
 /* The cache's table directly: words forced onto one hash (a crafted collision chain)
  * are stored only within TL_WCACHE_PROBES (32) slots and found again; later ones are
  * misses, not long probes. Two pools hash the same word differently (seeded). */
+/* A WordLevel-free WordPiece tokenizer.json with the given normalizer and pre-tokenizer
+ * JSON values and max_input_chars_per_word, written to buf. */
+static const char *wp_json(char *buf, size_t cap, const char *norm, const char *pre, long maxc) {
+    snprintf(buf, cap,
+             "{\"version\":\"1.0\",\"added_tokens\":[],\"normalizer\":%s,\"pre_tokenizer\":%s,"
+             "\"post_processor\":null,\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\","
+             "\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":%ld,"
+             "\"vocab\":{\"[UNK]\":0,\"a\":1,\"##a\":2,\"aa\":3,\"##aa\":4,\"b\":5,\"##b\":6,\"x\":7}}}",
+             norm, pre, maxc);
+    return buf;
+}
+
+/* Resource bounds: a normalizer that multiplies text, regexes that backtrack
+ * catastrophically (exponential and quadratic), a 2 MB WordPiece word under a huge
+ * max_input_chars_per_word; each an error naming the limit (or a result) in bounded time. */
+TL_TEST(test_resource_bounds) {
+    char json[2048];
+    size_t n = 2u << 20;
+    char *text = malloc(n + 1);
+    if (!text) { CHECK(0); return; }
+    memset(text, 'a', n);
+    text[n] = 0;
+    tl_encoding *e = NULL;
+    tl_encode_params p = tl_encode_default_params();
+
+    /* Replace a -> 1000 x b: past 8 x + 4096 as it grows; fine with the limit raised */
+    char norm[1200];
+    int k = snprintf(norm, sizeof norm, "{\"type\":\"Replace\",\"pattern\":{\"String\":\"a\"},\"content\":\"");
+    for (int i = 0; i < 1000; i++) norm[k++] = 'b';
+    snprintf(norm + k, sizeof norm - (size_t)k, "\"}");
+    tl_tokenizer *tok = load_json("amplify", wp_json(json, sizeof json, norm, "null", 100));
+    CHECK(tok != NULL);
+    if (tok) {
+        CHECK(tl_tokenizer_encode(tok, text, 5000, NULL, 0, &p, &e) == TL_ERR_INVALID_ARG && !e);
+        CHECK(strstr(tl_last_error(), "max_normalize_growth") && strstr(tl_last_error(), "amplify.json"));
+        p.max_normalize_growth = 1000;
+        CHECK_OK(tl_tokenizer_encode(tok, text, 10, NULL, 0, &p, &e));
+        CHECK(e && tl_encoding_length(e) == 1); /* one 10,000-char word: [UNK] */
+        tl_encoding_free(e);
+        e = NULL;
+        p = tl_encode_default_params();
+        tl_tokenizer_free(tok);
+    }
+    /* Split on (a+)+$ over "aaa...ab": PCRE2's match limit, the pattern named */
+    tok = load_json("exp", wp_json(json, sizeof json, "null",
+                                   "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(a+)+$\"},\"behavior\":\"Isolated\","
+                                   "\"invert\":false}", 100));
+    CHECK(tok != NULL);
+    if (tok) {
+        text[40] = 'b';
+        CHECK(tl_tokenizer_encode(tok, text, 41, NULL, 0, &p, &e) == TL_ERR_INVALID_ARG && !e);
+        CHECK(strstr(tl_last_error(), "(a+)+$") && strstr(tl_last_error(), "backtracking limit"));
+        text[40] = 'a';
+        tl_tokenizer_free(tok);
+    }
+    /* [ab]*[cd] over 200k a's: quadratic; the time budget (50 ms here) ends it */
+    tok = load_json("quad", wp_json(json, sizeof json, "null",
+                                    "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[ab]*[cd]\"},\"behavior\":\"Isolated\","
+                                    "\"invert\":false}", 100));
+    CHECK(tok != NULL);
+    if (tok) {
+        p.max_regex_ms = 50;
+        CHECK(tl_tokenizer_encode(tok, text, 200000, NULL, 0, &p, &e) == TL_ERR_INVALID_ARG && !e);
+        CHECK(strstr(tl_last_error(), "[ab]*[cd]") && strstr(tl_last_error(), "max_regex_ms"));
+        p.max_regex_ms = 0;
+        CHECK_OK(tl_tokenizer_encode(tok, "ab c", 4, NULL, 0, &p, &e)); /* still matches normally */
+        CHECK(e && tl_encoding_length(e) == 2);
+        tl_encoding_free(e);
+        e = NULL;
+        tl_tokenizer_free(tok);
+    }
+    /* a 2 MB word, max_input_chars_per_word 2^30: linear (longest match <= 3 bytes) */
+    tok = load_json("bigword", wp_json(json, sizeof json, "null", "{\"type\":\"WhitespaceSplit\"}", 1L << 30));
+    CHECK(tok != NULL);
+    if (tok) {
+        CHECK_OK(tl_tokenizer_encode(tok, text, n, NULL, 0, &p, &e));
+        CHECK(e && tl_encoding_length(e) == n / 2 && tl_encoding_ids(e)[0] == 3 && tl_encoding_ids(e)[1] == 4);
+        tl_encoding_free(e);
+        tl_tokenizer_free(tok);
+    }
+    free(text);
+}
+
 TL_TEST(test_word_cache_probes) {
     tl_wcache_pool *p = tl_wcache_pool_new(), *q = tl_wcache_pool_new();
     tl_wcache *c = tl_wcache_acquire(p), *d = tl_wcache_acquire(q);

@@ -183,6 +183,69 @@ TL_TEST(test_overflow_limit) {
     tl_tokenizer_free(tok);
 }
 
+/* 1 when a and b hold the same ids, types, masks, offsets and sequence ids. */
+static int same_main(const tl_encoding *a, const tl_encoding *b) {
+    size_t n = tl_encoding_length(a);
+    if (n != tl_encoding_length(b)) return 0;
+    return !memcmp(tl_encoding_ids(a), tl_encoding_ids(b), n * 4) &&
+           !memcmp(tl_encoding_type_ids(a), tl_encoding_type_ids(b), n * 4) &&
+           !memcmp(tl_encoding_attention_mask(a), tl_encoding_attention_mask(b), n * 4) &&
+           !memcmp(tl_encoding_offsets(a), tl_encoding_offsets(b), n * 8) &&
+           !memcmp(tl_encoding_sequence_ids(a), tl_encoding_sequence_ids(b), n * 4);
+}
+
+/* drop_overflowing: the same kept tokens as with windows, none made (what the tasks use);
+ * a text of 1.5 MB cut to 16 tokens, whose windows exceed a max_overflow_tokens of 100k. */
+TL_TEST(test_drop_overflowing) {
+    tl_tokenizer *tok = minilm();
+    if (!tok) return;
+    const char *a = "one two three four five six seven eight nine ten eleven twelve", *b = "x y z w v u t s";
+    int bad = 0;
+    for (int strat = TL_TRUNCATE_LONGEST_FIRST; strat <= TL_TRUNCATE_ONLY_SECOND; strat++)
+        for (int left = 0; left < 2; left++)
+            for (size_t ml = 0; ml < 24; ml++)
+                for (int pair = 0; pair < 2; pair++) {
+                    tl_encode_params p = tl_encode_default_params();
+                    p.max_length = ml;
+                    p.truncation = strat;
+                    p.truncation_left = left;
+                    p.stride = ml > 6 ? 2 : 0;
+                    tl_encoding *w = NULL, *d = NULL;
+                    tl_status s1 = tl_tokenizer_encode(tok, a, strlen(a), pair ? b : NULL, pair ? strlen(b) : 0, &p, &w);
+                    p.drop_overflowing = 1;
+                    tl_status s2 = tl_tokenizer_encode(tok, a, strlen(a), pair ? b : NULL, pair ? strlen(b) : 0, &p, &d);
+                    if (s1 != s2 || (s1 == TL_OK && (!same_main(w, d) || tl_encoding_n_overflowing(d) != 0))) {
+                        fprintf(stderr, "  strategy %d left %d max_length %zu pair %d: %d %d\n", strat, left, ml, pair, s1, s2);
+                        bad++;
+                    }
+                    tl_encoding_free(w);
+                    tl_encoding_free(d);
+                }
+    CHECK(bad == 0);
+    size_t n = 6u * (1u << 18) - 1; /* 1.5 MB of "hello hello ... hello" */
+    char *big = malloc(n + 1);
+    if (!big) { CHECK(0); tl_tokenizer_free(tok); return; }
+    for (size_t i = 0; i < n; i++) big[i] = i % 6 == 5 ? ' ' : "hello"[i % 6];
+    big[n] = 0;
+    tl_encode_params p = tl_encode_default_params();
+    p.max_length = 16;
+    p.max_overflow_tokens = 100000; /* the windows would hold ~300k tokens */
+    tl_encoding *e = NULL;
+    CHECK(tl_tokenizer_encode(tok, big, n, NULL, 0, &p, &e) == TL_ERR_INVALID_ARG && e == NULL);
+    CHECK(strstr(tl_last_error(), "max_overflow_tokens") != NULL);
+    p.drop_overflowing = 1;
+    for (int left = 0; left < 2; left++) {
+        p.truncation_left = left;
+        CHECK_OK(tl_tokenizer_encode(tok, big, n, NULL, 0, &p, &e));
+        CHECK(tl_encoding_length(e) == 16 && tl_encoding_n_overflowing(e) == 0);
+        CHECK(tokens_are(e, "[CLS] hello hello hello hello hello hello hello hello hello hello hello hello hello hello [SEP]"));
+        tl_encoding_free(e);
+        e = NULL;
+    }
+    free(big);
+    tl_tokenizer_free(tok);
+}
+
 TL_TEST(test_padding_and_batch) {
     tl_tokenizer *tok = minilm();
     if (!tok) return;

@@ -117,3 +117,21 @@ def test_mixed_length_batch_equals_single(tl_model):
     together = tl_model.embed(batch)
     for i, t in enumerate(batch):
         np.testing.assert_allclose(tl_model.embed([t])[0], together[i], atol=1e-5, rtol=0)
+
+
+def test_long_text_truncates_without_windows(st_model, tl_model):
+    """A text of 100k tokens embeds as SentenceTransformer.encode does (its first 256
+    tokens) through Model.embed, the engine's EMBED request (truncate=True) and the
+    sentence-embedding pipeline, none of which builds overflowing windows (a 10 MB text,
+    whose windows exceed max_overflow_tokens: tests/python/test_hostile.py)."""
+    import torchless
+
+    rng = random.Random(77)
+    words = "the of and a to in is you that it he was for on are as with his they at be".split()
+    text = " ".join(rng.choice(words) for _ in range(100_000))
+    want = st_model.encode([text], convert_to_numpy=True)[0]
+    np.testing.assert_allclose(tl_model.embed([text])[0], want, atol=1e-5)
+    with torchless.Engine(tl_model) as e:
+        np.testing.assert_allclose(np.asarray(e.embed([text], truncate=True))[0], want, atol=1e-5)
+    pipe = torchless.pipeline("sentence-embedding", model=tl_model)
+    np.testing.assert_allclose(np.asarray(pipe(text)).reshape(-1), want, atol=1e-5)

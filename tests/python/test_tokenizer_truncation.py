@@ -24,12 +24,16 @@ def _fields(e):
     return out
 
 
-def check_encoding(ours, ref, what, path=""):
+def check_encoding(ours, ref, what, path="", drop=False):
     """Every field of the encoding and, recursively, of each overflowing window (windows
-    of pairs have windows of their own in tokenizers) must match."""
+    of pairs have windows of their own in tokenizers) must match; with drop (our
+    drop_overflowing) the encoding must match and have no windows."""
     a, b = _fields(ours), _fields(ref)
     for f in ALL:
         assert a[f] == b[f], f"{path}{f} differ for {what!r}:\n ours {a[f]}\n   hf {b[f]}"
+    if drop:
+        assert ours.overflowing == [], f"windows made with drop_overflowing for {what!r}"
+        return
     assert len(ours.overflowing) == len(ref.overflowing), f"{path}overflowing count differs for {what!r}"
     for k, (x, y) in enumerate(zip(ours.overflowing, ref.overflowing)):
         check_encoding(x, y, what, f"{path}overflowing[{k}].")
@@ -55,8 +59,9 @@ def _encode_both(ours, ref, x, y, special):
     return ours.encode(x, y, add_special_tokens=special), r
 
 
-def compare_truncation(ours, ref, singles, pairs, configs):
+def compare_truncation(ours, ref, singles, pairs, configs, drop=False):
     n = 0
+    ours.drop_overflowing = drop
     for max_len, stride, strategy, direction in configs:
         try:
             ref.enable_truncation(max_len, stride=stride, strategy=strategy, direction=direction)
@@ -70,15 +75,16 @@ def compare_truncation(ours, ref, singles, pairs, configs):
             for x in singles:
                 got = _encode_both(ours, ref, x, None, special)
                 if got:
-                    check_encoding(*got, (x, max_len, stride, strategy, direction, special))
+                    check_encoding(*got, (x, max_len, stride, strategy, direction, special), drop=drop)
                     n += 1
             for x, y in pairs:
                 got = _encode_both(ours, ref, x, y, special)
                 if got:
-                    check_encoding(*got, (x, y, max_len, stride, strategy, direction, special))
+                    check_encoding(*got, (x, y, max_len, stride, strategy, direction, special), drop=drop)
                     n += 1
     ours.no_truncation()
     ref.no_truncation()
+    ours.drop_overflowing = False
     return n
 
 
@@ -113,6 +119,33 @@ def test_minilm_truncation(minilm):
     ours, ref = minilm
     singles, pairs = _texts(1, 12)
     assert compare_truncation(ours, ref, singles, pairs, CONFIGS) > 5000
+
+
+def test_drop_overflowing(minilm):
+    """drop_overflowing (what the tasks use): the same kept tokens as tokenizers' truncation
+    for every strategy, stride and direction, singles and pairs, and no windows; a single
+    text cut on the right stops tokenizing early (long texts included)."""
+    ours, ref = minilm
+    singles, pairs = _texts(3, 6)
+    n = compare_truncation(ours, ref, singles, pairs, CONFIGS[::5], drop=True)
+    rnd = random.Random(9)
+    words = training_corpus(4, 100)
+    long = [" ".join(rnd.choice(words) for _ in range(k)) for k in (50, 150)]
+    long += ["[CLS] " * 40 + "x", "a" * 5000 + " b", "héllo " * 300]
+    configs = [(m, 0, st, d) for m in (5, 32) for st in ("longest_first", "only_second")
+               for d in ("right", "left")]
+    n += compare_truncation(ours, ref, long, [(x, "short pair") for x in long], configs, drop=True)
+    assert n > 500
+
+
+@pytest.mark.parametrize("kind", ["gpt2_aps", "roberta"])
+def test_drop_overflowing_byte_level(tmp_path, kind):
+    tok = {"gpt2_aps": lambda: gpt2_like(True), "roberta": lambda: roberta_like()}[kind]()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    ours, ref = _both(tmp_path / "tokenizer.json")
+    singles, pairs = _texts(2, 6)
+    singles += ["  leading spaces here and more words " * 30, "trailing   spaces   everywhere   "]
+    assert compare_truncation(ours, ref, singles, pairs, CONFIGS[::3], drop=True) > 300
 
 
 def test_qa_style_windows(minilm):
@@ -250,3 +283,40 @@ def test_sequence_processor(tmp_path, order):
     ours, ref = _both(tmp_path / "tokenizer.json")
     singles, pairs = _texts(6, 6)
     compare_truncation(ours, ref, singles + ["  two leading", "x"], pairs, CONFIGS[::4] + [(64, 0, "longest_first", "right")])
+
+
+def _unigram_metaspace(path):
+    """A Unigram tokenizer with NFKC + Lowercase and Metaspace (prefix-safe stages)."""
+    from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+    tok = tokenizers.Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.train_from_iterator(training_corpus(6, 300), trainers.UnigramTrainer(
+        vocab_size=3000, special_tokens=["<unk>"], unk_token="<unk>"))
+    tok.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["minilm", "gpt2_aps", "roberta", "unigram"])
+def test_drop_overflowing_long_texts_from_a_prefix(tmp_path, minilm_dir, kind):
+    """Texts over 65,536 chars cut on the right with drop_overflowing are tokenized from a
+    prefix (prefix.c): the kept tokens equal tokenizers' for the whole text, including a
+    first word longer than the first prefix (the retry), text without spaces, accents and
+    combining marks, CJK and emoji near the cuts, and specials in the text."""
+    if kind == "minilm":
+        path = minilm_dir / "tokenizer.json"
+    elif kind == "unigram":
+        path = _unigram_metaspace(tmp_path / "tokenizer.json")
+    else:
+        (gpt2_like(True) if kind == "gpt2_aps" else roberta_like()).save(str(tmp_path / "tokenizer.json"))
+        path = tmp_path / "tokenizer.json"
+    ours, ref = _both(path)
+    rnd = random.Random(13)
+    base = training_corpus(8, 200) + [s for s in HANDWRITTEN if s] + _random_strings(8, 100)
+    words = " ".join(rnd.choice(base) for _ in range(2000))
+    assert len(words) > 70000
+    texts = ["a" * 70000 + " " + words, "x" * 100000, "é" * 40000 + " e\u0301 " * 20000 + words,
+             "東京 😀 " * 15000 + words, words + " [SEP] [CLS] " + words]
+    configs = [(5, 0, "longest_first", "right"), (300, 0, "only_first", "right")]
+    assert compare_truncation(ours, ref, texts, [], configs, drop=True) == len(texts) * len(configs) * 2
