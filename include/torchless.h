@@ -124,7 +124,7 @@ typedef struct tl_encode_params {
 #define TL_DEFAULT_MAX_OVERFLOW_TOKENS ((size_t)1000000)
 /* The default of tl_encode_params.max_normalize_growth (tokenizers has no such limit; NFKC
  * makes at most 18 characters of one, real normalizers about 1 to 3). */
-#define TL_DEFAULT_NORMALIZE_GROWTH ((size_t)8)
+#define TL_DEFAULT_NORMALIZE_GROWTH ((size_t)18)
 /* The default of tl_encode_params.max_regex_ms (tokenizers has no such limit). */
 #define TL_DEFAULT_REGEX_MS ((size_t)1000)
 /* The default of tl_encode_params.max_padded_length (tokenizers has no such limit). */

@@ -99,8 +99,12 @@ char *tl_strdup(const char *s) {
 }
 
 tl_status tl_refuse_sparse(int fd, size_t size, const char *path) {
-    const size_t min_bytes = (size_t)64 << 20, share = 8;
-    size_t holes = 0, first = size, stop = size / share > min_bytes ? size / share : min_bytes;
+    /* holes of at least 64 MiB and 90% of the file: a file that holds almost nothing of what it
+     * declares. A valid checkpoint copied sparse (cp --sparse, rsync -S, ZFS compression) keeps
+     * its nonzero tensors as data, far more than a tenth of it. */
+    const size_t min_bytes = (size_t)64 << 20;
+    const size_t need = size / 10 * 9;
+    size_t holes = 0, first = size, stop = need > min_bytes ? need : min_bytes;
     off_t pos = 0;
     for (int i = 0; i < 1000000 && (size_t)pos < size && holes <= stop; i++) {
         off_t h = lseek(fd, pos, SEEK_HOLE);
@@ -111,9 +115,10 @@ tl_status tl_refuse_sparse(int fd, size_t size, const char *path) {
         holes += end - (size_t)h;
         pos = (off_t)end;
     }
-    if (holes < min_bytes || holes < size / share) return TL_OK;
+    if (holes < min_bytes || holes < need) return TL_OK;
     return tl_set_error(TL_ERR_FORMAT,
                         "%s: the file is sparse: %s%zu MiB of its %zu MiB are holes with no data on disk (the "
-                        "first at byte %zu); an incomplete or hostile file, refused rather than read as zeros",
+                        "first at byte %zu); an incomplete or hostile file, refused rather than read as zeros (a copy "
+                        "made with cp --sparse=never is read)",
                         path, holes > stop ? "at least " : "", holes >> 20, size >> 20, first);
 }

@@ -19,7 +19,7 @@ const char *tl_file_kind(mode_t mode);
 tl_status tl_open_regular(const char *path, int *fd);
 
 /* Refuses (TL_ERR_FORMAT naming path) a sparse file fd of size bytes whose holes
- * (SEEK_HOLE / SEEK_DATA: ranges with no data on disk) make at least 64 MiB and 1/8 of it:
+ * (SEEK_HOLE / SEEK_DATA: ranges with no data on disk) make at least 64 MiB and 90% of it:
  * what it declares would be read as zeros it does not hold (an incomplete or hostile
  * file). ZFS stores zero blocks as holes, hence the share as well as the size. Counts at
  * most 1M holes; TL_OK when the file system cannot say. Call before mapping the file. */

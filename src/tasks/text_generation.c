@@ -79,9 +79,6 @@ static tl_status get_stops(const tl_pipeline *p, const cJSON *params, tg_setting
     return TL_OK;
 }
 
-/* The settings of a run: the model's generation defaults, the pipeline's defaults for what
- * the model's generation_config.json does not set (max_new_tokens 256, do_sample true,
- * temperature 0.7, as TextGenerationPipeline), then params. */
 /* A new seed from the OS (the clock and a counter if it has none). */
 static uint64_t fresh_seed(void) {
     static _Atomic uint64_t counter;
@@ -102,6 +99,9 @@ static int given(const cJSON *params, const char *key) {
     return v && !cJSON_IsNull(v);
 }
 
+/* The settings of a run: the model's generation defaults, the pipeline's defaults for what
+ * the model's generation_config.json does not set (max_new_tokens 256, do_sample true,
+ * temperature 0.7, as TextGenerationPipeline), then params. */
 static tl_status settings(const tl_pipeline *p, const cJSON *params, tg_settings *t) {
     memset(t, 0, sizeof *t);
     t->g = tl_model_generate_params(p->m);
