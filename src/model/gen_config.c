@@ -9,6 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+
+/* The defaults of tl_generate (defined here, below tasks/, so the model reads
+ * generation_config.json over them without calling up a layer). */
+tl_generate_params tl_generate_default_params(void) {
+    tl_generate_params p = {.max_new_tokens = 20, .eos_ids = NULL, .n_eos = 0, .do_sample = 0,
+                            .temperature = 1.0f, .top_k = 0, .top_p = 1.0f,
+                            .repetition_penalty = 1.0f, .seed = 0, .min_p = 0.0f,
+                            .no_repeat_ngram_size = 0, .min_new_tokens = 0, .bos_token_id = -1,
+                            .stop_strings = NULL, .n_stop_strings = 0, .tokenizer = NULL,
+                            .out_logprobs = NULL, .on_token = NULL, .user_data = NULL};
+    return p;
+}
+
 /* Reads key (an id or a list of ids) into ids (at most cap), *n their count; absent or
  * null leaves them. 0 and an error naming path on a bad value. */
 static tl_status read_ids(const cJSON *obj, const char *key, const char *path, int32_t *ids, size_t cap,

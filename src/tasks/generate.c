@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-tl_generate_params tl_generate_default_params(void) {
-    tl_generate_params p = {.max_new_tokens = 20, .eos_ids = NULL, .n_eos = 0, .do_sample = 0,
-                            .temperature = 1.0f, .top_k = 0, .top_p = 1.0f,
-                            .repetition_penalty = 1.0f, .seed = 0, .min_p = 0.0f,
-                            .no_repeat_ngram_size = 0, .min_new_tokens = 0, .bos_token_id = -1,
-                            .stop_strings = NULL, .n_stop_strings = 0, .tokenizer = NULL,
-                            .out_logprobs = NULL, .on_token = NULL, .user_data = NULL};
-    return p;
-}
-
 /* Checks prompts and sizes against the model and the cache before anything runs (an
  * empty prompt counts as the one bos token it becomes). */
 static tl_status check_args(tl_context *ctx, const tl_batch *b, const tl_generate_params *p, size_t out_len) {
