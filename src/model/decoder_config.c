@@ -6,16 +6,27 @@
 #include "model/arch.h"
 #include "kernels/kernels.h"
 
+#include <stdint.h>
 #include <string.h>
+
+/* Reads one token id field (absent, null or negative: -1) into *id; an error naming path
+ * and key when it is not an integer that fits an int32. */
+static tl_status read_id(const cJSON *v, const char *path, const char *key, int *id) {
+    *id = -1;
+    if (!v || cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble < 0)) return TL_OK;
+    if (!cJSON_IsNumber(v) || v->valuedouble > 2147483647.0 || v->valuedouble != (double)(int32_t)v->valuedouble)
+        return tl_set_error(TL_ERR_FORMAT, "%s: %s must be a token id (an integer below 2^31)", path, key);
+    *id = (int)v->valuedouble;
+    return TL_OK;
+}
 
 /* Reads eos_token_id (an integer or a list: its first) into arch->eos_token_id and
  * bos_token_id into arch->bos_token_id (-1: none). */
-static void read_eos(const cJSON *cfg, tl_arch *a) {
+static tl_status read_eos(const cJSON *cfg, const char *path, tl_arch *a) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "eos_token_id");
     if (cJSON_IsArray(v)) v = cJSON_GetArrayItem(v, 0);
-    a->eos_token_id = cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int)v->valuedouble : -1;
-    v = cJSON_GetObjectItemCaseSensitive(cfg, "bos_token_id");
-    a->bos_token_id = cJSON_IsNumber(v) && v->valuedouble >= 0 ? (int)v->valuedouble : -1;
+    tl_status s = read_id(v, path, "eos_token_id", &a->eos_token_id);
+    return s ? s : read_id(cJSON_GetObjectItemCaseSensitive(cfg, "bos_token_id"), path, "bos_token_id", &a->bos_token_id);
 }
 
 /* Reads a boolean field (absent or null: def); 0 and sets *ok = 0 when not a boolean. */
@@ -42,8 +53,7 @@ tl_status tl_gpt2_config(const cJSON *cfg, const char *path, tl_arch *a) {
     a->n_kv_heads = a->n_heads;
     a->q_dim = a->kv_dim = a->hidden;
     a->tie_embeddings = 1;
-    read_eos(cfg, a);
-    return TL_OK;
+    return read_eos(cfg, path, a);
 }
 
 tl_status tl_llama_config(const cJSON *cfg, const char *path, tl_arch *a) {
@@ -96,6 +106,5 @@ tl_status tl_llama_config(const cJSON *cfg, const char *path, tl_arch *a) {
     a->kv_dim = a->n_kv_heads * a->head_dim;
     a->sliding_window = (size_t)window;
     a->ffn_in_width = 2 * a->intermediate;
-    read_eos(cfg, a);
-    return TL_OK;
+    return read_eos(cfg, path, a);
 }

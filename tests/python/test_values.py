@@ -150,3 +150,20 @@ def test_encode_error_names_tokenizer_file(tmp_path, tiny):
     with pytest.raises(TorchlessError) as e:
         tok.encode("zzzzqqqq")
     assert str(p) in str(e.value) and "[NOT-THERE]" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("field, value", [("eos_token_id", 5.02819e23), ("bos_token_id", 1.5), ("eos_token_id", "2")])
+def test_decoder_token_ids_out_of_range_are_named(tmp_path, field, value):
+    """A decoder config's eos / bos id that is not an int32 is an error naming the field
+    (the config fuzzer found 5e23 converted to int: undefined behaviour)."""
+    import json as _json
+
+    from tiny_models import build_tiny_gpt2_lm
+    from torchless import Model
+
+    d = build_tiny_gpt2_lm(tmp_path)
+    cfg = _json.loads((d / "config.json").read_text())
+    cfg[field] = value
+    (d / "config.json").write_text(_json.dumps(cfg))
+    with pytest.raises(ValueError, match=f"config.json: {field} must be a token id"):
+        Model(str(d), load_tokenizer=False)
