@@ -110,7 +110,8 @@ static tl_status read_labels(tl_pipeline *p, const cJSON *cfg, const char *path)
     const cJSON *l2i = cJSON_GetObjectItemCaseSensitive(cfg, "label2id");
     if (!cJSON_IsObject(l2i)) l2i = NULL;
     cJSON_ArrayForEach(e, l2i) {
-        if (strncasecmp(e->string, "entail", 6) == 0 && cJSON_IsNumber(e)) {
+        if (strncasecmp(e->string, "entail", 6) == 0 && cJSON_IsNumber(e) && e->valuedouble >= 0 &&
+            e->valuedouble <= 2147483647.0) { /* a cast out of int's range is undefined */
             p->entailment_id = (int)e->valuedouble;
             break;
         }
